@@ -1,0 +1,93 @@
+package secret
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxDescription is Aiven's limit on a token description. Counted in bytes,
+// the strictest reading of Aiven's "1000 characters".
+const MaxDescription = 1000
+
+// Marker tags a token's description with the secret and the version that
+// created it, so that an interrupted rotation's token can be found again
+// (its value is lost) and revoked.
+//
+//	[aiven-token-rotator secret=<16 hex of sha256(secret ARN)> version=<ClientRequestToken>]
+type Marker struct {
+	// Secret is the first 16 hex digits of the SHA-256 of the secret's ARN:
+	// short whatever the name's length, and the same for every version.
+	Secret string
+	// Version is the ClientRequestToken of the version.
+	Version string
+}
+
+const markerTag = "aiven-token-rotator"
+
+var (
+	versionPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	markerPattern  = regexp.MustCompile(`\[` + markerTag + ` secret=([0-9a-f]{16}) version=([A-Za-z0-9._:-]{1,64})\]`)
+)
+
+// SecretHash is the Secret part of a marker for the secret with this ARN.
+func SecretHash(secretARN string) string {
+	sum := sha256.Sum256([]byte(secretARN))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// NewMarker is the marker of one version of one secret. It fails when the
+// version id holds characters a marker cannot carry unambiguously.
+func NewMarker(secretARN, version string) (Marker, error) {
+	if !versionPattern.MatchString(version) {
+		return Marker{}, fmt.Errorf("ClientRequestToken must be 1 to 64 characters of A-Z a-z 0-9 . _ : - to be carried in a token marker")
+	}
+	return Marker{Secret: SecretHash(secretARN), Version: version}, nil
+}
+
+func (m Marker) String() string {
+	return "[" + markerTag + " secret=" + m.Secret + " version=" + m.Version + "]"
+}
+
+// ParseMarker finds the marker in a token description. With several, the
+// last one wins: Describe puts the marker at the end.
+func ParseMarker(description string) (Marker, bool) {
+	all := markerPattern.FindAllStringSubmatch(description, -1)
+	if len(all) == 0 {
+		return Marker{}, false
+	}
+	last := all[len(all)-1]
+	return Marker{Secret: last[1], Version: last[2]}, true
+}
+
+// StripMarkers removes every marker from a description, and the space that
+// joined it: what remains is the user's own description.
+func StripMarkers(description string) string {
+	return strings.TrimSpace(markerPattern.ReplaceAllString(description, ""))
+}
+
+// Describe is the description of a new token: the user's description
+// (without any older marker), truncated so that the whole fits in
+// MaxDescription bytes, then a space and the marker.
+func Describe(userDescription string, m Marker) string {
+	tag := m.String()
+	base := StripMarkers(userDescription)
+	if base == "" {
+		return tag
+	}
+	room := MaxDescription - len(tag) - 1
+	if len(base) > room {
+		base = base[:room]
+		for len(base) > 0 && !utf8.ValidString(base) {
+			base = base[:len(base)-1]
+		}
+		base = strings.TrimSpace(base)
+	}
+	if base == "" {
+		return tag
+	}
+	return base + " " + tag
+}

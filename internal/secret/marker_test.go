@@ -1,0 +1,92 @@
+package secret
+
+import (
+	"strings"
+	"testing"
+)
+
+const (
+	arnA = "arn:aws:secretsmanager:us-east-1:000000000000:secret:prod/aiven-AbCdEf"
+	arnB = "arn:aws:secretsmanager:us-east-1:000000000000:secret:other-XyZ123"
+	verA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+	verB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+)
+
+func TestMarkerRoundTrip(t *testing.T) {
+	m, err := NewMarker(arnA, verA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		description string
+		wantFound   bool
+		wantSame    bool // same secret and version as m
+		wantSecret  bool // same secret as m
+	}{
+		{name: "alone", description: Describe("", m), wantFound: true, wantSame: true, wantSecret: true},
+		{name: "after a user description", description: Describe("CI deploys", m), wantFound: true, wantSame: true, wantSecret: true},
+		{name: "other version", description: Describe("CI", mustMarker(t, arnA, verB)), wantFound: true, wantSecret: true},
+		{name: "other secret", description: Describe("CI", mustMarker(t, arnB, verA)), wantFound: true},
+		{name: "no marker", description: "created by hand"},
+		{name: "look-alike", description: "[aiven-token-rotator secret=xyz version=1]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, found := ParseMarker(tt.description)
+			if found != tt.wantFound {
+				t.Fatalf("found = %v, want %v", found, tt.wantFound)
+			}
+			if (got == m) != tt.wantSame {
+				t.Errorf("same marker = %v, want %v (%+v)", got == m, tt.wantSame, got)
+			}
+			if (found && got.Secret == m.Secret) != tt.wantSecret {
+				t.Errorf("same secret = %v, want %v", got.Secret == m.Secret, tt.wantSecret)
+			}
+		})
+	}
+}
+
+func mustMarker(t *testing.T, arn, version string) Marker {
+	t.Helper()
+	m, err := NewMarker(arn, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestDescribeReplacesOldMarkerAndFits(t *testing.T) {
+	old := mustMarker(t, arnA, verB)
+	m := mustMarker(t, arnA, verA)
+	d := Describe("CI deploys "+old.String(), m)
+	if d != "CI deploys "+m.String() {
+		t.Errorf("got %q", d)
+	}
+	long := strings.Repeat("é", 2000)
+	d = Describe(long, m)
+	if len(d) > MaxDescription {
+		t.Errorf("description is %d bytes, over %d", len(d), MaxDescription)
+	}
+	if got, ok := ParseMarker(d); !ok || got != m {
+		t.Errorf("marker lost in truncation: %q", d[len(d)-100:])
+	}
+	if !strings.HasPrefix(d, "éé") {
+		t.Error("user description dropped instead of truncated")
+	}
+}
+
+func TestSecretHashIsShortAndStable(t *testing.T) {
+	h := SecretHash(arnA + strings.Repeat("x", 500))
+	if len(h) != 16 || SecretHash(arnA) != SecretHash(arnA) || SecretHash(arnA) == SecretHash(arnB) {
+		t.Errorf("hash %q", h)
+	}
+}
+
+func TestNewMarkerRejectsUnsafeVersion(t *testing.T) {
+	for _, v := range []string{"", "a b", "x]y", strings.Repeat("a", 65)} {
+		if _, err := NewMarker(arnA, v); err == nil {
+			t.Errorf("NewMarker accepted %q", v)
+		}
+	}
+}

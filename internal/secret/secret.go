@@ -1,0 +1,320 @@
+// Package secret is the rotator's secret value: parsing a SecretString
+// (JSON object or bootstrap plain-string token), validating it, and writing
+// it back with every field the rotator does not know preserved byte for byte.
+package secret
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// MaxSize is the largest SecretString Secrets Manager stores (64 KiB), and
+// so the largest value Parse accepts and Marshal produces.
+const MaxSize = 64 * 1024
+
+// Token kinds.
+const (
+	KindPersonal    = "personal"
+	KindApplication = "application"
+)
+
+// FieldError says which field of a secret value is wrong and why. It never
+// holds the field's value.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return "secret value: " + e.Reason
+	}
+	return fmt.Sprintf("secret value: field %q: %s", e.Field, e.Reason)
+}
+
+// Value is a parsed secret value. Optional settings are pointers: nil means
+// the field is absent, so the rotator carries over what Aiven reports.
+type Value struct {
+	Token       string
+	TokenPrefix string
+	// Kind is "personal" or "application"; Parse fills in "personal" when
+	// the field is absent, and Marshal writes it only when it was present.
+	Kind              string
+	APIURL            string
+	OrganizationID    string
+	ApplicationUserID string
+	ManagerSecretID   string
+
+	Description    *string
+	MaxAgeSeconds  *float64
+	ExtendWhenUsed *bool
+	IPAllowlist    *[]string
+	Scopes         *[]string
+
+	PreviousTokenPrefix string
+	User                string
+	ExpiryTime          string
+	CreatedAt           string
+
+	// Bootstrap is true when the SecretString was a plain token, not JSON.
+	Bootstrap bool
+
+	kindSet bool
+	unknown map[string]json.RawMessage
+}
+
+// known lists the fields Value owns, in the order Marshal writes them.
+var known = []string{
+	"token", "token_prefix", "kind", "api_url",
+	"organization_id", "application_user_id", "manager_secret_id",
+	"description", "max_age_seconds", "extend_when_used", "ip_allowlist", "scopes",
+	"previous_token_prefix", "user", "expiry_time", "created_at",
+}
+
+// Parse reads a SecretString. A JSON object gives typed fields plus every
+// other field kept as it was; a string that is not JSON and does not start
+// with "{" is a bootstrap secret whose trimmed whole is the token. Errors
+// are *FieldError and never carry a value.
+func Parse(s string) (*Value, error) {
+	if len(s) > MaxSize {
+		return nil, &FieldError{Reason: fmt.Sprintf("is %d bytes, over the %d-byte (64 KiB) limit", len(s), MaxSize)}
+	}
+	trimmed := strings.TrimSpace(s)
+	if trimmed == "" {
+		return nil, &FieldError{Field: "token", Reason: "the secret is empty"}
+	}
+	if !strings.HasPrefix(trimmed, "{") {
+		if json.Valid([]byte(trimmed)) {
+			return nil, &FieldError{Reason: "is JSON but not an object; expected {\"token\": ...} or a plain token"}
+		}
+		if strings.IndexFunc(trimmed, unicode.IsSpace) >= 0 {
+			return nil, &FieldError{Field: "token", Reason: "a plain-string secret must be a single token without whitespace"}
+		}
+		return &Value{Token: trimmed, Kind: KindPersonal, Bootstrap: true}, nil
+	}
+
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(trimmed), &raw); err != nil {
+		// json's syntax errors quote at most a character, never a value,
+		// but keep only the offset to be sure.
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, &FieldError{Reason: fmt.Sprintf("is not valid JSON (syntax error at byte %d)", se.Offset)}
+		}
+		return nil, &FieldError{Reason: "is not a valid JSON object"}
+	}
+	v := &Value{unknown: map[string]json.RawMessage{}}
+	for k, r := range raw {
+		if !slices.Contains(known, k) {
+			v.unknown[k] = r
+		}
+	}
+	if err := v.decodeKnown(raw); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *Value) decodeKnown(raw map[string]json.RawMessage) error {
+	tok, ok := raw["token"]
+	if !ok || isNull(tok) {
+		return &FieldError{Field: "token", Reason: "is required"}
+	}
+	strs := []struct {
+		name string
+		dst  *string
+	}{
+		{"token", &v.Token}, {"token_prefix", &v.TokenPrefix}, {"kind", &v.Kind},
+		{"api_url", &v.APIURL}, {"organization_id", &v.OrganizationID},
+		{"application_user_id", &v.ApplicationUserID}, {"manager_secret_id", &v.ManagerSecretID},
+		{"previous_token_prefix", &v.PreviousTokenPrefix}, {"user", &v.User},
+		{"expiry_time", &v.ExpiryTime}, {"created_at", &v.CreatedAt},
+	}
+	for _, f := range strs {
+		r, ok := raw[f.name]
+		if !ok || isNull(r) {
+			continue
+		}
+		if err := json.Unmarshal(r, f.dst); err != nil {
+			return &FieldError{Field: f.name, Reason: "must be a string"}
+		}
+	}
+	if strings.TrimSpace(v.Token) == "" {
+		return &FieldError{Field: "token", Reason: "must not be empty"}
+	}
+	if strings.IndexFunc(v.Token, unicode.IsSpace) >= 0 {
+		return &FieldError{Field: "token", Reason: "must not contain whitespace"}
+	}
+	v.kindSet = v.Kind != ""
+	switch v.Kind {
+	case "":
+		v.Kind = KindPersonal
+	case KindPersonal, KindApplication:
+	default:
+		return &FieldError{Field: "kind", Reason: `must be "personal" or "application"`}
+	}
+
+	if r, ok := raw["description"]; ok && !isNull(r) {
+		var s string
+		if err := json.Unmarshal(r, &s); err != nil {
+			return &FieldError{Field: "description", Reason: "must be a string"}
+		}
+		v.Description = &s
+	}
+	if r, ok := raw["max_age_seconds"]; ok && !isNull(r) {
+		var n float64
+		if err := json.Unmarshal(r, &n); err != nil {
+			return &FieldError{Field: "max_age_seconds", Reason: "must be a number"}
+		}
+		if n <= 0 {
+			return &FieldError{Field: "max_age_seconds", Reason: "must be positive"}
+		}
+		v.MaxAgeSeconds = &n
+	}
+	if r, ok := raw["extend_when_used"]; ok && !isNull(r) {
+		var b bool
+		if err := json.Unmarshal(r, &b); err != nil {
+			return &FieldError{Field: "extend_when_used", Reason: "must be a boolean"}
+		}
+		v.ExtendWhenUsed = &b
+	}
+	for _, f := range []struct {
+		name string
+		dst  **[]string
+	}{{"ip_allowlist", &v.IPAllowlist}, {"scopes", &v.Scopes}} {
+		r, ok := raw[f.name]
+		if !ok || isNull(r) {
+			continue
+		}
+		var list []string
+		if err := json.Unmarshal(r, &list); err != nil {
+			return &FieldError{Field: f.name, Reason: "must be an array of strings"}
+		}
+		*f.dst = &list
+	}
+	return nil
+}
+
+func isNull(r json.RawMessage) bool { return string(bytes.TrimSpace(r)) == "null" }
+
+// Settings are the token settings a new token is created with.
+type Settings struct {
+	Description    string
+	MaxAgeSeconds  *float64
+	ExtendWhenUsed *bool
+	IPAllowlist    []string
+	Scopes         []string
+}
+
+// Next is the value of the version that replaces v: the new token, its
+// prefix, and the rotator's bookkeeping, with the user's fields and every
+// unknown field carried over unchanged.
+func (v *Value) Next(token, tokenPrefix, user, expiryTime, createdAt string) *Value {
+	n := *v
+	n.Token = token
+	n.TokenPrefix = tokenPrefix
+	n.PreviousTokenPrefix = v.TokenPrefix
+	n.User = user
+	n.ExpiryTime = expiryTime
+	n.CreatedAt = createdAt
+	n.Bootstrap = false
+	n.unknown = v.unknown // never mutated after Parse
+	return &n
+}
+
+// Marshal writes the value as a JSON object: the known fields in a fixed
+// order, then the unknown fields sorted by name with their bytes as they
+// were read. It fails when the result would exceed MaxSize.
+func (v *Value) Marshal() (string, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	first := true
+	put := func(name string, val []byte) {
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		k, _ := json.Marshal(name)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(val)
+	}
+	str := func(name, s string, always bool) {
+		if s == "" && !always {
+			return
+		}
+		put(name, mustJSON(s))
+	}
+	str("token", v.Token, true)
+	str("token_prefix", v.TokenPrefix, false)
+	if v.kindSet {
+		str("kind", v.Kind, true)
+	}
+	str("api_url", v.APIURL, false)
+	str("organization_id", v.OrganizationID, false)
+	str("application_user_id", v.ApplicationUserID, false)
+	str("manager_secret_id", v.ManagerSecretID, false)
+	if v.Description != nil {
+		put("description", mustJSON(*v.Description))
+	}
+	if v.MaxAgeSeconds != nil {
+		put("max_age_seconds", mustJSON(*v.MaxAgeSeconds))
+	}
+	if v.ExtendWhenUsed != nil {
+		put("extend_when_used", mustJSON(*v.ExtendWhenUsed))
+	}
+	if v.IPAllowlist != nil {
+		put("ip_allowlist", mustJSON(nonNil(*v.IPAllowlist)))
+	}
+	if v.Scopes != nil {
+		put("scopes", mustJSON(nonNil(*v.Scopes)))
+	}
+	str("previous_token_prefix", v.PreviousTokenPrefix, false)
+	str("user", v.User, false)
+	str("expiry_time", v.ExpiryTime, false)
+	str("created_at", v.CreatedAt, false)
+
+	names := make([]string, 0, len(v.unknown))
+	for k := range v.unknown {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		put(k, v.unknown[k])
+	}
+	b.WriteByte('}')
+	if b.Len() > MaxSize {
+		return "", &FieldError{Reason: fmt.Sprintf("the new version would be %d bytes, over the %d-byte (64 KiB) limit", b.Len(), MaxSize)}
+	}
+	return b.String(), nil
+}
+
+// Unknown returns the raw bytes of a field the rotator does not own.
+func (v *Value) Unknown(name string) (json.RawMessage, bool) {
+	r, ok := v.unknown[name]
+	return r, ok
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func mustJSON(x any) []byte {
+	// Strings, numbers, booleans and string slices always marshal. HTML
+	// escaping is turned off so that values read back unchanged.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
+		panic(err)
+	}
+	return bytes.TrimRight(b.Bytes(), "\n")
+}
