@@ -1,0 +1,405 @@
+// Package aiven makes the Aiven API calls the rotator needs, over Aiven's
+// go-client-codegen, with the rules a rotator must keep: a token goes only
+// where the Policy allows, idempotent calls are retried with backoff within
+// the context's deadline, a token creation is never retried blindly, and
+// errors are classified (401, 403, 404, 429, ambiguous).
+package aiven
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	codegen "github.com/aiven/go-client-codegen"
+	"github.com/aiven/go-client-codegen/handler/user"
+)
+
+// Options tune a Client. The zero value of each field takes the default.
+type Options struct {
+	Policy Policy
+	// AttemptTimeout bounds one HTTP attempt (default 10s); the context's
+	// deadline bounds them all.
+	AttemptTimeout time.Duration
+	// MaxAttempts bounds the attempts of an idempotent call (default 4).
+	MaxAttempts int
+	// BaseDelay and MaxDelay shape the exponential backoff between
+	// attempts (defaults 200ms and 5s). A 429's own delay overrides them.
+	BaseDelay, MaxDelay time.Duration
+	// Sleep waits between attempts; Now reads the clock. Tests replace both.
+	Sleep func(ctx context.Context, d time.Duration) error
+	Now   func() time.Time
+	// Transport sends the requests (default: a clone of
+	// http.DefaultTransport). The Policy wraps it whatever it is.
+	Transport http.RoundTripper
+	// UserAgent is appended to go-client-codegen's own.
+	UserAgent string
+}
+
+func (o Options) withDefaults() Options {
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = 10 * time.Second
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 4
+	}
+	if o.BaseDelay <= 0 {
+		o.BaseDelay = 200 * time.Millisecond
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = 5 * time.Second
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Transport == nil {
+		o.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "aiven-token-rotator"
+	}
+	return o
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Client calls the Aiven API with one token.
+type Client struct {
+	users user.Handler
+	opts  Options
+}
+
+// New is a client that sends token to baseURL. It fails, having sent
+// nothing, when the Policy refuses baseURL. It never reads AIVEN_* from the
+// environment: host, token and debug are always set explicitly.
+func New(baseURL, token string, o Options) (*Client, error) {
+	o = o.withDefaults()
+	u, err := o.Policy.CheckBaseURL(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, errors.New("aiven client: the token is empty")
+	}
+	hc := &http.Client{
+		Transport: policyTransport{policy: o.Policy, base: o.Transport},
+		// A redirect could carry the token elsewhere: stop at the first.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	c, err := codegen.NewClient(
+		codegen.HostOpt(u.String()),
+		codegen.TokenOpt(token),
+		codegen.DebugOpt(false),
+		codegen.UserAgentOpt(o.UserAgent),
+		codegen.DoerOpt(hc), // no retryablehttp: retries are ours, per call kind
+		codegen.EnableSingleFlightOpt(false),
+	)
+	if err != nil {
+		// NewClient fails only on a malformed AIVEN_* variable it reads
+		// through envconfig; its message names the variable, not a token.
+		return nil, fmt.Errorf("aiven client: %w", err)
+	}
+	return &Client{users: c, opts: o}, nil
+}
+
+// User is the principal a token belongs to.
+type User struct {
+	Email  string // Aiven's "user" field
+	UserID string
+}
+
+// Token is a token as Aiven lists it: never its value.
+type Token struct {
+	Prefix          string
+	Description     string
+	CurrentlyActive bool
+	CreatedManually bool
+	CreateTime      time.Time
+	ExpiryTime      *time.Time
+	MaxAgeSeconds   float64
+	ExtendWhenUsed  bool
+	IPAllowlist     []string
+	Scopes          []string
+}
+
+// NewToken is a token just created: the only time its value is known.
+type NewToken struct {
+	Token
+	FullToken string
+}
+
+// CreateRequest holds the settings of a new token.
+type CreateRequest struct {
+	Description    string
+	MaxAgeSeconds  *float64
+	ExtendWhenUsed *bool
+	IPAllowlist    []string
+	Scopes         []string
+}
+
+// Me asks who the token belongs to (GET /v1/me). It only reads: calling it
+// twice is harmless, so failures that may pass are retried.
+func (c *Client) Me(ctx context.Context) (User, error) {
+	var out *user.UserInfoOut
+	err := c.retry(ctx, "UserInfo", func(ctx context.Context) (err error) {
+		out, err = c.users.UserInfo(ctx)
+		return err
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return User{Email: out.User, UserID: out.UserId}, nil
+}
+
+// ListTokens lists the valid tokens of the token's user (GET
+// /v1/access_token). It only reads: calling it twice is harmless, so
+// failures that may pass are retried.
+func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
+	var out []user.TokenOut
+	err := c.retry(ctx, "AccessTokenList", func(ctx context.Context) (err error) {
+		out, err = c.users.AccessTokenList(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	tokens := make([]Token, 0, len(out))
+	for _, t := range out {
+		tokens = append(tokens, Token{
+			Prefix:          t.TokenPrefix,
+			Description:     deref(t.Description),
+			CurrentlyActive: t.CurrentlyActive != nil && *t.CurrentlyActive,
+			CreatedManually: t.CreatedManually,
+			CreateTime:      t.CreateTime,
+			ExpiryTime:      t.ExpiryTime,
+			MaxAgeSeconds:   t.MaxAgeSeconds,
+			ExtendWhenUsed:  t.ExtendWhenUsed,
+			IPAllowlist:     t.IPAllowlist,
+			Scopes:          t.Scopes,
+		})
+	}
+	return tokens, nil
+}
+
+// CreateToken creates a token (POST /v1/access_token). Calling it twice
+// creates two tokens, so it is never retried blindly: only a 429, which
+// says nothing was created, is retried after the delay Aiven gives. Any
+// failure that may have created a token is reported as ambiguous
+// (IsAmbiguous): the caller must list the tokens and look for its marker.
+func (c *Client) CreateToken(ctx context.Context, r CreateRequest) (NewToken, error) {
+	in := &user.AccessTokenCreateIn{
+		Description:    r.Description,
+		MaxAgeSeconds:  r.MaxAgeSeconds,
+		ExtendWhenUsed: r.ExtendWhenUsed,
+	}
+	if r.IPAllowlist != nil {
+		in.IPAllowlist = &r.IPAllowlist
+	}
+	if r.Scopes != nil {
+		in.Scopes = &r.Scopes
+	}
+	var out *user.AccessTokenCreateOut
+	err := c.retryWhen(ctx, "AccessTokenCreate", isRateLimited, func(ctx context.Context) (err error) {
+		out, err = c.users.AccessTokenCreate(ctx, in)
+		return err
+	})
+	if err != nil {
+		if ambiguous(err) {
+			return NewToken{}, &AmbiguousError{Err: err}
+		}
+		return NewToken{}, err
+	}
+	if out.FullToken == "" || out.TokenPrefix == "" {
+		// A 2xx without a token may still have created one.
+		return NewToken{}, &AmbiguousError{Err: errors.New("AccessTokenCreate answered without full_token or token_prefix")}
+	}
+	return NewToken{
+		FullToken: out.FullToken,
+		Token: Token{
+			Prefix:         out.TokenPrefix,
+			Description:    deref(out.Description),
+			CreateTime:     out.CreateTime,
+			ExpiryTime:     out.ExpiryTime,
+			MaxAgeSeconds:  out.MaxAgeSeconds,
+			ExtendWhenUsed: out.ExtendWhenUsed,
+			IPAllowlist:    out.IPAllowlist,
+			Scopes:         out.Scopes,
+		},
+	}, nil
+}
+
+// RevokeToken revokes a token by its prefix (DELETE
+// /v1/access_token/{prefix}); the prefix, never the full token, goes into
+// the path. Calling it twice is harmless: a 404 means already revoked and
+// is reported as (false, nil); revoked is true when this call revoked it.
+func (c *Client) RevokeToken(ctx context.Context, prefix string) (revoked bool, err error) {
+	if prefix == "" {
+		return false, errors.New("revoke: empty token prefix")
+	}
+	err = c.retry(ctx, "AccessTokenRevoke", func(ctx context.Context) error {
+		return c.users.AccessTokenRevoke(ctx, prefix)
+	})
+	if IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// AmbiguousError is a failed call that may nevertheless have taken effect
+// (a timeout, a reset connection, a 5xx).
+type AmbiguousError struct{ Err error }
+
+func (e *AmbiguousError) Error() string {
+	return "outcome unknown (the request may have taken effect): " + e.Err.Error()
+}
+
+func (e *AmbiguousError) Unwrap() error { return e.Err }
+
+// IsAmbiguous says whether err is a failure that may have taken effect.
+func IsAmbiguous(err error) bool {
+	var a *AmbiguousError
+	return errors.As(err, &a)
+}
+
+// Status is the HTTP status of an Aiven API error, or 0 when err is not one.
+func Status(err error) int {
+	var e codegen.Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// IsUnauthorized says whether Aiven rejected the token itself (401).
+func IsUnauthorized(err error) bool { return Status(err) == http.StatusUnauthorized }
+
+// IsForbidden says whether Aiven refused the operation to this token (403).
+func IsForbidden(err error) bool { return Status(err) == http.StatusForbidden }
+
+// IsNotFound says whether Aiven answered 404.
+func IsNotFound(err error) bool { return Status(err) == http.StatusNotFound }
+
+// IsPolicy says whether the request was refused by the Policy, unsent.
+func IsPolicy(err error) bool {
+	var p *PolicyError
+	return errors.As(err, &p)
+}
+
+func isRateLimited(err error) bool { return Status(err) == http.StatusTooManyRequests }
+
+// retryable: failures of an idempotent call that another attempt may cure.
+func retryable(err error) bool {
+	if IsPolicy(err) {
+		return false
+	}
+	switch s := Status(err); {
+	case s == 0:
+		return !errors.Is(err, context.Canceled)
+	case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests:
+		return true
+	case s >= 500 && s != http.StatusNotImplemented:
+		return true
+	}
+	return false
+}
+
+// ambiguous: failures of a non-idempotent call that may have taken effect.
+func ambiguous(err error) bool {
+	if IsPolicy(err) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	s := Status(err)
+	return s == 0 || s == http.StatusRequestTimeout || s >= 500
+}
+
+func (c *Client) retry(ctx context.Context, op string, call func(context.Context) error) error {
+	return c.retryWhen(ctx, op, retryable, call)
+}
+
+// retryWhen runs call until it succeeds, fails for good, runs out of
+// attempts, or the next attempt would start past the context's deadline.
+func (c *Client) retryWhen(ctx context.Context, op string, again func(error) bool, call func(context.Context) error) error {
+	var err error
+	for n := 1; ; n++ {
+		rec := &attempt{}
+		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, rec), c.opts.AttemptTimeout)
+		err = call(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: stopped at the invocation deadline after %d attempt(s): %w", op, n, err)
+		}
+		if !again(err) {
+			return err
+		}
+		if n >= c.opts.MaxAttempts {
+			return fmt.Errorf("%s: giving up after %d attempts: %w", op, n, err)
+		}
+		delay := c.backoff(n)
+		if isRateLimited(err) {
+			if d, ok := rateLimitDelay(rec.retryAfter, err, c.opts.Now()); ok {
+				delay = d
+			}
+		}
+		if dl, ok := ctx.Deadline(); ok && !c.opts.Now().Add(delay).Before(dl) {
+			return fmt.Errorf("%s: giving up after %d attempt(s): waiting %s to retry would pass the invocation deadline: %w", op, n, delay.Round(time.Millisecond), err)
+		}
+		if serr := c.opts.Sleep(ctx, delay); serr != nil {
+			return fmt.Errorf("%s: stopped at the invocation deadline after %d attempt(s): %w", op, n, err)
+		}
+	}
+}
+
+func (c *Client) backoff(n int) time.Duration {
+	d := c.opts.BaseDelay << (n - 1)
+	if d <= 0 || d > c.opts.MaxDelay {
+		d = c.opts.MaxDelay
+	}
+	return d
+}
+
+// rateLimitDelay reads the delay a 429 asks for: the Retry-After header
+// (seconds or an HTTP date), else Aiven's "try again in 28s".
+func rateLimitDelay(retryAfter string, err error, now time.Time) (time.Duration, bool) {
+	if retryAfter = strings.TrimSpace(retryAfter); retryAfter != "" {
+		var secs int
+		if _, serr := fmt.Sscanf(retryAfter, "%d", &secs); serr == nil && secs >= 0 && fmt.Sprint(secs) == retryAfter {
+			return time.Duration(secs) * time.Second, true
+		}
+		if t, perr := http.ParseTime(retryAfter); perr == nil {
+			return max(t.Sub(now), 0), true
+		}
+	}
+	var e codegen.Error
+	if errors.As(err, &e) {
+		if m := tryAgainPattern.FindStringSubmatch(e.Message); m != nil {
+			if d, perr := time.ParseDuration(m[1]); perr == nil {
+				return d, true
+			}
+		}
+	}
+	return 0, false
+}
