@@ -1,0 +1,179 @@
+// Package secretsmanager makes the AWS Secrets Manager calls the rotator
+// needs, over aws-sdk-go-v2. Every call it makes is idempotent and retried
+// by the SDK's standard retryer, with a backoff that gives up as soon as
+// the next attempt would start past the context's deadline.
+package secretsmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// Staging labels.
+const (
+	StageCurrent  = "AWSCURRENT"
+	StagePending  = "AWSPENDING"
+	StagePrevious = "AWSPREVIOUS"
+)
+
+// Options tune a Client. The zero value of each field takes the default.
+type Options struct {
+	// BaseEndpoint overrides the endpoint (the local stack's emulator);
+	// empty keeps aws.Config's.
+	BaseEndpoint string
+	// MaxAttempts bounds the attempts of one call (default 4).
+	MaxAttempts int
+	// Backoff is the delay before attempt n+1 (default: the SDK's
+	// exponential jitter, at most 2s). Now reads the clock. Tests replace both.
+	Backoff func(attempt int) time.Duration
+	Now     func() time.Time
+}
+
+// Client calls Secrets Manager.
+type Client struct {
+	api  *sm.Client
+	opts Options
+}
+
+// New is a client built from cfg; cfg.BaseEndpoint and Options.BaseEndpoint
+// (which wins) point it at an emulator.
+func New(cfg aws.Config, o Options) *Client {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 4
+	}
+	if o.Backoff == nil {
+		jitter := retry.NewExponentialJitterBackoff(2 * time.Second)
+		o.Backoff = func(attempt int) time.Duration {
+			d, _ := jitter.BackoffDelay(attempt, nil)
+			return d
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	api := sm.NewFromConfig(cfg, func(so *sm.Options) {
+		if o.BaseEndpoint != "" {
+			so.BaseEndpoint = aws.String(o.BaseEndpoint)
+		}
+	})
+	return &Client{api: api, opts: o}
+}
+
+// withDeadline gives a call a retryer whose backoff refuses to wait past
+// the context's deadline, so that a step fails with its own error before
+// Lambda stops it.
+func (c *Client) withDeadline(ctx context.Context) func(*sm.Options) {
+	deadline, hasDeadline := ctx.Deadline()
+	return func(so *sm.Options) {
+		so.Retryer = retry.NewStandard(func(s *retry.StandardOptions) {
+			s.MaxAttempts = c.opts.MaxAttempts
+			s.RateLimiter = ratelimit.None
+			s.Backoff = retry.BackoffDelayerFunc(func(attempt int, err error) (time.Duration, error) {
+				d := c.opts.Backoff(attempt)
+				if hasDeadline && !c.opts.Now().Add(d).Before(deadline) {
+					return 0, fmt.Errorf("giving up after %d attempt(s): waiting %s to retry would pass the invocation deadline: %w", attempt, d.Round(time.Millisecond), err)
+				}
+				return d, nil
+			})
+		})
+	}
+}
+
+// Description is what DescribeSecret says about a secret.
+type Description struct {
+	ARN             string
+	Name            string
+	RotationEnabled bool
+	// Versions maps each labelled version id to its staging labels.
+	Versions map[string][]string
+}
+
+// Describe reads the secret's metadata (DescribeSecret). It only reads:
+// calling it twice is harmless.
+func (c *Client) Describe(ctx context.Context, secretID string) (Description, error) {
+	out, err := c.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: &secretID}, c.withDeadline(ctx))
+	if err != nil {
+		return Description{}, err
+	}
+	return Description{
+		ARN:             aws.ToString(out.ARN),
+		Name:            aws.ToString(out.Name),
+		RotationEnabled: aws.ToBool(out.RotationEnabled),
+		Versions:        out.VersionIdsToStages,
+	}, nil
+}
+
+// ErrNoValue says the version or label has no value: the placeholder
+// version RotateSecret creates, or no such version.
+var ErrNoValue = errors.New("no secret value")
+
+// GetValue reads a SecretString (GetSecretValue). versionID or stage may be
+// empty. It only reads: calling it twice is harmless. It answers an error
+// matching ErrNoValue when, and only when, Secrets Manager answers
+// ResourceNotFoundException.
+func (c *Client) GetValue(ctx context.Context, secretID, versionID, stage string) (string, error) {
+	in := &sm.GetSecretValueInput{SecretId: &secretID}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	if stage != "" {
+		in.VersionStage = &stage
+	}
+	out, err := c.api.GetSecretValue(ctx, in, c.withDeadline(ctx))
+	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return "", fmt.Errorf("%w: %w", ErrNoValue, err)
+		}
+		return "", err
+	}
+	if out.SecretString == nil {
+		return "", errors.New("the version holds SecretBinary; the rotator needs SecretString")
+	}
+	return *out.SecretString, nil
+}
+
+// PutPending stores value as the version clientRequestToken, labelled
+// AWSPENDING only (PutSecretValue with VersionStages=[AWSPENDING]), passing
+// rotationToken when set. Calling it twice with the same value is
+// harmless: Secrets Manager ignores a repeated ClientRequestToken with the
+// same value (and refuses it with another value), which is also why the
+// SDK may retry it.
+func (c *Client) PutPending(ctx context.Context, secretID, clientRequestToken, value, rotationToken string) error {
+	in := &sm.PutSecretValueInput{
+		SecretId:           &secretID,
+		ClientRequestToken: &clientRequestToken,
+		SecretString:       &value,
+		VersionStages:      []string{StagePending},
+	}
+	if rotationToken != "" {
+		in.RotationToken = &rotationToken
+	}
+	_, err := c.api.PutSecretValue(ctx, in, c.withDeadline(ctx))
+	return err
+}
+
+// MoveCurrent moves AWSCURRENT to toVersion from fromVersion
+// (UpdateSecretVersionStage); Secrets Manager moves AWSPREVIOUS along.
+// Calling it twice is harmless: the second call finds the label where the
+// first left it.
+func (c *Client) MoveCurrent(ctx context.Context, secretID, toVersion, fromVersion string) error {
+	in := &sm.UpdateSecretVersionStageInput{
+		SecretId:        &secretID,
+		VersionStage:    aws.String(StageCurrent),
+		MoveToVersionId: &toVersion,
+	}
+	if fromVersion != "" {
+		in.RemoveFromVersionId = &fromVersion
+	}
+	_, err := c.api.UpdateSecretVersionStage(ctx, in, c.withDeadline(ctx))
+	return err
+}
