@@ -1,0 +1,85 @@
+package metrics
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStepWritesValidEMF(t *testing.T) {
+	tests := []struct {
+		name          string
+		step          Step
+		wantSucceeded float64
+		wantFailed    float64
+	}{
+		{name: "succeeded", step: Step{Name: "finishSecret", SecretARN: "arn:aws:secretsmanager:us-east-1:1:secret:s-AbCdEf", Succeeded: true, Duration: 1500 * time.Millisecond, TokensRevoked: 2, OrphansRevoked: 1}, wantSucceeded: 1},
+		{name: "failed", step: Step{Name: "createSecret", SecretARN: "arn:x"}, wantFailed: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			e := New(&buf)
+			e.now = func() time.Time { return time.UnixMilli(1700000000123) }
+			if err := e.Step(tt.step); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Count(buf.String(), "\n") != 1 {
+				t.Fatalf("want one line, got %q", buf.String())
+			}
+			var got map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			aws, ok := got["_aws"].(map[string]any)
+			if !ok || aws["Timestamp"] != float64(1700000000123) {
+				t.Fatalf("_aws = %v", got["_aws"])
+			}
+			dirs := aws["CloudWatchMetrics"].([]any)
+			if len(dirs) != 1 {
+				t.Fatalf("CloudWatchMetrics = %v", dirs)
+			}
+			d := dirs[0].(map[string]any)
+			if d["Namespace"] != Namespace {
+				t.Errorf("Namespace = %v", d["Namespace"])
+			}
+			dims := d["Dimensions"].([]any)
+			if len(dims) != 1 || len(dims[0].([]any)) != 1 || dims[0].([]any)[0] != "Step" {
+				t.Errorf("Dimensions = %v", dims)
+			}
+			// EMF: every dimension and metric named in the directive is a
+			// top-level member of the line.
+			units := map[string]string{}
+			for _, m := range d["Metrics"].([]any) {
+				m := m.(map[string]any)
+				name := m["Name"].(string)
+				units[name] = m["Unit"].(string)
+				if _, ok := got[name].(float64); !ok {
+					t.Errorf("metric %s has no numeric value", name)
+				}
+			}
+			want := map[string]string{"StepSucceeded": "Count", "StepFailed": "Count", "StepDuration": "Milliseconds", "TokensRevoked": "Count", "OrphansRevoked": "Count"}
+			for k, v := range want {
+				if units[k] != v {
+					t.Errorf("metric %s unit %q, want %q", k, units[k], v)
+				}
+			}
+			if got["Step"] != tt.step.Name || got["SecretArn"] != tt.step.SecretARN {
+				t.Errorf("Step/SecretArn = %v/%v", got["Step"], got["SecretArn"])
+			}
+			if got["StepSucceeded"] != tt.wantSucceeded || got["StepFailed"] != tt.wantFailed ||
+				got["StepDuration"] != float64(tt.step.Duration.Milliseconds()) ||
+				got["TokensRevoked"] != float64(tt.step.TokensRevoked) || got["OrphansRevoked"] != float64(tt.step.OrphansRevoked) {
+				t.Errorf("values %v", got)
+			}
+		})
+	}
+}
+
+func TestNilWriterDiscards(t *testing.T) {
+	if err := New(nil).Step(Step{Name: "x"}); err != nil {
+		t.Fatal(err)
+	}
+}
