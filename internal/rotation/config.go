@@ -1,0 +1,102 @@
+package rotation
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+)
+
+// Defaults, from rotation.md.
+const (
+	DefaultAPIURL       = "https://api.aiven.io"
+	DefaultAllowedHost  = "api.aiven.io"
+	DefaultSafetyMargin = 3 * time.Second
+	// DefaultNoDeadlineTimeout bounds an invocation whose context has no
+	// deadline (Lambda always sets one; tests and tools may not).
+	DefaultNoDeadlineTimeout = 5 * time.Minute
+)
+
+// Config is the rotator's configuration, read from the environment.
+type Config struct {
+	// DefaultAPIURL is the Aiven API base URL for secrets without api_url
+	// (AIVEN_WEB_URL).
+	DefaultAPIURL string
+	// AllowedHosts are the hosts a token may be sent to (ALLOWED_API_HOSTS).
+	AllowedHosts []string
+	// AllowInsecureLoopback permits http:// to 127.0.0.0/8 and ::1
+	// (AIVEN_ALLOW_INSECURE_LOOPBACK).
+	AllowInsecureLoopback bool
+	// SafetyMargin is kept free before the invocation's deadline, so that a
+	// step fails with its own error before Lambda stops it
+	// (ROTATION_SAFETY_MARGIN, a Go duration).
+	SafetyMargin time.Duration
+	// NoDeadlineTimeout bounds an invocation whose context has no deadline.
+	NoDeadlineTimeout time.Duration
+	// SecretsManagerEndpoint overrides the Secrets Manager endpoint
+	// (AWS_ENDPOINT_URL_SECRETS_MANAGER); empty keeps the aws.Config's.
+	SecretsManagerEndpoint string
+}
+
+func (c Config) policy() aiven.Policy {
+	return aiven.Policy{AllowedHosts: c.AllowedHosts, AllowInsecureLoopback: c.AllowInsecureLoopback}
+}
+
+// Validate checks the configuration as a whole; its errors name the
+// environment variable to fix.
+func (c Config) Validate() error {
+	if len(c.AllowedHosts) == 0 {
+		return fmt.Errorf("ALLOWED_API_HOSTS: no host listed")
+	}
+	if _, err := c.policy().CheckBaseURL(c.DefaultAPIURL); err != nil {
+		return fmt.Errorf("AIVEN_WEB_URL: %w", err)
+	}
+	if c.SafetyMargin < 0 {
+		return fmt.Errorf("ROTATION_SAFETY_MARGIN: must not be negative")
+	}
+	return nil
+}
+
+// ConfigFromEnv reads the configuration through getenv (os.Getenv in
+// Lambda). Its errors name the bad variable; unset variables take the
+// defaults of rotation.md.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		DefaultAPIURL:          DefaultAPIURL,
+		AllowedHosts:           []string{DefaultAllowedHost},
+		SafetyMargin:           DefaultSafetyMargin,
+		NoDeadlineTimeout:      DefaultNoDeadlineTimeout,
+		SecretsManagerEndpoint: strings.TrimSpace(getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")),
+	}
+	if v := strings.TrimSpace(getenv("AIVEN_WEB_URL")); v != "" {
+		c.DefaultAPIURL = v
+	}
+	if v := getenv("ALLOWED_API_HOSTS"); strings.TrimSpace(v) != "" {
+		c.AllowedHosts = nil
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.AllowedHosts = append(c.AllowedHosts, h)
+			}
+		}
+	}
+	if v := strings.TrimSpace(getenv("AIVEN_ALLOW_INSECURE_LOOPBACK")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("AIVEN_ALLOW_INSECURE_LOOPBACK: %q is not a boolean (true or false)", v)
+		}
+		c.AllowInsecureLoopback = b
+	}
+	if v := strings.TrimSpace(getenv("ROTATION_SAFETY_MARGIN")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("ROTATION_SAFETY_MARGIN: %q is not a duration such as 3s", v)
+		}
+		c.SafetyMargin = d
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,59 @@
+package rotation
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+)
+
+// ErrApplicationUnsupported is the answer to a secret of kind application.
+var ErrApplicationUnsupported = errors.New(`kind "application": application tokens are not supported yet; only personal tokens can be rotated`)
+
+// parseValue parses a secret value and refuses kinds this rotator cannot
+// rotate. what names the version in errors ("AWSCURRENT", "the pending version").
+func parseValue(s, what string) (*secret.Value, error) {
+	v, err := secret.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if v.Kind == secret.KindApplication {
+		return nil, fmt.Errorf("%s: %w", what, ErrApplicationUnsupported)
+	}
+	return v, nil
+}
+
+// whose says whose token Aiven answered about, for explainAiven.
+type whose int
+
+const (
+	currentToken whose = iota
+	pendingToken
+	newToken
+)
+
+// operation names what a call does, for a 403's missing permission.
+var operations = map[string]string{
+	"me":     "read its own user profile (GET /v1/me)",
+	"list":   "list its user's access tokens (GET /v1/access_token)",
+	"create": "create access tokens for its user (POST /v1/access_token)",
+	"revoke": "revoke its user's access tokens (DELETE /v1/access_token/{prefix})",
+}
+
+// explainAiven turns the Aiven errors a user must act on into messages
+// that say what to do. Aiven's own message is kept: go-client-codegen never
+// copies a response body that could hold a secret into it.
+func explainAiven(err error, who whose, op string) error {
+	switch {
+	case aiven.IsUnauthorized(err) && who == currentToken:
+		return fmt.Errorf("Aiven rejected the current token (401): it was revoked, has expired, or was invalidated by an organisation authentication policy or a password or 2FA change; re-seed the secret with a valid token (a plain token string is enough) and rotate again: %w", err)
+	case aiven.IsUnauthorized(err) && who == pendingToken:
+		return fmt.Errorf("Aiven rejected the pending token (401): it was revoked or invalidated after createSecret stored it; the rotation cannot complete with it: remove the AWSPENDING label from this version (aws secretsmanager update-secret-version-stage --version-stage AWSPENDING --remove-from-version-id <version>) and rotate again: %w", err)
+	case aiven.IsUnauthorized(err):
+		return fmt.Errorf("Aiven rejected the new token (401): it was revoked or invalidated since it was created: %w", err)
+	case aiven.IsForbidden(err):
+		return fmt.Errorf("Aiven refused (403): the token lacks the permission to %s; if the token is restricted by scopes, allow that operation: %w", operations[op], err)
+	}
+	return err
+}

@@ -1,0 +1,338 @@
+// Package rotation rotates an Aiven token held in an AWS Secrets Manager
+// secret: the four rotation steps, the guard every step starts with, event
+// dispatch and configuration. The contract is spec/rotation.md.
+package rotation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
+)
+
+// The rotation steps Secrets Manager invokes.
+const (
+	StepCreate = "createSecret"
+	StepSet    = "setSecret"
+	StepTest   = "testSecret"
+	StepFinish = "finishSecret"
+)
+
+// secretStore is what the rotator needs of Secrets Manager.
+type secretStore interface {
+	Describe(ctx context.Context, secretID string) (secretsmanager.Description, error)
+	GetValue(ctx context.Context, secretID, versionID, stage string) (string, error)
+	PutPending(ctx context.Context, secretID, clientRequestToken, value, rotationToken string) error
+	MoveCurrent(ctx context.Context, secretID, toVersion, fromVersion string) error
+}
+
+var _ secretStore = (*secretsmanager.Client)(nil)
+
+// tokenAPI is what the rotator needs of Aiven, for one token.
+type tokenAPI interface {
+	Me(ctx context.Context) (aiven.User, error)
+	ListTokens(ctx context.Context) ([]aiven.Token, error)
+	CreateToken(ctx context.Context, r aiven.CreateRequest) (aiven.NewToken, error)
+	RevokeToken(ctx context.Context, prefix string) (revoked bool, err error)
+}
+
+var _ tokenAPI = (*aiven.Client)(nil)
+
+// tokenAPIFor opens the Aiven API at baseURL with token. It must fail,
+// having sent nothing, when the configuration forbids baseURL.
+type tokenAPIFor func(baseURL, token string) (tokenAPI, error)
+
+// Rotator handles Secrets Manager's rotation events.
+type Rotator struct {
+	cfg     Config
+	store   secretStore
+	aivenAt tokenAPIFor
+	log     *slog.Logger
+	metrics *metrics.Emitter
+	now     func() time.Time
+}
+
+// NewFromEnv is the one place the rotator is wired: configuration from
+// getenv, Secrets Manager from awsCfg (its BaseEndpoint, or
+// AWS_ENDPOINT_URL_SECRETS_MANAGER read through getenv, which wins), the
+// Aiven client, logs to logger and EMF metrics to metricsOut.
+func NewFromEnv(getenv func(string) string, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Writer) (*Rotator, error) {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return New(cfg, awsCfg, logger, metricsOut)
+}
+
+// New is a rotator with an explicit configuration.
+func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Writer) (*Rotator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	store := secretsmanager.New(awsCfg, secretsmanager.Options{BaseEndpoint: cfg.SecretsManagerEndpoint})
+	policy := cfg.policy()
+	open := func(baseURL, token string) (tokenAPI, error) {
+		c, err := aiven.New(baseURL, token, aiven.Options{Policy: policy})
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	return newRotator(cfg, store, open, logger, metrics.New(metricsOut)), nil
+}
+
+func newRotator(cfg Config, store secretStore, open tokenAPIFor, logger *slog.Logger, m *metrics.Emitter) *Rotator {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NoDeadlineTimeout <= 0 {
+		cfg.NoDeadlineTimeout = DefaultNoDeadlineTimeout
+	}
+	return &Rotator{cfg: cfg, store: store, aivenAt: open, log: logger, metrics: m, now: time.Now}
+}
+
+// rotationEvent is a decoded Secrets Manager rotation event.
+type rotationEvent = events.SecretsManagerSecretRotationEvent
+
+// Handle is the Lambda handler. It accepts the Secrets Manager rotation
+// event and runs its step; anything else fails, touching nothing, with an
+// error naming the shape it did not recognise. Every step is safe to run
+// again: Secrets Manager retries whole rotations.
+func (r *Rotator) Handle(ctx context.Context, event json.RawMessage) error {
+	ev, err := decodeEvent(event)
+	if err != nil {
+		r.log.ErrorContext(ctx, "event rejected", "outcome", "rejected", "error", err.Error())
+		return err
+	}
+	switch ev.Step {
+	case StepCreate, StepSet, StepTest, StepFinish:
+	default:
+		err := fmt.Errorf("unknown rotation step %q: expected %s, %s, %s or %s; nothing was done", clip(ev.Step, 40), StepCreate, StepSet, StepTest, StepFinish)
+		r.log.ErrorContext(ctx, "event rejected", "secret", ev.SecretID, "version", ev.ClientRequestToken, "outcome", "rejected", "error", err.Error())
+		return err
+	}
+	return r.runStep(ctx, ev)
+}
+
+// stepReport is what a step tells the log line and the metrics.
+type stepReport struct {
+	secretARN           string
+	tokenPrefix         string
+	previousTokenPrefix string
+	outcome             string
+	tokensRevoked       int
+	orphansRevoked      int
+	notes               []string
+	// secrets are values that must never appear in the step's error.
+	secrets []string
+}
+
+func (s *stepReport) keep(values ...string) {
+	for _, v := range values {
+		if v != "" {
+			s.secrets = append(s.secrets, v)
+		}
+	}
+}
+
+func (s *stepReport) note(format string, args ...any) {
+	s.notes = append(s.notes, fmt.Sprintf(format, args...))
+}
+
+func (r *Rotator) runStep(ctx context.Context, ev rotationEvent) error {
+	start := r.now()
+	rep := &stepReport{secretARN: ev.SecretID}
+	rep.keep(ev.RotationToken)
+
+	ctx, cancel, err := r.bound(ctx)
+	if err == nil {
+		defer cancel()
+		err = r.step(ctx, ev, rep)
+	}
+	if err != nil {
+		err = redact(fmt.Errorf("%s: %w", ev.Step, err), rep.secrets)
+		rep.outcome = "failed"
+	}
+	elapsed := r.now().Sub(start)
+
+	attrs := []any{
+		"step", ev.Step,
+		"secret", rep.secretARN,
+		"version", ev.ClientRequestToken,
+		"token_prefix", rep.tokenPrefix,
+		"previous_token_prefix", rep.previousTokenPrefix,
+		"duration_ms", elapsed.Milliseconds(),
+		"outcome", rep.outcome,
+	}
+	if rep.tokensRevoked > 0 || rep.orphansRevoked > 0 {
+		attrs = append(attrs, "tokens_revoked", rep.tokensRevoked, "orphans_revoked", rep.orphansRevoked)
+	}
+	if len(rep.notes) > 0 {
+		attrs = append(attrs, "notes", redactString(strings.Join(rep.notes, "; "), rep.secrets))
+	}
+	if err != nil {
+		r.log.ErrorContext(ctx, "step failed", append(attrs, "error", err.Error())...)
+	} else {
+		r.log.InfoContext(ctx, "step done", attrs...)
+	}
+	if merr := r.metrics.Step(metrics.Step{
+		Name: ev.Step, SecretARN: rep.secretARN, Succeeded: err == nil, Duration: elapsed,
+		TokensRevoked: rep.tokensRevoked, OrphansRevoked: rep.orphansRevoked,
+	}); merr != nil {
+		r.log.WarnContext(ctx, "metrics not written", "step", ev.Step, "error", merr.Error())
+	}
+	return err
+}
+
+// bound gives the invocation's work a deadline SafetyMargin before the
+// invocation's own, so that a step returns its own error in time.
+func (r *Rotator) bound(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		c, cancel := context.WithTimeout(ctx, r.cfg.NoDeadlineTimeout)
+		return c, cancel, nil
+	}
+	ours := deadline.Add(-r.cfg.SafetyMargin)
+	if !ours.After(r.now()) {
+		return nil, nil, fmt.Errorf("only %s left before the invocation deadline, less than the %s safety margin (ROTATION_SAFETY_MARGIN); raise the function's timeout", deadline.Sub(r.now()).Round(time.Millisecond), r.cfg.SafetyMargin)
+	}
+	c, cancel := context.WithDeadline(ctx, ours)
+	return c, cancel, nil
+}
+
+func (r *Rotator) step(ctx context.Context, ev rotationEvent, rep *stepReport) error {
+	desc, done, err := r.guard(ctx, ev)
+	if err != nil {
+		return err
+	}
+	rep.secretARN = desc.ARN
+	switch ev.Step {
+	case StepCreate:
+		if done {
+			rep.outcome = "already_current"
+			return nil
+		}
+		return r.createSecret(ctx, ev, desc, rep)
+	case StepSet:
+		if done {
+			rep.outcome = "already_current"
+			return nil
+		}
+		return r.setSecret(ctx, ev, desc, rep)
+	case StepTest:
+		if done {
+			rep.outcome = "already_current"
+			return nil
+		}
+		return r.testSecret(ctx, ev, desc, rep)
+	default:
+		return r.finishSecret(ctx, ev, desc, rep)
+	}
+}
+
+// decodeEvent recognises the Secrets Manager rotation event and names the
+// shape of anything else. Values are never quoted: a stray token could be
+// in them.
+func decodeEvent(raw json.RawMessage) (rotationEvent, error) {
+	var ev rotationEvent
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 {
+		return ev, errors.New("unrecognised event: empty payload; expected a Secrets Manager rotation event {Step, SecretId, ClientRequestToken}")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &fields); err != nil {
+		if !json.Valid(trimmed) {
+			return ev, errors.New("unrecognised event: the payload is not JSON; expected a Secrets Manager rotation event {Step, SecretId, ClientRequestToken}")
+		}
+		return ev, fmt.Errorf("unrecognised event: a JSON %s, not an object; expected a Secrets Manager rotation event {Step, SecretId, ClientRequestToken}", jsonKind(trimmed[0]))
+	}
+	if _, ok := fields["Step"]; !ok {
+		if _, ok := fields["detail-type"]; ok {
+			return ev, errors.New("unrecognised event: an EventBridge event, which this rotator does not handle; expected a Secrets Manager rotation event {Step, SecretId, ClientRequestToken}")
+		}
+		names := make([]string, 0, len(fields))
+		for k := range fields {
+			names = append(names, clip(k, 40))
+		}
+		slices.Sort(names)
+		if len(names) > 10 {
+			names = append(names[:10], "...")
+		}
+		return ev, fmt.Errorf("unrecognised event: an object with fields [%s] and no Step; expected a Secrets Manager rotation event {Step, SecretId, ClientRequestToken}", strings.Join(names, ", "))
+	}
+	for _, name := range []string{"Step", "SecretId", "ClientRequestToken", "RotationToken"} {
+		v, ok := fields[name]
+		if !ok {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return ev, fmt.Errorf("rotation event: field %s must be a string", name)
+		}
+	}
+	if err := json.Unmarshal(trimmed, &ev); err != nil {
+		return ev, errors.New("rotation event: cannot decode it")
+	}
+	if ev.SecretID == "" {
+		return ev, errors.New("rotation event: SecretId is missing")
+	}
+	if ev.ClientRequestToken == "" {
+		return ev, errors.New("rotation event: ClientRequestToken is missing")
+	}
+	return ev, nil
+}
+
+func jsonKind(first byte) string {
+	switch first {
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	default:
+		return "number"
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// redact is the last line of defence of rule I4: should an error ever
+// quote a token or the RotationToken, the value is cut out (the error's
+// chain is lost with it, which only matters in that case).
+func redact(err error, secrets []string) error {
+	msg := err.Error()
+	if clean := redactString(msg, secrets); clean != msg {
+		return errors.New(clean)
+	}
+	return err
+}
+
+func redactString(s string, secrets []string) string {
+	for _, v := range secrets {
+		if len(v) >= 8 {
+			s = strings.ReplaceAll(s, v, "[REDACTED]")
+		}
+	}
+	return s
+}
