@@ -1,0 +1,526 @@
+package aivenemulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
+)
+
+// Operation ids, as Aiven's OpenAPI document names them.
+const (
+	opAccessTokenCreate        = "AccessTokenCreate"
+	opAccessTokenList          = "AccessTokenList"
+	opAccessTokenUpdate        = "AccessTokenUpdate"
+	opAccessTokenRevoke        = "AccessTokenRevoke"
+	opUserInfo                 = "UserInfo"
+	opUserExpireTokens         = "UserExpireTokens"
+	opAppUserAccessTokenCreate = "ApplicationUserAccessTokenCreate"
+	opAppUserAccessTokensList  = "ApplicationUserAccessTokensList"
+	opAppUserAccessTokenDelete = "ApplicationUserAccessTokenDelete"
+)
+
+const (
+	msgExpired   = "Missing (expired) db token"
+	msgRateLimit = "The user has sent too many requests in a given amount of time: Rate limit 120 exceeded - try again in 28s"
+)
+
+// route is a matched API call: its operation and its path parameters,
+// already unescaped.
+type route struct {
+	op          string
+	orgID       string
+	userID      string
+	tokenPrefix string
+}
+
+// match routes on the escaped path so that "%2F" inside a parameter is not
+// taken for a separator, and unescapes each parameter with PathUnescape,
+// which keeps a literal '+' a plus (QueryUnescape would make it a space).
+// A prefix sent with a literal '/' spreads over several segments; they are
+// joined again, as the prefix is always the path's last parameter.
+func match(method, escapedPath string) (route, int) {
+	segs := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
+	if len(segs) < 2 || segs[0] != "v1" {
+		return route{}, http.StatusNotFound
+	}
+	segs = segs[1:]
+	unescape := func(parts []string) (string, bool) {
+		s, err := url.PathUnescape(strings.Join(parts, "/"))
+		return s, err == nil && s != ""
+	}
+	pick := func(byMethod map[string]string) (string, int) {
+		if op, ok := byMethod[method]; ok {
+			return op, 0
+		}
+		return "", http.StatusMethodNotAllowed
+	}
+	switch {
+	case len(segs) == 1 && segs[0] == "access_token":
+		op, code := pick(map[string]string{"POST": opAccessTokenCreate, "GET": opAccessTokenList})
+		return route{op: op}, code
+	case len(segs) >= 2 && segs[0] == "access_token":
+		prefix, ok := unescape(segs[1:])
+		if !ok {
+			return route{}, http.StatusNotFound
+		}
+		op, code := pick(map[string]string{"PUT": opAccessTokenUpdate, "DELETE": opAccessTokenRevoke})
+		return route{op: op, tokenPrefix: prefix}, code
+	case len(segs) == 1 && segs[0] == "me":
+		op, code := pick(map[string]string{"GET": opUserInfo})
+		return route{op: op}, code
+	case len(segs) == 2 && segs[0] == "me" && segs[1] == "expire_tokens":
+		op, code := pick(map[string]string{"POST": opUserExpireTokens})
+		return route{op: op}, code
+	case len(segs) >= 5 && segs[0] == "organization" && segs[2] == "application-users" && segs[4] == "access-tokens":
+		org, ok1 := unescape(segs[1:2])
+		user, ok2 := unescape(segs[3:4])
+		if !ok1 || !ok2 {
+			return route{}, http.StatusNotFound
+		}
+		r := route{orgID: org, userID: user}
+		if len(segs) == 5 {
+			op, code := pick(map[string]string{"POST": opAppUserAccessTokenCreate, "GET": opAppUserAccessTokensList})
+			r.op = op
+			return r, code
+		}
+		prefix, ok := unescape(segs[5:])
+		if !ok {
+			return route{}, http.StatusNotFound
+		}
+		op, code := pick(map[string]string{"DELETE": opAppUserAccessTokenDelete})
+		r.op, r.tokenPrefix = op, prefix
+		return r, code
+	}
+	return route{}, http.StatusNotFound
+}
+
+// apiError is an error answer in Aiven's shape.
+type apiError struct {
+	status  int
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func errorf(status int, format string, args ...any) *apiError {
+	return &apiError{status: status, message: fmt.Sprintf(format, args...)}
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	faults.WriteJSON(w, status, map[string]any{
+		"message": message,
+		"errors":  []map[string]any{{"message": message, "status": status}},
+	})
+}
+
+// serveAPI answers one API call and returns its operation id for the log.
+// Faults apply before anything else, so a failed call changes nothing.
+func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) string {
+	rt, code := match(r.Method, r.URL.EscapedPath())
+	if code != 0 {
+		if code == http.StatusMethodNotAllowed {
+			writeError(w, code, "Method not allowed")
+		} else {
+			writeError(w, code, "Not found")
+		}
+		return "unknown"
+	}
+	if f, hit := e.plan.Observe(rt.op); hit {
+		f.Wait(r)
+		if f.Drop && faults.DropConnection(w) {
+			return rt.op
+		}
+		if f.Status != 0 {
+			if f.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+			}
+			msg := http.StatusText(f.Status)
+			if f.Status == http.StatusTooManyRequests {
+				msg = msgRateLimit
+			}
+			writeError(w, f.Status, msg)
+			return rt.op
+		}
+	}
+
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return rt.op
+	}
+
+	e.mu.Lock()
+	status, out, apiErr := e.call(rt, r, body)
+	e.mu.Unlock()
+	switch {
+	case apiErr != nil:
+		writeError(w, apiErr.status, apiErr.message)
+	case status == http.StatusNoContent:
+		w.WriteHeader(status)
+	default:
+		faults.WriteJSON(w, status, out)
+	}
+	return rt.op
+}
+
+func readBody(r *http.Request) (map[string]json.RawMessage, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, 1<<20)); err != nil {
+		return nil, fmt.Errorf("request body: %v", err)
+	}
+	if len(bytes.TrimSpace(buf.Bytes())) == 0 {
+		return nil, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(buf.Bytes(), &fields); err != nil {
+		return nil, fmt.Errorf("request body is not a JSON object")
+	}
+	return fields, nil
+}
+
+// call runs an operation. Callers hold e.mu.
+func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessage) (int, any, *apiError) {
+	caller, apiErr := e.authenticate(r)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	now := e.now()
+	switch rt.op {
+	case opAccessTokenCreate:
+		if caller.owner.application {
+			// Application users get tokens from an organization admin only (inferred).
+			return 0, nil, errorf(http.StatusForbidden, "Application users cannot create personal access tokens")
+		}
+		req, apiErr := parseCreate(body, false)
+		if apiErr != nil {
+			return 0, nil, apiErr
+		}
+		if n := e.liveTokenCount(caller.owner, now); n >= maxPersonalTokens {
+			// The real error at the cap is undocumented: 409 (inferred).
+			return 0, nil, errorf(http.StatusConflict, "Maximum number of access tokens (%d) reached for this user; revoke a token first", maxPersonalTokens)
+		}
+		maxAge := defaultPersonalAge
+		if req.maxAge > 0 {
+			maxAge = req.maxAge
+		}
+		t := e.issue(caller.owner, req.description, maxAge, req.extend, req.scopes, req.ipAllowlist)
+		out := tokenView(t, caller)
+		out["full_token"] = t.full
+		return http.StatusOK, out, nil
+
+	case opAccessTokenList:
+		return http.StatusOK, map[string]any{"tokens": e.liveViews(caller.owner, caller, now)}, nil
+
+	case opAccessTokenUpdate:
+		desc, apiErr := parseDescription(body)
+		if apiErr != nil {
+			return 0, nil, apiErr
+		}
+		t := e.ownToken(caller.owner, rt.tokenPrefix, now)
+		if t == nil {
+			return 0, nil, errorf(http.StatusNotFound, "Access token not found")
+		}
+		t.description = desc
+		return http.StatusOK, tokenView(t, caller), nil
+
+	case opAccessTokenRevoke:
+		t := e.ownToken(caller.owner, rt.tokenPrefix, now)
+		if t == nil {
+			// Unknown or already revoked: 404 (inferred).
+			return 0, nil, errorf(http.StatusNotFound, "Access token not found")
+		}
+		t.revoked = true
+		return http.StatusOK, map[string]any{"message": "Access token revoked"}, nil
+
+	case opUserInfo:
+		p := caller.owner
+		projects := []string{}
+		return http.StatusOK, map[string]any{"user": map[string]any{
+			"user": p.email, "user_id": p.id, "real_name": p.realName, "state": "active",
+			"auth": []string{"password"}, "projects": projects, "invitations": []any{},
+			"project_membership": map[string]any{}, "project_memberships": map[string]any{},
+			"tenant": "aiven", "create_time": now.Format(time.RFC3339),
+		}}, nil
+
+	case opUserExpireTokens:
+		// Every token issued before now stops working, the caller's included (inferred).
+		caller.owner.tokensSince = now.Add(time.Nanosecond)
+		return http.StatusOK, map[string]any{"message": "All tokens expired"}, nil
+
+	case opAppUserAccessTokenCreate, opAppUserAccessTokensList, opAppUserAccessTokenDelete:
+		return e.applicationTokens(rt, caller, body, now)
+	}
+	return 0, nil, errorf(http.StatusNotFound, "Not found")
+}
+
+func (e *Emulator) applicationTokens(rt route, caller *token, body map[string]json.RawMessage, now time.Time) (int, any, *apiError) {
+	target, ok := e.users[rt.userID]
+	if !ok || !target.application || target.orgID != rt.orgID {
+		return 0, nil, errorf(http.StatusNotFound, "Application user %s not found in organization %s", rt.userID, rt.orgID)
+	}
+	if apiErr := mayManage(caller.owner, target); apiErr != nil {
+		return 0, nil, apiErr
+	}
+	switch rt.op {
+	case opAppUserAccessTokenCreate:
+		req, apiErr := parseCreate(body, true)
+		if apiErr != nil {
+			return 0, nil, apiErr
+		}
+		// Application tokens never expire unless max_age_seconds is set.
+		t := e.issue(target, req.description, req.maxAge, req.extend, req.scopes, req.ipAllowlist)
+		return http.StatusOK, map[string]any{"full_token": t.full, "token_prefix": t.prefix}, nil
+	case opAppUserAccessTokensList:
+		return http.StatusOK, map[string]any{"tokens": e.liveViews(target, caller, now)}, nil
+	default:
+		t := e.ownToken(target, rt.tokenPrefix, now)
+		if t == nil {
+			return 0, nil, errorf(http.StatusNotFound, "Access token not found")
+		}
+		t.revoked = true
+		return http.StatusNoContent, nil, nil
+	}
+}
+
+// mayManage applies Aiven's documented rule: organization admins may manage
+// any application user's tokens; organization:app_users:write suffices
+// when the application user holds no permissions itself. Anyone else: 403
+// (the status is inferred).
+func mayManage(caller, target *principal) *apiError {
+	if caller.orgID == target.orgID {
+		if slices.Contains(caller.permissions, RoleOrganizationAdmin) {
+			return nil
+		}
+		if slices.Contains(caller.permissions, PermissionAppUserWrite) && len(target.permissions) == 0 {
+			return nil
+		}
+	}
+	need := RoleOrganizationAdmin
+	if len(target.permissions) == 0 {
+		need = RoleOrganizationAdmin + " or " + PermissionAppUserWrite
+	}
+	return errorf(http.StatusForbidden, "Permission denied: managing tokens of application user %s requires %s in organization %s", target.id, need, target.orgID)
+}
+
+// authenticate finds the caller's token and records its use. Callers hold e.mu.
+func (e *Emulator) authenticate(r *http.Request) (*token, *apiError) {
+	scheme, value, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || scheme != "aivenv1" || value == "" {
+		// A missing or malformed header: "Invalid token" (inferred).
+		return nil, errorf(http.StatusUnauthorized, "Invalid token")
+	}
+	now := e.now()
+	t, known := e.byValue[value]
+	if !known || t.state(now) != "live" {
+		return nil, errorf(http.StatusUnauthorized, msgExpired)
+	}
+	ip := clientIP(r)
+	if len(t.ipAllowlist) > 0 && !allowed(t.ipAllowlist, ip) {
+		return nil, errorf(http.StatusForbidden, "Access denied: the token does not allow requests from this IP address")
+	}
+	t.lastUsed, t.lastIP, t.lastUserAgent = now, ip, r.UserAgent()
+	if t.extendWhenUsed && t.maxAge > 0 {
+		t.expiry = now.Add(t.maxAge)
+	}
+	return t, nil
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func allowed(cidrs []string, ip string) bool {
+	addr := net.ParseIP(ip)
+	for _, c := range cidrs {
+		if _, n, err := net.ParseCIDR(c); err == nil && addr != nil && n.Contains(addr) {
+			return true
+		}
+		if net.ParseIP(c) != nil && net.ParseIP(c).Equal(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownToken finds a live token of owner by prefix or by its full value
+// (revoke accepts either).
+func (e *Emulator) ownToken(owner *principal, prefixOrToken string, now time.Time) *token {
+	t, ok := e.byPrefix[prefixOrToken]
+	if !ok {
+		t, ok = e.byValue[prefixOrToken]
+	}
+	if !ok || t.owner != owner || t.state(now) != "live" {
+		return nil
+	}
+	return t
+}
+
+func (e *Emulator) liveTokenCount(owner *principal, now time.Time) int {
+	n := 0
+	for _, t := range e.tokens {
+		if t.owner == owner && t.state(now) == "live" {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *Emulator) liveViews(owner *principal, caller *token, now time.Time) []map[string]any {
+	out := []map[string]any{}
+	for _, t := range e.tokens {
+		if t.owner == owner && t.state(now) == "live" {
+			out = append(out, tokenView(t, caller))
+		}
+	}
+	return out
+}
+
+// tokenView is the token object of Aiven's API, never with full_token.
+func tokenView(t, caller *token) map[string]any {
+	v := map[string]any{
+		"create_time":      t.createTime.Format(time.RFC3339),
+		"created_manually": t.manual,
+		"currently_active": t == caller,
+		"description":      t.description,
+		"extend_when_used": t.extendWhenUsed,
+		"token_prefix":     t.prefix,
+		"scopes":           nonNil(t.scopes),
+		"ip_allowlist":     nonNil(t.ipAllowlist),
+	}
+	if t.maxAge > 0 {
+		v["max_age_seconds"] = t.maxAge.Seconds()
+	} else if !t.owner.application {
+		v["max_age_seconds"] = defaultPersonalAge.Seconds()
+	}
+	if !t.expiry.IsZero() {
+		v["expiry_time"] = t.expiry.Format(time.RFC3339)
+	}
+	if !t.lastUsed.IsZero() {
+		v["last_used_time"] = t.lastUsed.Format(time.RFC3339)
+		v["last_ip"] = t.lastIP
+		v["last_user_agent"] = t.lastUserAgent
+		v["last_user_agent_human_readable"] = humanAgent(t.lastUserAgent)
+	}
+	return v
+}
+
+func humanAgent(ua string) string {
+	name, _, _ := strings.Cut(ua, " ")
+	if name == "" {
+		return "Unknown"
+	}
+	return name
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type createRequest struct {
+	description string
+	maxAge      time.Duration
+	extend      bool
+	scopes      []string
+	ipAllowlist []string
+}
+
+// parseCreate validates a token-creation body, naming the first field that
+// is wrong. Application tokens take an integer max_age_seconds.
+func parseCreate(body map[string]json.RawMessage, application bool) (createRequest, *apiError) {
+	var req createRequest
+	for name := range body {
+		switch name {
+		case "description", "max_age_seconds", "extend_when_used", "scopes", "ip_allowlist":
+		default:
+			return req, errorf(http.StatusBadRequest, "Invalid input: unknown field %q", name)
+		}
+	}
+	desc, apiErr := parseDescription(body)
+	if apiErr != nil {
+		return req, apiErr
+	}
+	req.description = desc
+	if raw, ok := body["max_age_seconds"]; ok && !isNull(raw) {
+		var n float64
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return req, errorf(http.StatusBadRequest, "Invalid input: max_age_seconds must be a number")
+		}
+		if application && n != math.Trunc(n) {
+			return req, errorf(http.StatusBadRequest, "Invalid input: max_age_seconds must be an integer")
+		}
+		if n < minMaxAgeSeconds || n > maxMaxAgeSeconds {
+			return req, errorf(http.StatusBadRequest, "Invalid input: max_age_seconds must be between %d and %d", minMaxAgeSeconds, maxMaxAgeSeconds)
+		}
+		req.maxAge = time.Duration(n * float64(time.Second))
+	}
+	if raw, ok := body["extend_when_used"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &req.extend); err != nil {
+			return req, errorf(http.StatusBadRequest, "Invalid input: extend_when_used must be a boolean")
+		}
+	}
+	var err *apiError
+	if req.scopes, err = stringList(body, "scopes"); err != nil {
+		return req, err
+	}
+	if req.ipAllowlist, err = stringList(body, "ip_allowlist"); err != nil {
+		return req, err
+	}
+	for _, c := range req.ipAllowlist {
+		if _, _, cerr := net.ParseCIDR(c); cerr != nil && net.ParseIP(c) == nil {
+			return req, errorf(http.StatusBadRequest, "Invalid input: ip_allowlist entry %q is not an IP address or network", c)
+		}
+	}
+	return req, nil
+}
+
+func parseDescription(body map[string]json.RawMessage) (string, *apiError) {
+	raw, ok := body["description"]
+	if !ok || isNull(raw) {
+		return "", errorf(http.StatusBadRequest, "Invalid input: description is required")
+	}
+	var desc string
+	if err := json.Unmarshal(raw, &desc); err != nil {
+		return "", errorf(http.StatusBadRequest, "Invalid input: description must be a string")
+	}
+	if n := len([]rune(desc)); n > maxDescription {
+		return "", errorf(http.StatusBadRequest, "Invalid input: description is %d characters, at most %d are allowed", n, maxDescription)
+	}
+	return desc, nil
+}
+
+func stringList(body map[string]json.RawMessage, name string) ([]string, *apiError) {
+	raw, ok := body[name]
+	if !ok || isNull(raw) {
+		return nil, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, errorf(http.StatusBadRequest, "Invalid input: %s must be a list of strings", name)
+	}
+	if len(list) > maxListItems {
+		return nil, errorf(http.StatusBadRequest, "Invalid input: %s has %d items, at most %d are allowed", name, len(list), maxListItems)
+	}
+	return list, nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
