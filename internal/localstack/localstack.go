@@ -1,0 +1,232 @@
+// Package localstack runs the Secrets Manager and Aiven emulators side by
+// side and registers the rotator with Secrets Manager, so that RotateSecret
+// runs a real rotation: the event crosses as JSON bytes, the rotator talks
+// HTTP to both emulators through the real AWS SDK and Aiven client.
+//
+// It serves `make localstack`, `make demo` and the end-to-end tests.
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
+)
+
+// Fixed identities of the local stack (spec/local-stack.md).
+const (
+	Region      = "us-east-1"
+	Account     = "000000000000"
+	FunctionARN = "arn:aws:lambda:us-east-1:000000000000:function:aiven-token-rotator"
+)
+
+// Config says where the stack listens and how the rotator runs.
+type Config struct {
+	// SecretsManagerAddr and AivenAddr are listen addresses; "127.0.0.1:0"
+	// picks a free port. Both must be loopback addresses.
+	SecretsManagerAddr string
+	AivenAddr          string
+	// BackgroundRotation makes RotateSecret return at once, as AWS does.
+	BackgroundRotation bool
+	// RequestLog, when set, gets one line per emulator request.
+	RequestLog *slog.Logger
+	// RotatorLog receives the rotator's own JSON log lines and its metrics;
+	// nil discards them.
+	RotatorLog io.Writer
+	// Bootstrap, when set, is the path of a built rotator binary: it runs
+	// as a child process behind a Lambda Runtime API instead of in-process.
+	Bootstrap string
+	// Invoker, when set, replaces the rotator altogether (tests).
+	Invoker smemulator.Invoker
+	// NoRotator leaves the function unregistered.
+	NoRotator bool
+	// RotatorEnv overrides or adds variables of the rotator's environment.
+	RotatorEnv map[string]string
+	// WrapRotator, when set, wraps the invoker registered for the rotation
+	// function (tests use it to run every step twice).
+	WrapRotator func(smemulator.Invoker) smemulator.Invoker
+	// SecretsManagerMiddleware, when set, wraps the Secrets Manager
+	// emulator's handler (tests use it to see requests on the wire).
+	SecretsManagerMiddleware func(http.Handler) http.Handler
+	// SecretsManagerOptions and AivenOptions go to the emulators as they are.
+	SecretsManagerOptions []smemulator.Option
+	AivenOptions          []aivenemulator.Option
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	SecretsManager    *smemulator.Emulator
+	Aiven             *aivenemulator.Emulator
+	SecretsManagerURL string
+	AivenURL          string
+	// Rotator is the rotation function as registered: call Invoke to run
+	// one step directly, as Lambda would. Nil with NoRotator.
+	Rotator smemulator.Invoker
+
+	envOverrides map[string]string
+	servers      []*http.Server
+}
+
+// Start listens on both addresses and serves until Close. It fails, having
+// started nothing, when an address is taken or not on loopback.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	smLn, err := listenLoopback(cfg.SecretsManagerAddr)
+	if err != nil {
+		return nil, fmt.Errorf("secrets manager emulator: %w", err)
+	}
+	aivenLn, err := listenLoopback(cfg.AivenAddr)
+	if err != nil {
+		smLn.Close()
+		return nil, fmt.Errorf("aiven emulator: %w", err)
+	}
+
+	smOpts := []smemulator.Option{
+		smemulator.WithRegion(Region),
+		smemulator.WithAccount(Account),
+		smemulator.WithBackgroundRotation(cfg.BackgroundRotation),
+	}
+	aivenOpts := []aivenemulator.Option{}
+	if cfg.RequestLog != nil {
+		smOpts = append(smOpts, smemulator.WithLogger(cfg.RequestLog.With("emulator", "secretsmanager")))
+		aivenOpts = append(aivenOpts, aivenemulator.WithLogger(cfg.RequestLog.With("emulator", "aiven")))
+	}
+	s := &Stack{
+		SecretsManager:    smemulator.New(append(smOpts, cfg.SecretsManagerOptions...)...),
+		Aiven:             aivenemulator.New(append(aivenOpts, cfg.AivenOptions...)...),
+		SecretsManagerURL: "http://" + smLn.Addr().String(),
+		AivenURL:          "http://" + aivenLn.Addr().String(),
+		envOverrides:      cfg.RotatorEnv,
+	}
+	var smHandler http.Handler = s.SecretsManager
+	if cfg.SecretsManagerMiddleware != nil {
+		smHandler = cfg.SecretsManagerMiddleware(smHandler)
+	}
+	s.serve(smLn, smHandler)
+	s.serve(aivenLn, s.Aiven)
+
+	if cfg.NoRotator {
+		return s, nil
+	}
+	fn, err := s.rotator(ctx, cfg)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("rotator: %w", err)
+	}
+	if cfg.WrapRotator != nil {
+		fn = cfg.WrapRotator(fn)
+	}
+	s.Rotator = fn
+	s.SecretsManager.RegisterFunction(FunctionARN, fn)
+	return s, nil
+}
+
+// rotator builds the rotation function: in process through aws-lambda-go's
+// handler machinery, so each event crosses as JSON bytes, or the built
+// binary behind a Lambda Runtime API.
+func (s *Stack) rotator(ctx context.Context, cfg Config) (smemulator.Invoker, error) {
+	if cfg.Invoker != nil {
+		return cfg.Invoker, nil
+	}
+	logOut := cfg.RotatorLog
+	if logOut == nil {
+		logOut = io.Discard
+	}
+	r, err := rotation.NewFromEnv(s.RotatorEnv().Get, s.AWSConfig(), slog.New(slog.NewJSONHandler(logOut, nil)), logOut)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(r.Handle), nil
+}
+
+func (s *Stack) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+}
+
+// Close stops both listeners, waiting briefly for requests in flight.
+// Closing twice is harmless.
+func (s *Stack) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var errs []error
+	for _, srv := range s.servers {
+		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, srv.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Env is a set of environment variables.
+type Env map[string]string
+
+// Get returns the variable's value, or "" when unset: the shape of os.Getenv.
+func (e Env) Get(name string) string { return e[name] }
+
+// List returns the variables as NAME=value lines, for a child process.
+func (e Env) List() []string {
+	out := make([]string, 0, len(e))
+	for k, v := range e {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// RotatorEnv is the environment the rotator runs with inside the stack
+// (spec/local-stack.md): the Aiven emulator as API, loopback allowed over
+// plain HTTP, the Secrets Manager emulator through the SDK's own override.
+func (s *Stack) RotatorEnv() Env {
+	env := Env{
+		"AIVEN_WEB_URL":                    s.AivenURL,
+		"ALLOWED_API_HOSTS":                "127.0.0.1",
+		"AIVEN_ALLOW_INSECURE_LOOPBACK":    "true",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.SecretsManagerURL,
+		"AWS_REGION":                       Region,
+		"AWS_ACCESS_KEY_ID":                "local",
+		"AWS_SECRET_ACCESS_KEY":            "local",
+	}
+	for k, v := range s.envOverrides {
+		env[k] = v
+	}
+	return env
+}
+
+// AWSConfig is an AWS SDK configuration that reaches the Secrets Manager
+// emulator with any credentials, as the local stack accepts them all.
+func (s *Stack) AWSConfig() aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint: aws.String(s.SecretsManagerURL),
+	}
+}
+
+// SecretsManagerClient is the real SDK client pointed at the emulator.
+func (s *Stack) SecretsManagerClient() *secretsmanager.Client {
+	return secretsmanager.NewFromConfig(s.AWSConfig())
+}
+
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("listen address %q is not on loopback; the emulators accept any credentials, so they never listen elsewhere", addr)
+	}
+	return net.Listen("tcp", addr)
+}
