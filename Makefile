@@ -29,7 +29,7 @@ package: build
 
 ## test: every test (unit, emulators, end to end, template, built binary)
 test:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -parallel 16 ./...
 
 ## demo: three real rotations on the in-process local stack
 demo:

@@ -1,0 +1,730 @@
+package localstack_test
+
+// End-to-end rotations: the real AWS SDK and the real Aiven client, over
+// loopback HTTP, through both emulators, with the rotator invoked by the
+// Secrets Manager emulator as aws-lambda-go would invoke it.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	aivenclient "github.com/aiven/go-client-codegen"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
+)
+
+// world is one local stack with one Aiven user whose token sits in one
+// secret, and everything a test needs to check the contract's invariants.
+type world struct {
+	t      *testing.T
+	ctx    context.Context
+	stack  *localstack.Stack
+	sm     *secretsmanager.Client
+	user   aivenemulator.User
+	arn    string
+	logs   *syncBuffer
+	wire   *wireTap
+	tokens map[string]string // every token value seen, by prefix
+
+	mu       sync.Mutex
+	versions map[string]string // version id → the value first seen there (I3)
+	problems []string
+	// malformedCurrent is set by tests that seed a malformed AWSCURRENT on
+	// purpose: I1 has no token to check then.
+	malformedCurrent bool
+}
+
+type worldOption func(*localstack.Config)
+
+func newWorld(t *testing.T, opts ...worldOption) *world {
+	t.Helper()
+	w := &world{
+		t:        t,
+		ctx:      t.Context(),
+		logs:     &syncBuffer{},
+		wire:     &wireTap{},
+		tokens:   map[string]string{},
+		versions: map[string]string{},
+	}
+	cfg := localstack.Config{
+		SecretsManagerAddr:       "127.0.0.1:0",
+		AivenAddr:                "127.0.0.1:0",
+		RotatorLog:               w.logs,
+		SecretsManagerMiddleware: w.wire.wrap,
+		SecretsManagerOptions: []smemulator.Option{
+			smemulator.WithStepHook(w.afterStep),
+			smemulator.WithAttemptHook(w.afterAttempt),
+		},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	stack, err := localstack.Start(w.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stack.Close() })
+	w.stack = stack
+	w.sm = stack.SecretsManagerClient()
+
+	w.user, err = stack.Aiven.CreateUser("ops@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.tokens[w.user.TokenPrefix] = w.user.Token
+	out, err := w.sm.CreateSecret(w.ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String("aiven/e2e"),
+		SecretString: aws.String(w.user.Token),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.arn = aws.ToString(out.ARN)
+	w.recordVersions()
+	return w
+}
+
+// rotate asks Secrets Manager to rotate (synchronously) and returns the
+// new version's id.
+func (w *world) rotate() string {
+	w.t.Helper()
+	out, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(w.arn),
+		RotationLambdaARN: aws.String(localstack.FunctionARN),
+		RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")},
+	})
+	if err != nil {
+		w.t.Fatalf("RotateSecret: %v", err)
+	}
+	return aws.ToString(out.VersionId)
+}
+
+// lastOutcome is the outcome of the rotation log's last attempt for version.
+func (w *world) lastAttempt(version string) smemulator.RotationAttempt {
+	w.t.Helper()
+	var last smemulator.RotationAttempt
+	found := false
+	for _, a := range w.stack.SecretsManager.Rotations() {
+		if a.VersionID == version {
+			last, found = a, true
+		}
+	}
+	if !found {
+		w.t.Fatalf("no rotation attempt logged for version %s", version)
+	}
+	return last
+}
+
+func (w *world) mustSucceed(version string) {
+	w.t.Helper()
+	if a := w.lastAttempt(version); a.Outcome != "RotationSucceeded" {
+		w.t.Fatalf("rotation of %s: outcome %s (step %s: %s)", version, a.Outcome, a.FailedStep, a.Error)
+	}
+	w.checkProblems()
+}
+
+// current reads AWSCURRENT straight from the emulator's state, so that the
+// invariant checks neither count as calls nor meet injected faults.
+func (w *world) current() (version string, value *secret.Value) {
+	w.t.Helper()
+	v, ok := w.stack.SecretsManager.VersionByStage(w.arn, "AWSCURRENT")
+	if !ok {
+		w.t.Fatal("no AWSCURRENT version")
+	}
+	parsed, err := secret.Parse(v.SecretString)
+	if err != nil {
+		w.t.Fatalf("AWSCURRENT does not parse: %v", err)
+	}
+	return v.VersionID, parsed
+}
+
+// liveTokens are the user's tokens Aiven would accept now.
+func (w *world) liveTokens() []aivenemulator.TokenRecord {
+	var out []aivenemulator.TokenRecord
+	for _, tok := range w.stack.Aiven.Tokens() {
+		if tok.User == w.user.Email && tok.State == "live" {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
+func (w *world) isLive(prefix string) bool {
+	return slices.ContainsFunc(w.liveTokens(), func(t aivenemulator.TokenRecord) bool { return t.TokenPrefix == prefix })
+}
+
+func (w *world) problem(format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.problems = append(w.problems, fmt.Sprintf(format, args...))
+}
+
+func (w *world) checkProblems() {
+	w.t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.problems {
+		w.t.Error(p)
+	}
+	w.problems = nil
+}
+
+// recordVersions remembers every version's value; a version whose value
+// changes later breaks I3.
+func (w *world) recordVersions() {
+	for _, v := range w.stack.SecretsManager.Versions(w.arn) {
+		if v.SecretString == "" {
+			continue
+		}
+		if parsed, err := secret.Parse(v.SecretString); err == nil {
+			w.mu.Lock()
+			w.tokens[parsed.TokenPrefix] = parsed.Token
+			w.mu.Unlock()
+		}
+		w.mu.Lock()
+		seen, ok := w.versions[v.VersionID]
+		if !ok {
+			w.versions[v.VersionID] = v.SecretString
+		}
+		w.mu.Unlock()
+		if ok && seen != v.SecretString {
+			w.problem("I3: version %s was overwritten", v.VersionID)
+		}
+	}
+}
+
+// afterStep runs after every invocation of the rotator: I1 (the current
+// token authenticates), I3 (no version overwritten, AWSCURRENT moves only
+// in finishSecret).
+func (w *world) afterStep(r smemulator.StepResult) {
+	w.recordVersions()
+	v, ok := w.stack.SecretsManager.VersionByStage(w.arn, "AWSCURRENT")
+	if !ok {
+		w.problem("after %s: no AWSCURRENT", r.Step)
+		return
+	}
+	parsed, err := secret.Parse(v.SecretString)
+	if err != nil {
+		if !w.malformedCurrent {
+			w.problem("after %s: AWSCURRENT does not parse: %v", r.Step, err)
+		}
+		return
+	}
+	if !w.stack.Aiven.Authenticates(parsed.Token) {
+		w.problem("I1: after %s (attempt %d), the AWSCURRENT token no longer authenticates", r.Step, r.Attempt)
+	}
+}
+
+// afterAttempt runs after every attempt: I2 once an attempt succeeded.
+func (w *world) afterAttempt(a smemulator.RotationAttempt) {
+	w.recordVersions()
+	if a.Outcome != "RotationSucceeded" {
+		return
+	}
+	if live := w.liveTokens(); len(live) != 1 {
+		w.problem("I2: after a successful rotation the user holds %d live tokens, want 1: %v", len(live), prefixes(live))
+	}
+}
+
+func prefixes(ts []aivenemulator.TokenRecord) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.TokenPrefix+" "+t.Description)
+	}
+	return out
+}
+
+// assertNoSecretsLeaked checks I4 over the rotator's logs and metrics, the
+// rotation log's errors, and every URL the Secrets Manager emulator saw.
+func (w *world) assertNoSecretsLeaked() {
+	w.t.Helper()
+	w.recordVersions()
+	var haystack strings.Builder
+	haystack.WriteString(w.logs.String())
+	for _, a := range w.stack.SecretsManager.Rotations() {
+		haystack.WriteString(a.Error)
+	}
+	for _, u := range w.wire.urls() {
+		haystack.WriteString(u)
+	}
+	text := haystack.String()
+	secrets := w.wire.rotationTokens()
+	for _, tok := range w.tokens {
+		secrets = append(secrets, tok)
+	}
+	if len(secrets) < 2 {
+		w.t.Fatalf("expected to know at least two secrets, got %d", len(secrets))
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			w.t.Errorf("I4: a secret value (%d chars) appears in logs or errors", len(s))
+		}
+		// A token's tail is secret too: a prefix is fine, anything longer is not.
+		if len(s) > 40 && strings.Contains(text, s[12:40]) {
+			w.t.Errorf("I4: part of a secret beyond its prefix appears in logs or errors")
+		}
+	}
+}
+
+func TestFirstRotationFromPlainString(t *testing.T) {
+	w := newWorld(t)
+	version := w.rotate()
+	w.mustSucceed(version)
+
+	gotVersion, value := w.current()
+	if gotVersion != version {
+		t.Fatalf("AWSCURRENT is %s, want %s", gotVersion, version)
+	}
+	if value.Bootstrap || value.Token == w.user.Token || value.PreviousTokenPrefix != w.user.TokenPrefix || value.User != w.user.Email {
+		t.Fatalf("new value: bootstrap %v, same token %v, previous %q (want %q), user %q",
+			value.Bootstrap, value.Token == w.user.Token, value.PreviousTokenPrefix, w.user.TokenPrefix, value.User)
+	}
+	if w.isLive(w.user.TokenPrefix) {
+		t.Fatal("the seed token is still live")
+	}
+	if !w.stack.Aiven.Authenticates(value.Token) {
+		t.Fatal("the new token does not authenticate")
+	}
+	prev, ok := w.stack.SecretsManager.VersionByStage(w.arn, "AWSPREVIOUS")
+	if !ok || prev.SecretString != w.user.Token {
+		t.Fatal("AWSPREVIOUS does not hold the seed token")
+	}
+	if _, ok := w.stack.SecretsManager.VersionByStage(w.arn, "AWSPENDING"); ok {
+		t.Fatal("AWSPENDING left behind")
+	}
+	w.assertNoSecretsLeaked()
+}
+
+func TestThreeRotationsInARow(t *testing.T) {
+	w := newWorld(t)
+	seen := map[string]bool{w.user.TokenPrefix: true}
+	for i := range 3 {
+		version := w.rotate()
+		w.mustSucceed(version)
+		_, value := w.current()
+		if seen[value.TokenPrefix] {
+			t.Fatalf("rotation %d reused prefix %s", i+1, value.TokenPrefix)
+		}
+		seen[value.TokenPrefix] = true
+		if live := w.liveTokens(); len(live) != 1 || live[0].TokenPrefix != value.TokenPrefix {
+			t.Fatalf("rotation %d: live tokens %v, want only %s", i+1, prefixes(live), value.TokenPrefix)
+		}
+	}
+	if n := len(w.stack.SecretsManager.Versions(w.arn)); n != 4 {
+		t.Fatalf("%d versions, want 4 (seed + three rotations)", n)
+	}
+	w.assertNoSecretsLeaked()
+}
+
+// twice runs every step two times in a row, as a Secrets Manager retry of a
+// step that succeeded but whose answer was lost would.
+type twice struct{ inner smemulator.Invoker }
+
+func (d twice) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if _, err := d.inner.Invoke(ctx, payload); err != nil {
+		return nil, fmt.Errorf("first run: %w", err)
+	}
+	return d.inner.Invoke(ctx, payload)
+}
+
+func TestEveryStepTwiceIsIdempotent(t *testing.T) {
+	w := newWorld(t, func(c *localstack.Config) {
+		c.WrapRotator = func(i smemulator.Invoker) smemulator.Invoker { return twice{i} }
+	})
+	for range 2 {
+		version := w.rotate()
+		w.mustSucceed(version)
+	}
+	_, value := w.current()
+	if live := w.liveTokens(); len(live) != 1 || live[0].TokenPrefix != value.TokenPrefix {
+		t.Fatalf("live tokens %v, want only the current %s", prefixes(live), value.TokenPrefix)
+	}
+}
+
+// happyPathCalls rotates once without faults and returns the calls each
+// emulator saw, by operation.
+func happyPathCalls(t *testing.T) (sm, av map[string]int) {
+	w := newWorld(t)
+	w.stack.SecretsManager.Faults().ResetCalls()
+	w.stack.Aiven.Faults().ResetCalls()
+	w.mustSucceed(w.rotate())
+	sm = w.stack.SecretsManager.Faults().Calls()
+	delete(sm, "RotateSecret")
+	return sm, w.stack.Aiven.Faults().Calls()
+}
+
+func TestHappyPathCallBudget(t *testing.T) {
+	sm, av := happyPathCalls(t)
+	total := func(m map[string]int) (n int) {
+		for _, c := range m {
+			n += c
+		}
+		return n
+	}
+	if n := total(sm); n > 11 {
+		t.Errorf("Secrets Manager calls: %d (%v), budget 11", n, sm)
+	}
+	if n := total(av); n > 6 {
+		t.Errorf("Aiven calls: %d (%v), budget 6", n, av)
+	}
+	t.Logf("Secrets Manager %v; Aiven %v", sm, av)
+}
+
+// TestFaultInEveryCall fails each outside call of a rotation in turn and
+// lets the retries play out: a single failure (answered with 500, or a
+// dropped connection, which leaves the caller unsure whether the call
+// landed) is absorbed within the step; a persistent one (four failures in a
+// row) fails the step and Secrets Manager retries the whole rotation. Either
+// way the rotation must end well, with the invariants holding after every
+// step and every attempt.
+func TestFaultInEveryCall(t *testing.T) {
+	sm, av := happyPathCalls(t)
+	type target struct {
+		emulator string
+		op       string
+		nth      int
+	}
+	var targets []target
+	for op, n := range sm {
+		for k := range n {
+			targets = append(targets, target{"secretsmanager", op, k})
+		}
+	}
+	for op, n := range av {
+		for k := range n {
+			targets = append(targets, target{"aiven", op, k})
+		}
+	}
+	slices.SortFunc(targets, func(a, b target) int {
+		return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+	})
+	for _, tg := range targets {
+		for _, kind := range []string{"status", "drop", "persistent"} {
+			t.Run(fmt.Sprintf("%s/%s#%d/%s", tg.emulator, tg.op, tg.nth+1, kind), func(t *testing.T) {
+				t.Parallel() // independent stacks; the time goes in backoff sleeps
+				w := newWorld(t)
+				rule := faults.Rule{Operation: tg.op, After: tg.nth, Times: 1, Status: 500}
+				switch kind {
+				case "drop":
+					rule = faults.Rule{Operation: tg.op, After: tg.nth, Times: 1, Drop: true}
+				case "persistent":
+					rule.Times = 4
+				}
+				plan := w.stack.SecretsManager.Faults()
+				if tg.emulator == "aiven" {
+					plan = w.stack.Aiven.Faults()
+				}
+				if err := plan.Add(rule); err != nil {
+					t.Fatal(err)
+				}
+				version := w.rotate()
+				w.mustSucceed(version)
+				if kind == "persistent" {
+					if n := len(attemptsOf(w, version)); n < 2 {
+						t.Errorf("a persistent fault in %s was absorbed in %d attempt; want the step to fail and Secrets Manager to retry", tg.op, n)
+					}
+				}
+				if pending := plan.Pending(); len(pending) != 0 {
+					t.Fatalf("the fault was never met: %+v", pending)
+				}
+				gotVersion, value := w.current()
+				if gotVersion != version || value.PreviousTokenPrefix != w.user.TokenPrefix {
+					t.Fatalf("AWSCURRENT %s (want %s), previous %q", gotVersion, version, value.PreviousTokenPrefix)
+				}
+				w.assertNoSecretsLeaked()
+			})
+		}
+	}
+}
+
+func attemptsOf(w *world, version string) []smemulator.RotationAttempt {
+	var out []smemulator.RotationAttempt
+	for _, a := range w.stack.SecretsManager.Rotations() {
+		if a.VersionID == version {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func TestRotateImmediatelyFalseTestsTheCurrentToken(t *testing.T) {
+	w := newWorld(t)
+	out, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(w.arn),
+		RotationLambdaARN: aws.String(localstack.FunctionARN),
+		RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")},
+		RotateImmediately: aws.Bool(false),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := w.lastAttempt(aws.ToString(out.VersionId))
+	if a.Outcome != "RotationSucceeded" || !slices.Equal(a.Steps, []string{"testSecret"}) {
+		t.Fatalf("attempt: outcome %s, steps %v, error %s", a.Outcome, a.Steps, a.Error)
+	}
+	if !w.isLive(w.user.TokenPrefix) || len(w.liveTokens()) != 1 {
+		t.Fatalf("the configuration test changed tokens: %v", prefixes(w.liveTokens()))
+	}
+	version, _ := w.current()
+	if _, ok := w.versions[version]; !ok {
+		t.Fatal("AWSCURRENT moved during a configuration test")
+	}
+}
+
+// invoke calls the rotator directly with one event, as Lambda would.
+func (w *world) invoke(step, version, rotationToken string) error {
+	w.t.Helper()
+	payload, _ := json.Marshal(map[string]string{
+		"Step": step, "SecretId": w.arn, "ClientRequestToken": version, "RotationToken": rotationToken,
+	})
+	_, err := w.stack.Rotator.Invoke(w.ctx, payload)
+	return err
+}
+
+func TestGuardRefusals(t *testing.T) {
+	t.Run("rotation not enabled", func(t *testing.T) {
+		w := newWorld(t)
+		current, _ := w.current()
+		err := w.invoke("createSecret", current, "")
+		wantErr(t, err, "not enabled for rotation")
+	})
+	t.Run("token is not a version of the secret", func(t *testing.T) {
+		w := newWorld(t)
+		w.mustSucceed(w.rotate())
+		err := w.invoke("createSecret", "00000000-0000-4000-8000-000000000000", "")
+		wantErr(t, err, "00000000-0000-4000-8000-000000000000")
+	})
+	t.Run("version not labelled AWSPENDING", func(t *testing.T) {
+		w := newWorld(t)
+		first := func() string { v, _ := w.current(); return v }()
+		w.mustSucceed(w.rotate())
+		// first now carries AWSPREVIOUS only.
+		before := w.stack.Aiven.Tokens()
+		err := w.invoke("createSecret", first, "")
+		wantErr(t, err, "AWSPENDING")
+		if after := w.stack.Aiven.Tokens(); len(after) != len(before) {
+			t.Fatalf("a refused step touched Aiven: %d tokens before, %d after", len(before), len(after))
+		}
+	})
+	t.Run("unknown step", func(t *testing.T) {
+		w := newWorld(t)
+		w.mustSucceed(w.rotate())
+		current, _ := w.current()
+		wantErr(t, w.invoke("dropSecret", current, ""), "dropSecret")
+	})
+}
+
+func wantErr(t *testing.T, err error, fragment string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), fragment) {
+		t.Fatalf("error %v, want one that mentions %q", err, fragment)
+	}
+}
+
+// seedValue replaces the secret's value (a new AWSCURRENT) before rotation.
+func (w *world) seedValue(value string) {
+	w.t.Helper()
+	if _, err := w.sm.PutSecretValue(w.ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(w.arn), SecretString: aws.String(value),
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.recordVersions()
+}
+
+// failsCleanly rotates, expects every attempt to fail with fragment in the
+// error, and checks nothing changed: AWSCURRENT, the live tokens.
+func (w *world) failsCleanly(fragment string) {
+	w.t.Helper()
+	currentID := func() string {
+		v, _ := w.stack.SecretsManager.VersionByStage(w.arn, "AWSCURRENT")
+		return v.VersionID
+	}
+	beforeVersion := currentID()
+	beforeLive := prefixes(w.liveTokens())
+	version := w.rotate()
+	a := w.lastAttempt(version)
+	if a.Outcome == "RotationSucceeded" {
+		w.t.Fatal("rotation succeeded, want a failure")
+	}
+	if !strings.Contains(a.Error, fragment) {
+		w.t.Fatalf("error %q, want it to mention %q", a.Error, fragment)
+	}
+	if currentID() != beforeVersion {
+		w.t.Fatal("AWSCURRENT moved")
+	}
+	if after := prefixes(w.liveTokens()); !slices.Equal(after, beforeLive) {
+		w.t.Fatalf("live tokens changed: %v → %v", beforeLive, after)
+	}
+	w.checkProblems()
+	w.assertNoSecretsLeaked()
+}
+
+func TestMalformedSecretValues(t *testing.T) {
+	for _, tc := range []struct{ name, value, field string }{
+		{"not an object", `["a", "b"]`, "object"},
+		{"no token", `{"kind": "personal"}`, "token"},
+		{"token of the wrong type", `{"token": 12345}`, "token"},
+		{"kind of the wrong type", `{"token": "x", "kind": 7}`, "kind"},
+		{"max_age_seconds of the wrong type", `{"token": "x", "max_age_seconds": "a month"}`, "max_age_seconds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.malformedCurrent = true
+			w.seedValue(tc.value)
+			w.failsCleanly(tc.field)
+		})
+	}
+}
+
+func TestAPIURLOnAHostNotAllowed(t *testing.T) {
+	w := newWorld(t)
+	v, _ := json.Marshal(map[string]string{"token": w.user.Token, "api_url": "https://api.attacker.example"})
+	w.seedValue(string(v))
+	w.stack.Aiven.Faults().ResetCalls()
+	w.failsCleanly("api.attacker.example")
+	if calls := w.stack.Aiven.Faults().Calls(); len(calls) != 0 {
+		t.Fatalf("the token was sent somewhere: Aiven saw %v", calls)
+	}
+}
+
+func TestPlainHTTPWithoutTheLoopbackFlag(t *testing.T) {
+	t.Run("refused at init", func(t *testing.T) {
+		_, err := localstack.Start(t.Context(), localstack.Config{
+			SecretsManagerAddr: "127.0.0.1:0",
+			AivenAddr:          "127.0.0.1:0",
+			RotatorEnv:         map[string]string{"AIVEN_ALLOW_INSECURE_LOOPBACK": "false"},
+		})
+		wantErr(t, err, "AIVEN_ALLOW_INSECURE_LOOPBACK")
+	})
+	t.Run("refused for a secret's api_url", func(t *testing.T) {
+		// The default API is https (never reached); the secret asks for
+		// plain HTTP to the emulator, which the rotator must refuse.
+		w := newWorld(t, func(c *localstack.Config) {
+			c.RotatorEnv = map[string]string{
+				"AIVEN_ALLOW_INSECURE_LOOPBACK": "false",
+				"AIVEN_WEB_URL":                 "https://127.0.0.1:1",
+			}
+		})
+		v, _ := json.Marshal(map[string]string{"token": w.user.Token, "api_url": w.stack.AivenURL})
+		w.seedValue(string(v))
+		w.stack.Aiven.Faults().ResetCalls()
+		w.failsCleanly("https")
+		if calls := w.stack.Aiven.Faults().Calls(); len(calls) != 0 {
+			t.Fatalf("the token went out over plain HTTP: Aiven saw %v", calls)
+		}
+	})
+}
+
+func TestCurrentTokenRevokedOutOfBand(t *testing.T) {
+	w := newWorld(t)
+	client, err := aivenclient.NewClient(aivenclient.TokenOpt(w.user.Token), aivenclient.HostOpt(w.stack.AivenURL), aivenclient.RetryMaxOpt(0), aivenclient.DebugOpt(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.AccessTokenRevoke(w.ctx, w.user.TokenPrefix); err != nil {
+		t.Fatal(err)
+	}
+	beforeVersion, _ := w.current()
+	version := w.rotate()
+	a := w.lastAttempt(version)
+	if a.Outcome == "RotationSucceeded" || !strings.Contains(a.Error, "re-seed") || !strings.Contains(a.Error, "rejected") {
+		t.Fatalf("outcome %s, error %q: want a failure saying the current token was rejected and the secret must be re-seeded", a.Outcome, a.Error)
+	}
+	if after, _ := w.current(); after != beforeVersion {
+		t.Fatal("AWSCURRENT moved")
+	}
+	if n := len(w.liveTokens()); n != 0 {
+		t.Fatalf("%d live tokens appeared", n)
+	}
+	w.assertNoSecretsLeaked()
+}
+
+func TestRotationTokenReachesPutSecretValue(t *testing.T) {
+	w := newWorld(t)
+	w.mustSucceed(w.rotate())
+	sent := w.wire.rotationTokens()
+	if len(sent) != 1 || sent[0] == "" {
+		t.Fatalf("PutSecretValue carried RotationToken %d times, want once with a value", len(sent))
+	}
+	var fromRotation []string
+	for _, e := range w.stack.SecretsManager.RotationTokensSent() {
+		fromRotation = append(fromRotation, e)
+	}
+	if !slices.Contains(fromRotation, sent[0]) {
+		t.Fatal("the RotationToken PutSecretValue carried is not the one the event carried")
+	}
+	w.assertNoSecretsLeaked()
+}
+
+// wireTap records what crosses the wire to the Secrets Manager emulator:
+// request URLs and the RotationToken of every PutSecretValue.
+type wireTap struct {
+	mu     sync.Mutex
+	seen   []string
+	tokens []string
+}
+
+func (w *wireTap) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		w.mu.Lock()
+		w.seen = append(w.seen, r.URL.String())
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutSecretValue") {
+			var in struct{ RotationToken string }
+			if json.Unmarshal(body, &in) == nil && in.RotationToken != "" {
+				w.tokens = append(w.tokens, in.RotationToken)
+			}
+		}
+		w.mu.Unlock()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+func (w *wireTap) urls() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.seen)
+}
+
+func (w *wireTap) rotationTokens() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.tokens)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var _ = errors.New
