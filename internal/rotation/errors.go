@@ -47,13 +47,13 @@ var operations = map[string]string{
 func explainAiven(err error, who whose, op string) error {
 	switch {
 	case aiven.IsUnauthorized(err) && who == currentToken:
-		return fmt.Errorf("Aiven rejected the current token (401): it was revoked, has expired, or was invalidated by an organisation authentication policy or a password or 2FA change; re-seed the secret with a valid token (a plain token string is enough) and rotate again: %w", err)
+		return fmt.Errorf("the Aiven API rejected the current token (401): it was revoked, has expired, or was invalidated by an organisation authentication policy or a password or 2FA change; re-seed the secret with a valid token (a plain token string is enough) and rotate again: %w", err)
 	case aiven.IsUnauthorized(err) && who == pendingToken:
-		return fmt.Errorf("Aiven rejected the pending token (401): it was revoked or invalidated after createSecret stored it; the rotation cannot complete with it: remove the AWSPENDING label from this version (aws secretsmanager update-secret-version-stage --version-stage AWSPENDING --remove-from-version-id <version>) and rotate again: %w", err)
+		return fmt.Errorf("the Aiven API rejected the pending token (401): it was revoked or invalidated after createSecret stored it; the rotation cannot complete with it: remove the AWSPENDING label from this version (aws secretsmanager update-secret-version-stage --version-stage AWSPENDING --remove-from-version-id <version>) and rotate again: %w", err)
 	case aiven.IsUnauthorized(err):
-		return fmt.Errorf("Aiven rejected the new token (401): it was revoked or invalidated since it was created: %w", err)
+		return fmt.Errorf("the Aiven API rejected the new token (401): it was revoked or invalidated since it was created: %w", err)
 	case aiven.IsForbidden(err):
-		return fmt.Errorf("Aiven refused (403): the token lacks the permission to %s; if the token is restricted by scopes, allow that operation: %w", operations[op], err)
+		return fmt.Errorf("the Aiven API refused (403): the token lacks the permission to %s; if the token is restricted by scopes, allow that operation: %w", operations[op], err)
 	}
 	return err
 }

@@ -528,7 +528,7 @@ func TestConfigurationTest(t *testing.T) {
 		wantErr string
 	}{
 		{name: "current token works"},
-		{name: "current token revoked", revoke: true, wantErr: "configuration test: Aiven rejected the current token"},
+		{name: "current token revoked", revoke: true, wantErr: "configuration test: the Aiven API rejected the current token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

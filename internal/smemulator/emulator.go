@@ -12,7 +12,6 @@ package smemulator
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -238,8 +237,6 @@ func checkSignature(r *http.Request) *apiError {
 type request struct {
 	fields map[string]json.RawMessage
 }
-
-var errWrongType = errors.New("wrong type")
 
 func (q request) has(name string) bool {
 	raw, ok := q.fields[name]

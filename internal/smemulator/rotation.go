@@ -321,6 +321,7 @@ func (e *Emulator) invoke(job rotationJob, step string) error {
 	})
 	_, err = job.fn.Invoke(ctx, payload)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		//lint:ignore ST1005 Lambda's own message, word for word
 		return fmt.Errorf("Task timed out after %.2f seconds", e.functionTimeout.Seconds())
 	}
 	return err
