@@ -8,7 +8,7 @@ LAMBDA_ENV    := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags "-s -w"
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build build-RotatorFunction package test demo localstack lint bench rotate clean
+.PHONY: all build build-RotatorFunction package test demo localstack localstack-bootstrap lint bench rotate clean
 
 all: lint test build
 
@@ -38,6 +38,12 @@ demo:
 ## localstack: both emulators and the rotator in the foreground (Ctrl-C stops)
 localstack:
 	$(GO) run ./internal/cmd/localstack
+
+## localstack-bootstrap: the same, with the built rotator behind a Lambda Runtime API
+localstack-bootstrap:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o $(BIN)/bootstrap-host ./functions/rotator
+	LOCALSTACK_BOOTSTRAP=$(BIN)/bootstrap-host $(GO) run ./internal/cmd/localstack
 
 ## lint: formatting, go vet, staticcheck
 lint:
