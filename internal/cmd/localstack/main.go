@@ -56,7 +56,7 @@ func run() error {
 		"aiven", stack.AivenURL,
 		"rotation_function", localstack.FunctionARN,
 		"rotator", how)
-	fmt.Fprintf(os.Stderr, "\n  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_REGION=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n  curl -s -XPOST %s/_emulator/users -d '{\"email\":\"me@example.com\"}'\n\nCtrl-C stops.\n\n",
+	fmt.Fprintf(os.Stderr, "\n  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_DEFAULT_REGION=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n  curl -s -XPOST %s/_emulator/users -d '{\"email\":\"me@example.com\"}'\n\nCtrl-C stops.\n\n",
 		stack.SecretsManagerURL, localstack.Region, stack.AivenURL)
 
 	<-ctx.Done()
