@@ -1,0 +1,620 @@
+package deploy
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/awslabs/goformation/v7/intrinsics"
+)
+
+// template is the raw template after goformation turned the short-form tags
+// (!Ref, !If, …) into their long forms, with no intrinsic resolved.
+// goformation's typed model cannot be used: v7.14.9 rejects the SAM
+// function's LoggingConfig as an unknown field, and resolving intrinsics
+// would erase the very conditions these tests check.
+type template struct {
+	Transform  any
+	Parameters map[string]map[string]any
+	Conditions map[string]any
+	Resources  map[string]resource
+	Outputs    map[string]map[string]any
+}
+
+type resource struct {
+	Type       string
+	Condition  string
+	DependsOn  any
+	Metadata   map[string]any
+	Properties map[string]any
+}
+
+// repoRoot walks up from the test's working directory to the go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func loadTemplate(t *testing.T) template {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	var tpl template
+	if err := json.Unmarshal(raw, &tpl); err != nil {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	return tpl
+}
+
+func (tpl template) resource(t *testing.T, name, typ string) resource {
+	t.Helper()
+	r, ok := tpl.Resources[name]
+	if !ok {
+		t.Fatalf("no resource %s", name)
+	}
+	if r.Type != typ {
+		t.Fatalf("%s: type %q, want %q", name, r.Type, typ)
+	}
+	return r
+}
+
+func ref(name string) any { return map[string]any{"Ref": name} }
+
+// getAtt accepts both forms !GetAtt produces: "Res.Attr" and [Res, Attr].
+func isGetAtt(v any, res, attr string) bool {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false
+	}
+	switch a := m["Fn::GetAtt"].(type) {
+	case string:
+		return a == res+"."+attr
+	case []any:
+		return len(a) == 2 && a[0] == res && a[1] == attr
+	}
+	return false
+}
+
+// fnIf returns the three arguments of an Fn::If, or ok=false.
+func fnIf(v any) (cond string, then, otherwise any, ok bool) {
+	m, isMap := v.(map[string]any)
+	if !isMap || len(m) != 1 {
+		return "", nil, nil, false
+	}
+	args, isList := m["Fn::If"].([]any)
+	if !isList || len(args) != 3 {
+		return "", nil, nil, false
+	}
+	cond, ok = args[0].(string)
+	return cond, args[1], args[2], ok
+}
+
+func strs(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			s, _ := e.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}
+
+func TestTemplateIsSAM(t *testing.T) {
+	tpl := loadTemplate(t)
+	if tpl.Transform != "AWS::Serverless-2016-10-31" {
+		t.Errorf("Transform = %v, want AWS::Serverless-2016-10-31", tpl.Transform)
+	}
+}
+
+func TestRotatorFunction(t *testing.T) {
+	tpl := loadTemplate(t)
+	fn := tpl.resource(t, "RotatorFunction", "AWS::Serverless::Function")
+	p := fn.Properties
+
+	if got := fn.Metadata["BuildMethod"]; got != "makefile" {
+		t.Errorf("Metadata.BuildMethod = %v, want makefile (the Makefile's build-RotatorFunction)", got)
+	}
+	for key, want := range map[string]any{
+		"Runtime":    "provided.al2023",
+		"Handler":    "bootstrap",
+		"CodeUri":    ".",
+		"MemorySize": 128.0,
+	} {
+		if !reflect.DeepEqual(p[key], want) {
+			t.Errorf("%s = %v, want %v", key, p[key], want)
+		}
+	}
+	if got := strs(p["Architectures"]); !slices.Equal(got, []string{"arm64"}) {
+		t.Errorf("Architectures = %v, want [arm64] (make builds GOARCH=arm64)", got)
+	}
+	// Room for retries and Aiven's 429 delays, well above the rotator's
+	// 3 s safety margin, and within Lambda's 900 s limit.
+	if timeout, _ := p["Timeout"].(float64); timeout < 30 || timeout > 900 {
+		t.Errorf("Timeout = %v, want 30..900 s", p["Timeout"])
+	}
+	if !isGetAtt(p["Role"], "RotatorRole", "Arn") {
+		t.Errorf("Role = %v, want the explicit RotatorRole", p["Role"])
+	}
+
+	logging, _ := p["LoggingConfig"].(map[string]any)
+	if logging["LogFormat"] != "JSON" {
+		t.Errorf("LoggingConfig.LogFormat = %v, want JSON", logging["LogFormat"])
+	}
+	if !reflect.DeepEqual(logging["ApplicationLogLevel"], ref("LogLevel")) {
+		t.Errorf("LoggingConfig.ApplicationLogLevel = %v, want Ref LogLevel", logging["ApplicationLogLevel"])
+	}
+	if !reflect.DeepEqual(logging["LogGroup"], ref("RotatorLogGroup")) {
+		t.Errorf("LoggingConfig.LogGroup = %v, want Ref RotatorLogGroup", logging["LogGroup"])
+	}
+
+	env, _ := p["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	wantVars := map[string]any{
+		"AIVEN_WEB_URL":     ref("AivenApiUrl"),
+		"ALLOWED_API_HOSTS": ref("AllowedApiHosts"),
+	}
+	if !reflect.DeepEqual(vars, wantVars) {
+		t.Errorf("Environment.Variables = %v, want %v", vars, wantVars)
+	}
+
+	cond, then, otherwise, ok := fnIf(p["VpcConfig"])
+	if !ok || cond != "HasVpc" || !reflect.DeepEqual(otherwise, ref("AWS::NoValue")) {
+		t.Fatalf("VpcConfig = %v, want Fn::If [HasVpc, {...}, AWS::NoValue]", p["VpcConfig"])
+	}
+	wantVpc := map[string]any{"SubnetIds": ref("SubnetIds"), "SecurityGroupIds": ref("SecurityGroupIds")}
+	if !reflect.DeepEqual(then, wantVpc) {
+		t.Errorf("VpcConfig when HasVpc = %v, want %v", then, wantVpc)
+	}
+}
+
+// The function writes to the log group the stack creates (with retention),
+// so its name must be the one Lambda derives from the function's name.
+func TestLogGroupMatchesFunctionName(t *testing.T) {
+	tpl := loadTemplate(t)
+	fn := tpl.resource(t, "RotatorFunction", "AWS::Serverless::Function")
+	lg := tpl.resource(t, "RotatorLogGroup", "AWS::Logs::LogGroup")
+
+	fnName, _ := fn.Properties["FunctionName"].(map[string]any)
+	lgName, _ := lg.Properties["LogGroupName"].(map[string]any)
+	fnSub, _ := fnName["Fn::Sub"].(string)
+	lgSub, _ := lgName["Fn::Sub"].(string)
+	if fnSub == "" || lgSub != "/aws/lambda/"+fnSub {
+		t.Errorf("LogGroupName = %v, want Fn::Sub /aws/lambda/ + FunctionName (%v)", lgName, fnName)
+	}
+	if !reflect.DeepEqual(lg.Properties["RetentionInDays"], ref("LogRetentionInDays")) {
+		t.Errorf("RetentionInDays = %v, want Ref LogRetentionInDays", lg.Properties["RetentionInDays"])
+	}
+}
+
+// statement is one IAM statement of the role, with the template condition
+// (empty when unconditional) under which its policy exists.
+type statement struct {
+	policy    string
+	guard     string
+	actions   []string
+	resource  any
+	condition map[string]any
+	effect    string
+}
+
+func roleStatements(t *testing.T, tpl template) []statement {
+	t.Helper()
+	role := tpl.resource(t, "RotatorRole", "AWS::IAM::Role")
+	policies, ok := role.Properties["Policies"].([]any)
+	if !ok {
+		t.Fatalf("RotatorRole.Policies = %v, want a list", role.Properties["Policies"])
+	}
+	var out []statement
+	for _, entry := range policies {
+		guard := ""
+		if cond, then, otherwise, ok := fnIf(entry); ok {
+			if !reflect.DeepEqual(otherwise, ref("AWS::NoValue")) {
+				t.Fatalf("conditional policy %v: false branch must be AWS::NoValue", entry)
+			}
+			guard, entry = cond, then
+		}
+		policy, _ := entry.(map[string]any)
+		name, _ := policy["PolicyName"].(string)
+		doc, _ := policy["PolicyDocument"].(map[string]any)
+		stmts, ok := doc["Statement"].([]any)
+		if !ok {
+			t.Fatalf("policy %q: no statement list", name)
+		}
+		for _, s := range stmts {
+			m, _ := s.(map[string]any)
+			if _, _, _, ok := fnIf(m); ok {
+				t.Fatalf("policy %q: a conditional statement; keep conditions at policy level so this test sees them", name)
+			}
+			cond, _ := m["Condition"].(map[string]any)
+			effect, _ := m["Effect"].(string)
+			out = append(out, statement{
+				policy: name, guard: guard, actions: strs(m["Action"]),
+				resource: m["Resource"], condition: cond, effect: effect,
+			})
+		}
+	}
+	return out
+}
+
+func TestRoleIsLeastPrivilege(t *testing.T) {
+	tpl := loadTemplate(t)
+	got := roleStatements(t, tpl)
+
+	// Every Allow the role holds, keyed by what it is for.
+	want := []struct {
+		guard    string
+		actions  []string
+		resource any
+	}{
+		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, ref("SecretArn")},
+		{"", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, map[string]any{"Fn::GetAtt": "RotatorLogGroup.Arn"}},
+		{"HasKmsKey", []string{"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}, ref("KmsKeyArn")},
+		{"HasVpc", []string{"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"}, "*"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("role has %d statements, want %d: %+v", len(got), len(want), got)
+	}
+	for _, w := range want {
+		found := false
+		for _, s := range got {
+			actions := slices.Sorted(slices.Values(s.actions))
+			if slices.Equal(actions, slices.Sorted(slices.Values(w.actions))) {
+				found = true
+				if s.guard != w.guard {
+					t.Errorf("%v: under condition %q, want %q", w.actions, s.guard, w.guard)
+				}
+				if !reflect.DeepEqual(s.resource, w.resource) && !(isGetAtt(w.resource, "RotatorLogGroup", "Arn") && isGetAtt(s.resource, "RotatorLogGroup", "Arn")) {
+					t.Errorf("%v: Resource = %v, want %v", w.actions, s.resource, w.resource)
+				}
+				if s.effect != "Allow" {
+					t.Errorf("%v: Effect = %q, want Allow", w.actions, s.effect)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no statement with exactly %v", w.actions)
+		}
+	}
+
+	// The general rules, which hold whatever statements are added later.
+	for _, s := range got {
+		for _, a := range s.actions {
+			if strings.Contains(a, "*") {
+				t.Errorf("policy %q: wildcard action %q", s.policy, a)
+			}
+			if strings.HasPrefix(a, "kms:") && s.guard != "HasKmsKey" {
+				t.Errorf("policy %q: %s outside the HasKmsKey condition", s.policy, a)
+			}
+			if strings.HasPrefix(a, "ec2:") && s.guard != "HasVpc" {
+				t.Errorf("policy %q: %s outside the HasVpc condition", s.policy, a)
+			}
+		}
+		if !slices.Contains(strs(s.resource), "*") {
+			continue
+		}
+		// "*" is tolerated in two places only: Secrets Manager actions
+		// limited to secrets that name this function as their rotator, and
+		// the ENI actions Lambda needs in a VPC (no resource-level support).
+		_, allowRotation := condKey(s.condition, "secretsmanager:resource/AllowRotationLambdaArn")
+		for _, a := range s.actions {
+			switch {
+			case strings.HasPrefix(a, "secretsmanager:") && allowRotation:
+			case strings.HasPrefix(a, "ec2:") && s.guard == "HasVpc":
+			default:
+				t.Errorf("policy %q: %s on Resource \"*\"", s.policy, a)
+			}
+		}
+	}
+
+	role := tpl.resource(t, "RotatorRole", "AWS::IAM::Role")
+	trust, _ := json.Marshal(role.Properties["AssumeRolePolicyDocument"])
+	if !strings.Contains(string(trust), `"Service":"lambda.amazonaws.com"`) || !strings.Contains(string(trust), `"sts:AssumeRole"`) {
+		t.Errorf("AssumeRolePolicyDocument = %s, want lambda.amazonaws.com to assume it", trust)
+	}
+}
+
+// condKey finds key under any IAM condition operator.
+func condKey(cond map[string]any, key string) (any, bool) {
+	for _, op := range cond {
+		if m, ok := op.(map[string]any); ok {
+			if v, ok := m[key]; ok {
+				return v, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func TestKmsUseOnlyThroughSecretsManager(t *testing.T) {
+	for _, s := range roleStatements(t, loadTemplate(t)) {
+		if !slices.ContainsFunc(s.actions, func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
+			continue
+		}
+		v, ok := condKey(s.condition, "kms:ViaService")
+		want := map[string]any{"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}
+		if !ok || !reflect.DeepEqual(v, want) {
+			t.Errorf("kms statement condition = %v, want kms:ViaService %v", s.condition, want)
+		}
+	}
+}
+
+// The role names the secret by its full ARN only, so the parameter must
+// refuse a partial ARN (which would match no secret and fail every step).
+func TestSecretArnParameterRequiresFullArn(t *testing.T) {
+	tpl := loadTemplate(t)
+	pattern, _ := tpl.Parameters["SecretArn"]["AllowedPattern"].(string)
+	re, err := regexp.Compile(pattern)
+	if err != nil || pattern == "" {
+		t.Fatalf("SecretArn.AllowedPattern %q: %v", pattern, err)
+	}
+	for _, tc := range []struct {
+		arn  string
+		want bool
+	}{
+		{"arn:aws:secretsmanager:us-east-1:000000000000:secret:aiven/api-token-AbCdEf", true},
+		{"arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:tok-a1B2c3", true},
+		{"arn:aws:secretsmanager:us-east-1:000000000000:secret:aiven/api-token", false},
+		{"aiven/api-token", false},
+		{"arn:aws:secretsmanager:us-east-1:000000000000:secret:*", false},
+	} {
+		if got := re.MatchString(tc.arn); got != tc.want {
+			t.Errorf("AllowedPattern matches %q = %v, want %v", tc.arn, got, tc.want)
+		}
+	}
+}
+
+func TestInvokePermission(t *testing.T) {
+	tpl := loadTemplate(t)
+	p := tpl.resource(t, "RotatorInvokePermission", "AWS::Lambda::Permission").Properties
+	if p["Principal"] != "secretsmanager.amazonaws.com" {
+		t.Errorf("Principal = %v, want secretsmanager.amazonaws.com", p["Principal"])
+	}
+	if p["Action"] != "lambda:InvokeFunction" {
+		t.Errorf("Action = %v, want lambda:InvokeFunction", p["Action"])
+	}
+	if !reflect.DeepEqual(p["SourceAccount"], ref("AWS::AccountId")) {
+		t.Errorf("SourceAccount = %v, want Ref AWS::AccountId", p["SourceAccount"])
+	}
+	if !isGetAtt(p["FunctionName"], "RotatorFunction", "Arn") && !reflect.DeepEqual(p["FunctionName"], ref("RotatorFunction")) {
+		t.Errorf("FunctionName = %v, want RotatorFunction", p["FunctionName"])
+	}
+}
+
+func TestRotationSchedule(t *testing.T) {
+	tpl := loadTemplate(t)
+	r := tpl.resource(t, "RotationSchedule", "AWS::SecretsManager::RotationSchedule")
+	if r.Condition != "CreateSchedule" {
+		t.Errorf("Condition = %q, want CreateSchedule", r.Condition)
+	}
+	wantCond := map[string]any{"Fn::Equals": []any{ref("CreateRotationSchedule"), "true"}}
+	if !reflect.DeepEqual(tpl.Conditions["CreateSchedule"], wantCond) {
+		t.Errorf("CreateSchedule = %v, want %v", tpl.Conditions["CreateSchedule"], wantCond)
+	}
+	if !slices.Contains(strs(r.DependsOn), "RotatorInvokePermission") {
+		t.Errorf("DependsOn = %v, want RotatorInvokePermission (Secrets Manager checks it may invoke)", r.DependsOn)
+	}
+	p := r.Properties
+	if !reflect.DeepEqual(p["SecretId"], ref("SecretArn")) {
+		t.Errorf("SecretId = %v, want Ref SecretArn", p["SecretId"])
+	}
+	if !isGetAtt(p["RotationLambdaARN"], "RotatorFunction", "Arn") {
+		t.Errorf("RotationLambdaARN = %v, want GetAtt RotatorFunction.Arn", p["RotationLambdaARN"])
+	}
+	wantRules := map[string]any{"ScheduleExpression": ref("ScheduleExpression"), "Duration": ref("RotationWindow")}
+	if !reflect.DeepEqual(p["RotationRules"], wantRules) {
+		t.Errorf("RotationRules = %v, want %v", p["RotationRules"], wantRules)
+	}
+}
+
+// isAlarmTopic reports whether v names the topic notifications go to: the
+// given topic when set, else the one this stack creates.
+func isAlarmTopic(v any) bool {
+	cond, then, otherwise, ok := fnIf(v)
+	return ok && cond == "HasAlarmTopicArn" &&
+		reflect.DeepEqual(then, ref("AlarmTopicArn")) && reflect.DeepEqual(otherwise, ref("AlarmTopic"))
+}
+
+func TestErrorsAlarmNotifiesTopic(t *testing.T) {
+	tpl := loadTemplate(t)
+	p := tpl.resource(t, "RotatorErrorsAlarm", "AWS::CloudWatch::Alarm").Properties
+	for key, want := range map[string]any{
+		"Namespace":          "AWS/Lambda",
+		"MetricName":         "Errors",
+		"Statistic":          "Sum",
+		"Period":             300.0,
+		"EvaluationPeriods":  1.0,
+		"Threshold":          1.0,
+		"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+		"Dimensions":         []any{map[string]any{"Name": "FunctionName", "Value": ref("RotatorFunction")}},
+	} {
+		if !reflect.DeepEqual(p[key], want) {
+			t.Errorf("%s = %v, want %v", key, p[key], want)
+		}
+	}
+	cond, then, otherwise, ok := fnIf(p["AlarmActions"])
+	actions, _ := then.([]any)
+	if !ok || cond != "Notify" || !reflect.DeepEqual(otherwise, ref("AWS::NoValue")) || len(actions) != 1 || !isAlarmTopic(actions[0]) {
+		t.Errorf("AlarmActions = %v, want [alarm topic] when Notify", p["AlarmActions"])
+	}
+}
+
+func TestRotationFailedRuleNotifiesTopic(t *testing.T) {
+	tpl := loadTemplate(t)
+	r := tpl.resource(t, "RotationFailedRule", "AWS::Events::Rule")
+	if r.Condition != "Notify" {
+		t.Errorf("Condition = %q, want Notify (a rule with no target is noise)", r.Condition)
+	}
+	// The shape CloudTrail gives Secrets Manager's rotation outcomes.
+	wantPattern := map[string]any{
+		"source":      []any{"aws.secretsmanager"},
+		"detail-type": []any{"AWS Service Event via CloudTrail"},
+		"detail": map[string]any{
+			"eventSource":         []any{"secretsmanager.amazonaws.com"},
+			"eventName":           []any{"RotationFailed", "RotationAbandoned"},
+			"additionalEventData": map[string]any{"SecretId": []any{ref("SecretArn")}},
+		},
+	}
+	if !reflect.DeepEqual(r.Properties["EventPattern"], wantPattern) {
+		got, _ := json.Marshal(r.Properties["EventPattern"])
+		t.Errorf("EventPattern = %s", got)
+	}
+	targets, _ := r.Properties["Targets"].([]any)
+	if len(targets) != 1 {
+		t.Fatalf("Targets = %v, want one", r.Properties["Targets"])
+	}
+	if target, _ := targets[0].(map[string]any); !isAlarmTopic(target["Arn"]) {
+		t.Errorf("target Arn = %v, want the alarm topic", target["Arn"])
+	}
+}
+
+func TestAlarmTopicCreatedOnlyForEmail(t *testing.T) {
+	tpl := loadTemplate(t)
+	topic := tpl.resource(t, "AlarmTopic", "AWS::SNS::Topic")
+	sub := tpl.resource(t, "AlarmEmailSubscription", "AWS::SNS::Subscription")
+	policy := tpl.resource(t, "AlarmTopicPolicy", "AWS::SNS::TopicPolicy")
+	for name, r := range map[string]resource{"AlarmTopic": topic, "AlarmEmailSubscription": sub, "AlarmTopicPolicy": policy} {
+		if r.Condition != "CreateAlarmTopic" {
+			t.Errorf("%s: Condition = %q, want CreateAlarmTopic", name, r.Condition)
+		}
+	}
+	if sub.Properties["Protocol"] != "email" || !reflect.DeepEqual(sub.Properties["Endpoint"], ref("AlarmEmail")) ||
+		!reflect.DeepEqual(sub.Properties["TopicArn"], ref("AlarmTopic")) {
+		t.Errorf("subscription = %v, want email to AlarmEmail on AlarmTopic", sub.Properties)
+	}
+
+	doc, _ := policy.Properties["PolicyDocument"].(map[string]any)
+	stmts, _ := doc["Statement"].([]any)
+	var principals []string
+	for _, s := range stmts {
+		m, _ := s.(map[string]any)
+		if m["Effect"] != "Allow" || !slices.Contains(strs(m["Action"]), "sns:Publish") || !reflect.DeepEqual(m["Resource"], ref("AlarmTopic")) {
+			continue
+		}
+		p, _ := m["Principal"].(map[string]any)
+		principals = append(principals, strs(p["Service"])...)
+	}
+	sort.Strings(principals)
+	if want := []string{"cloudwatch.amazonaws.com", "events.amazonaws.com"}; !slices.Equal(principals, want) {
+		t.Errorf("services allowed to publish = %v, want %v", principals, want)
+	}
+	if !reflect.DeepEqual(policy.Properties["Topics"], []any{ref("AlarmTopic")}) {
+		t.Errorf("Topics = %v, want [AlarmTopic]", policy.Properties["Topics"])
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	tpl := loadTemplate(t)
+	for name, res := range map[string]string{"RotatorFunctionArn": "RotatorFunction", "RotatorRoleArn": "RotatorRole"} {
+		if out, ok := tpl.Outputs[name]; !ok || !isGetAtt(out["Value"], res, "Arn") {
+			t.Errorf("output %s = %v, want GetAtt %s.Arn", name, out, res)
+		}
+	}
+}
+
+var subVar = regexp.MustCompile(`\$\{([^}!]+)\}`)
+
+// references collects every Ref target, ${Name} in Fn::Sub and condition
+// name (resource Condition, Fn::If, {Condition: X}) under v.
+func references(v any, refs, conds map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			switch k {
+			case "Ref":
+				if s, ok := e.(string); ok {
+					refs[s] = true
+				}
+			case "Fn::Sub":
+				s, _ := e.(string)
+				if l, ok := e.([]any); ok && len(l) > 0 {
+					s, _ = l[0].(string)
+				}
+				for _, m := range subVar.FindAllStringSubmatch(s, -1) {
+					refs[strings.SplitN(m[1], ".", 2)[0]] = true
+				}
+			case "Fn::If":
+				if l, ok := e.([]any); ok && len(l) > 0 {
+					if s, ok := l[0].(string); ok {
+						conds[s] = true
+					}
+				}
+			case "Condition":
+				if s, ok := e.(string); ok {
+					conds[s] = true
+				}
+			}
+			references(e, refs, conds)
+		}
+	case []any:
+		for _, e := range x {
+			references(e, refs, conds)
+		}
+	}
+}
+
+func TestEveryParameterAndConditionUsed(t *testing.T) {
+	tpl := loadTemplate(t)
+	refs, conds := map[string]bool{}, map[string]bool{}
+	for _, r := range tpl.Resources {
+		if r.Condition != "" {
+			conds[r.Condition] = true
+		}
+		references(r.Properties, refs, conds)
+		references(r.DependsOn, refs, conds)
+	}
+	references(tpl.Outputs, refs, conds)
+	references(tpl.Conditions, refs, conds)
+
+	for name := range tpl.Parameters {
+		if !refs[name] {
+			t.Errorf("parameter %s is never used", name)
+		}
+	}
+	for name := range tpl.Conditions {
+		if !conds[name] {
+			t.Errorf("condition %s is never used", name)
+		}
+	}
+	for name := range conds {
+		if _, ok := tpl.Conditions[name]; !ok {
+			t.Errorf("condition %s is used but not defined", name)
+		}
+	}
+	for name := range refs {
+		_, isParam := tpl.Parameters[name]
+		_, isRes := tpl.Resources[name]
+		if !isParam && !isRes && !strings.HasPrefix(name, "AWS::") {
+			t.Errorf("reference to %s, which is neither a parameter nor a resource", name)
+		}
+	}
+}
