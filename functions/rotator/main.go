@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaruntime"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
 )
 
@@ -26,11 +27,9 @@ func main() {
 			return
 		}
 	}
-	// TODO(lead): when internal/lambdaruntime lands, report the error to
-	// Lambda before exiting:
-	//   if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
-	//       _ = lambdaruntime.ReportInitError(api, err)
-	//   }
 	logger.Error("init failed", "outcome", "init_failed", "error", err.Error())
+	if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
+		_ = lambdaruntime.ReportInitError(api, err)
+	}
 	os.Exit(1)
 }

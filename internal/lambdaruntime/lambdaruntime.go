@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -235,19 +236,24 @@ func (f *Function) Close() error {
 	return f.srv.Close()
 }
 
-// PeakRSSKiB is the child's peak resident memory, known once it has
-// exited (after Close).
-func (f *Function) PeakRSSKiB() (int64, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.state == nil {
-		return 0, false
+// PeakRSSKiB is the running child's peak resident memory so far, from
+// VmHWM in /proc (Linux only). The exit status's rusage is no use here:
+// its high-water mark can include the parent's memory at fork time.
+func (f *Function) PeakRSSKiB() (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", f.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS: %w", err)
 	}
-	ru, ok := f.state.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, false
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("peak RSS: VmHWM %q: %w", rest, err)
+			}
+			return kib, nil
+		}
 	}
-	return ru.Maxrss, true
+	return 0, errors.New("peak RSS: no VmHWM in /proc status")
 }
 
 // serve is the Runtime API.

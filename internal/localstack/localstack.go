@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaruntime"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
 )
@@ -78,6 +79,7 @@ type Stack struct {
 
 	envOverrides map[string]string
 	servers      []*http.Server
+	closers      []func() error
 }
 
 // Start listens on both addresses and serves until Close. It fails, having
@@ -144,6 +146,15 @@ func (s *Stack) rotator(ctx context.Context, cfg Config) (smemulator.Invoker, er
 	if logOut == nil {
 		logOut = io.Discard
 	}
+	if cfg.Bootstrap != "" {
+		fn, err := lambdaruntime.Start(ctx, cfg.Bootstrap, s.RotatorEnv().List(),
+			lambdaruntime.WithOutput(logOut), lambdaruntime.WithFunctionARN(FunctionARN))
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, fn.Close)
+		return fn, nil
+	}
 	r, err := rotation.NewFromEnv(s.RotatorEnv().Get, s.AWSConfig(), slog.New(slog.NewJSONHandler(logOut, nil)), logOut)
 	if err != nil {
 		return nil, err
@@ -163,6 +174,10 @@ func (s *Stack) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c())
+	}
+	s.closers = nil
 	for _, srv := range s.servers {
 		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, srv.Close())

@@ -1,0 +1,243 @@
+package localstack_test
+
+// The built binary, not just its packages: `functions/rotator` compiled as
+// Lambda compiles it (for this machine's architecture), started behind a
+// Lambda Runtime API, and driven by the Secrets Manager emulator.
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaruntime"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// moduleRoot walks up from the package directory to go.mod.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// buildRotator compiles ./functions/rotator with the Lambda build's tags
+// and flags, for the host, once per test binary.
+func buildRotator(t testing.TB, env ...string) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rotator")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "bootstrap")
+		buildErr = goBuild(moduleRoot(t), builtBin, append([]string{"CGO_ENABLED=0"}, env...))
+	})
+	if buildErr != nil {
+		t.Fatalf("build the rotator: %v", buildErr)
+	}
+	return builtBin
+}
+
+func goBuild(root, out string, env []string) error {
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/rotator")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return errors.New(string(b))
+	}
+	return nil
+}
+
+func TestBuiltBinaryRotatesThroughTheRuntimeAPI(t *testing.T) {
+	bin := buildRotator(t)
+	w := newWorld(t, func(c *localstack.Config) { c.Bootstrap = bin })
+	previous := w.user
+	for i := range 3 {
+		version := w.rotate()
+		w.mustSucceed(version)
+		gotVersion, value := w.current()
+		if gotVersion != version {
+			t.Fatalf("rotation %d: AWSCURRENT is %s, want %s", i+1, gotVersion, version)
+		}
+		if w.stack.Aiven.Authenticates(previous.Token) {
+			t.Fatalf("rotation %d: the token it replaced still authenticates", i+1)
+		}
+		if !w.stack.Aiven.Authenticates(value.Token) {
+			t.Fatalf("rotation %d: the new token does not authenticate", i+1)
+		}
+		if live := w.liveTokens(); len(live) != 1 {
+			t.Fatalf("rotation %d: %d live tokens, want 1", i+1, len(live))
+		}
+		previous.Token = value.Token
+	}
+	// The binary's own log lines (JSON, through lambdacontext) reached the
+	// output, and named no token.
+	if !bytes.Contains([]byte(w.logs.String()), []byte(`"step":"finishSecret"`)) {
+		t.Fatalf("no finishSecret log line from the binary in:\n%s", w.logs.String())
+	}
+	w.assertNoSecretsLeaked()
+}
+
+func TestBuiltBinaryReportsABadConfigurationAtInit(t *testing.T) {
+	bin := buildRotator(t)
+	_, err := localstack.Start(t.Context(), localstack.Config{
+		SecretsManagerAddr: "127.0.0.1:0",
+		AivenAddr:          "127.0.0.1:0",
+		Bootstrap:          bin,
+		RotatorEnv:         map[string]string{"AIVEN_WEB_URL": "https://api.attacker.example"},
+	})
+	var fe *lambdaruntime.FunctionError
+	if !errors.As(err, &fe) || fe.Type != "Runtime.ConfigError" {
+		t.Fatalf("err = %v, want the function's init error through /runtime/init/error", err)
+	}
+	wantErr(t, err, "AIVEN_WEB_URL")
+	wantErr(t, err, "api.attacker.example")
+}
+
+// BenchmarkColdStart measures, per start of the built rotator, the time
+// from starting the process to its first request for an event.
+func BenchmarkColdStart(b *testing.B) {
+	bin := buildRotator(b)
+	env := []string{
+		"AIVEN_WEB_URL=http://127.0.0.1:1", "ALLOWED_API_HOSTS=127.0.0.1", "AIVEN_ALLOW_INSECURE_LOOPBACK=true",
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+	}
+	var starts []time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		begin := time.Now()
+		fn, err := lambdaruntime.Start(b.Context(), bin, env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		starts = append(starts, time.Since(begin))
+		b.StopTimer()
+		fn.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(median(starts).Microseconds())/1000, "ms/start-median")
+}
+
+// BenchmarkBootstrapSize builds the Lambda artifact exactly as `make build`
+// does (linux/arm64) and reports its size and its zip's.
+func BenchmarkBootstrapSize(b *testing.B) {
+	out := filepath.Join(b.TempDir(), "bootstrap")
+	if err := goBuild(moduleRoot(b), out, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var zipped bytes.Buffer
+	for b.Loop() {
+		zipped.Reset()
+		zw := zip.NewWriter(&zipped)
+		f, err := zw.CreateHeader(&zip.FileHeader{Name: "bootstrap", Method: zip.Deflate})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(f, bytes.NewReader(raw)); err != nil {
+			b.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(raw)), "bootstrap-bytes")
+	b.ReportMetric(float64(zipped.Len()), "zip-bytes")
+}
+
+// BenchmarkRotationPeakRSS runs full rotations through the built binary
+// and reports its peak resident memory.
+func BenchmarkRotationPeakRSS(b *testing.B) {
+	bin := buildRotator(b)
+	var peaks []float64
+	for b.Loop() {
+		b.StopTimer()
+		stack, err := localstack.Start(b.Context(), localstack.Config{SecretsManagerAddr: "127.0.0.1:0", AivenAddr: "127.0.0.1:0", Bootstrap: bin})
+		if err != nil {
+			b.Fatal(err)
+		}
+		user, err := stack.Aiven.CreateUser("bench@example.com")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sm := stack.SecretsManagerClient()
+		arn := createSecret(b, sm, user.Token)
+		b.StartTimer()
+		rotateOnce(b, sm, arn)
+		b.StopTimer()
+		kib, err := stack.Rotator.(*lambdaruntime.Function).PeakRSSKiB()
+		if err != nil {
+			b.Fatal(err)
+		}
+		stack.Close()
+		peaks = append(peaks, float64(kib)/1024)
+		b.StartTimer()
+	}
+	sort.Float64s(peaks)
+	b.ReportMetric(peaks[len(peaks)-1], "peak-rss-MB")
+}
+
+func createSecret(b *testing.B, sm *secretsmanager.Client, token string) string {
+	out, err := sm.CreateSecret(b.Context(), &secretsmanager.CreateSecretInput{Name: aws.String("aiven/bench"), SecretString: aws.String(token)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return aws.ToString(out.ARN)
+}
+
+func rotateOnce(b *testing.B, sm *secretsmanager.Client, arn string) {
+	out, err := sm.RotateSecret(b.Context(), &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(arn),
+		RotationLambdaARN: aws.String(localstack.FunctionARN),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	current, err := sm.GetSecretValue(b.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if aws.ToString(current.VersionId) != aws.ToString(out.VersionId) {
+		b.Fatal("the rotation did not complete")
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
