@@ -53,6 +53,12 @@ type worldOption func(*localstack.Config)
 
 func newWorld(t *testing.T, opts ...worldOption) *world {
 	t.Helper()
+	return newWorldNamed(t, "aiven/e2e", opts...)
+}
+
+// newWorldNamed is newWorld with the secret's name chosen.
+func newWorldNamed(t *testing.T, secretName string, opts ...worldOption) *world {
+	t.Helper()
 	w := &world{
 		t:        t,
 		ctx:      t.Context(),
@@ -88,7 +94,7 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 	}
 	w.tokens[w.user.TokenPrefix] = w.user.Token
 	out, err := w.sm.CreateSecret(w.ctx, &secretsmanager.CreateSecretInput{
-		Name:         aws.String("aiven/e2e"),
+		Name:         aws.String(secretName),
 		SecretString: aws.String(w.user.Token),
 	})
 	if err != nil {

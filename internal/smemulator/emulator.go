@@ -40,6 +40,7 @@ type Emulator struct {
 	stepHook        func(StepResult)
 	attemptHook     func(RotationAttempt)
 	now             func() time.Time
+	arnSuffix       func(name string) string
 
 	plan faults.Plan
 
@@ -83,12 +84,18 @@ func WithStepHook(f func(StepResult)) Option { return func(e *Emulator) { e.step
 // emulator's lock.
 func WithAttemptHook(f func(RotationAttempt)) Option { return func(e *Emulator) { e.attemptHook = f } }
 
+// WithARNSuffix replaces the random six characters that end a new
+// secret's ARN, for fixtures that name a secret by a known ARN (the sample
+// events in events/, for one).
+func WithARNSuffix(f func(name string) string) Option { return func(e *Emulator) { e.arnSuffix = f } }
+
 // New returns an emulator with no secrets.
 func New(opts ...Option) *Emulator {
 	e := &Emulator{
 		region: "us-east-1", account: "000000000000",
 		maxAttempts: 3, functionTimeout: 60 * time.Second,
 		now:       time.Now,
+		arnSuffix: func(string) string { return randomSuffix() },
 		secrets:   map[string]*secretEntry{},
 		functions: map[string]Invoker{},
 	}

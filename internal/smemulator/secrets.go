@@ -280,7 +280,7 @@ func (e *Emulator) createSecret(q request) (any, *apiError) {
 	}
 	now := e.now()
 	s := &secretEntry{
-		arn:  "arn:aws:secretsmanager:" + e.region + ":" + e.account + ":secret:" + name + "-" + randomSuffix(),
+		arn:  "arn:aws:secretsmanager:" + e.region + ":" + e.account + ":secret:" + name + "-" + e.arnSuffix(name),
 		name: name, description: description, kmsKeyID: kmsKeyID, tags: tags,
 		versions: map[string]*version{}, labels: map[string]string{},
 		created: now, changed: now,
