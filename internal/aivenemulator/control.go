@@ -8,74 +8,76 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
 )
 
-// serveControl answers the control API under /_emulator/, to loopback
-// callers only: the emulator hands out tokens to whoever asks.
+// serveControl answers the control API under /_emulator/: faults, calls,
+// users, application users, tokens and the clock.
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
-	if !faults.IsLoopback(r) {
-		faults.WriteJSON(w, http.StatusForbidden, map[string]string{"message": "the control API answers loopback callers only"})
+	e.plan.ControlHandler(map[string]http.HandlerFunc{
+		"/_emulator/users":             e.serveUsers,
+		"/_emulator/application-users": e.serveApplicationUsers,
+		"/_emulator/tokens":            e.serveTokens,
+		"/_emulator/clock":             e.serveClock,
+	})(w, r)
+}
+
+func (e *Emulator) serveUsers(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email          string   `json:"email"`
+		OrganizationID string   `json:"organization_id"`
+		Permissions    []string `json:"permissions"`
+	}
+	if !decodeControl(w, r, &in) {
 		return
 	}
-	switch r.URL.Path {
-	case "/_emulator/faults":
-		e.plan.ServeFaults(w, r)
-	case "/_emulator/calls":
-		e.plan.ServeCalls(w, r)
-	case "/_emulator/users":
-		var in struct {
-			Email          string   `json:"email"`
-			OrganizationID string   `json:"organization_id"`
-			Permissions    []string `json:"permissions"`
-		}
-		if !decodeControl(w, r, &in) {
-			return
-		}
-		u, err := e.createUser(in.Email, in.OrganizationID, in.Permissions)
-		if err != nil {
-			faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
-			return
-		}
-		faults.WriteJSON(w, http.StatusOK, u)
-	case "/_emulator/application-users":
-		var in struct {
-			OrganizationID string   `json:"organization_id"`
-			Name           string   `json:"name"`
-			Permissions    []string `json:"permissions"`
-		}
-		if !decodeControl(w, r, &in) {
-			return
-		}
-		u, err := e.CreateApplicationUser(in.OrganizationID, in.Name, in.Permissions)
-		if err != nil {
-			faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
-			return
-		}
-		faults.WriteJSON(w, http.StatusOK, u)
-	case "/_emulator/tokens":
-		if r.Method != http.MethodGet {
-			faults.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use GET"})
-			return
-		}
-		faults.WriteJSON(w, http.StatusOK, map[string]any{"tokens": e.Tokens()})
-	case "/_emulator/clock":
-		var in struct {
-			AdvanceSeconds int64 `json:"advance_seconds"`
-		}
-		if r.Method == http.MethodGet {
-			faults.WriteJSON(w, http.StatusOK, map[string]any{"now": e.Now().Format(time.RFC3339)})
-			return
-		}
-		if !decodeControl(w, r, &in) {
-			return
-		}
-		if in.AdvanceSeconds < 0 {
-			faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "advance_seconds must not be negative: the clock only moves forward"})
-			return
-		}
-		now := e.Advance(time.Duration(in.AdvanceSeconds) * time.Second)
-		faults.WriteJSON(w, http.StatusOK, map[string]any{"now": now.Format(time.RFC3339)})
-	default:
-		faults.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such control endpoint"})
+	u, err := e.createUser(in.Email, in.OrganizationID, in.Permissions)
+	if err != nil {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
 	}
+	faults.WriteJSON(w, http.StatusOK, u)
+}
+
+func (e *Emulator) serveApplicationUsers(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		OrganizationID string   `json:"organization_id"`
+		Name           string   `json:"name"`
+		Permissions    []string `json:"permissions"`
+	}
+	if !decodeControl(w, r, &in) {
+		return
+	}
+	u, err := e.CreateApplicationUser(in.OrganizationID, in.Name, in.Permissions)
+	if err != nil {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	faults.WriteJSON(w, http.StatusOK, u)
+}
+
+func (e *Emulator) serveTokens(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		faults.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use GET"})
+		return
+	}
+	faults.WriteJSON(w, http.StatusOK, map[string]any{"tokens": e.Tokens()})
+}
+
+func (e *Emulator) serveClock(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		faults.WriteJSON(w, http.StatusOK, map[string]any{"now": e.Now().Format(time.RFC3339)})
+		return
+	}
+	var in struct {
+		AdvanceSeconds int64 `json:"advance_seconds"`
+	}
+	if !decodeControl(w, r, &in) {
+		return
+	}
+	if in.AdvanceSeconds < 0 {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "advance_seconds must not be negative: the clock only moves forward"})
+		return
+	}
+	now := e.Advance(time.Duration(in.AdvanceSeconds) * time.Second)
+	faults.WriteJSON(w, http.StatusOK, map[string]any{"now": now.Format(time.RFC3339)})
 }
 
 func decodeControl(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -202,6 +202,31 @@ func IsLoopback(r *http.Request) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// ControlHandler serves an emulator's control API under /_emulator/ to
+// loopback callers only (the emulators hand out tokens and secrets to
+// whoever asks): the fault plan and call counts every emulator has, plus
+// the emulator's own endpoints in own, keyed by path.
+func (p *Plan) ControlHandler(own map[string]http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !IsLoopback(r) {
+			WriteJSON(w, http.StatusForbidden, map[string]string{"message": "the control API answers loopback callers only"})
+			return
+		}
+		switch r.URL.Path {
+		case "/_emulator/faults":
+			p.ServeFaults(w, r)
+		case "/_emulator/calls":
+			p.ServeCalls(w, r)
+		default:
+			if h, ok := own[r.URL.Path]; ok {
+				h(w, r)
+				return
+			}
+			WriteJSON(w, http.StatusNotFound, map[string]string{"message": "no such control endpoint"})
+		}
+	}
+}
+
 // ServeFaults serves /_emulator/faults: POST adds a rule (or a JSON array
 // of rules), DELETE clears them, GET lists them.
 func (p *Plan) ServeFaults(w http.ResponseWriter, r *http.Request) {
