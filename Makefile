@@ -27,9 +27,9 @@ package: build
 	cd $(BIN) && zip -q -X rotator.zip bootstrap
 	@ls -l $(BIN)/bootstrap $(BIN)/rotator.zip
 
-## test: every test (unit, emulators, end to end, template, built binary)
+## test: every test (unit, emulators, end to end, template, built binary), under the race detector
 test:
-	$(GO) test -count=1 -parallel 16 ./...
+	$(GO) test -race -count=1 -parallel 16 ./...
 
 ## demo: three real rotations on the in-process local stack
 demo:
