@@ -204,7 +204,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) (string, int
 		writeError(w, apiErr)
 		return op, apiErr.Status
 	}
-	out, apiErr := handler(e, request{fields: body})
+	out, apiErr := handler(e, &request{fields: body})
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return op, apiErr.Status
@@ -239,81 +239,77 @@ func checkSignature(r *http.Request) *apiError {
 	return nil
 }
 
-// request is a decoded call body with typed accessors that name the field
-// when its type is wrong.
+// request is a decoded call body with typed accessors. A read that finds a
+// field of the wrong type records an error that names the field and
+// returns the zero value; the operation checks err once, after its reads,
+// so the first problem is the one reported.
 type request struct {
 	fields map[string]json.RawMessage
+	err    *apiError
 }
 
-func (q request) has(name string) bool {
+// fail records apiErr unless an earlier problem was recorded.
+func (q *request) fail(apiErr *apiError) {
+	if q.err == nil {
+		q.err = apiErr
+	}
+}
+
+func (q *request) has(name string) bool {
 	raw, ok := q.fields[name]
 	return ok && string(raw) != "null"
 }
 
-func (q request) str(name string) (string, *apiError) {
+// read decodes the field into v, when present, recording a
+// SerializationException naming it and what was expected otherwise.
+func (q *request) read(name, expected string, v any) bool {
 	if !q.has(name) {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(q.fields[name], &s); err != nil {
-		return "", errOf("SerializationException", "Invalid type for parameter %s: expected a string", name)
-	}
-	return s, nil
-}
-
-func (q request) required(name string) (string, *apiError) {
-	s, apiErr := q.str(name)
-	if apiErr != nil {
-		return "", apiErr
-	}
-	if s == "" {
-		return "", errOf("InvalidParameterException", "Invalid parameter: %s is required and must not be empty.", name)
-	}
-	return s, nil
-}
-
-func (q request) boolean(name string) (*bool, *apiError) {
-	if !q.has(name) {
-		return nil, nil
-	}
-	var b bool
-	if err := json.Unmarshal(q.fields[name], &b); err != nil {
-		return nil, errOf("SerializationException", "Invalid type for parameter %s: expected a boolean", name)
-	}
-	return &b, nil
-}
-
-func (q request) integer(name string) (*int64, *apiError) {
-	if !q.has(name) {
-		return nil, nil
-	}
-	var n int64
-	if err := json.Unmarshal(q.fields[name], &n); err != nil {
-		return nil, errOf("SerializationException", "Invalid type for parameter %s: expected an integer", name)
-	}
-	return &n, nil
-}
-
-func (q request) strings(name string) ([]string, *apiError) {
-	if !q.has(name) {
-		return nil, nil
-	}
-	var s []string
-	if err := json.Unmarshal(q.fields[name], &s); err != nil {
-		return nil, errOf("SerializationException", "Invalid type for parameter %s: expected a list of strings", name)
-	}
-	return s, nil
-}
-
-func (q request) decode(name string, v any) *apiError {
-	if !q.has(name) {
-		return nil
+		return false
 	}
 	if err := json.Unmarshal(q.fields[name], v); err != nil {
-		return errOf("SerializationException", "Invalid type for parameter %s", name)
+		q.fail(errOf("SerializationException", "Invalid type for parameter %s%s", name, expected))
+		return false
 	}
-	return nil
+	return true
 }
+
+func (q *request) str(name string) string {
+	var s string
+	q.read(name, ": expected a string", &s)
+	return s
+}
+
+func (q *request) required(name string) string {
+	s := q.str(name)
+	if s == "" {
+		q.fail(errOf("InvalidParameterException", "Invalid parameter: %s is required and must not be empty.", name))
+	}
+	return s
+}
+
+func (q *request) boolean(name string) *bool {
+	var b bool
+	if !q.read(name, ": expected a boolean", &b) {
+		return nil
+	}
+	return &b
+}
+
+func (q *request) integer(name string) *int64 {
+	var n int64
+	if !q.read(name, ": expected an integer", &n) {
+		return nil
+	}
+	return &n
+}
+
+func (q *request) strings(name string) []string {
+	var s []string
+	q.read(name, ": expected a list of strings", &s)
+	return s
+}
+
+func (q *request) decode(name string, v any) { q.read(name, "", v) }
 
 // epoch renders a time as awsJson1.1 does: seconds since the epoch.
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

@@ -87,38 +87,26 @@ var (
 	durationPattern = regexp.MustCompile(`^\d+h$`)
 )
 
-func (e *Emulator) rotateSecret(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	token, apiErr := requestToken(q)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	lambdaARN, apiErr := q.str("RotationLambdaARN")
-	if apiErr != nil {
-		return nil, apiErr
-	}
+func (e *Emulator) rotateSecret(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	token := requestToken(q)
+	lambdaARN := q.str("RotationLambdaARN")
 	var rules *rotationRules
 	if q.has("RotationRules") {
 		rules = new(rotationRules)
-		if apiErr := q.decode("RotationRules", rules); apiErr != nil {
-			return nil, apiErr
-		}
+		q.decode("RotationRules", rules)
 		if apiErr := validateRules(rules); apiErr != nil {
-			return nil, apiErr
+			q.fail(apiErr)
 		}
 	}
-	immediately, apiErr := q.boolean("RotateImmediately")
-	if apiErr != nil {
-		return nil, apiErr
-	}
+	immediately := q.boolean("RotateImmediately")
 	now := true
 	if immediately != nil {
 		now = *immediately
 	}
-
+	if q.err != nil {
+		return nil, q.err
+	}
 	e.mu.Lock()
 	s, apiErr := e.usable(id)
 	if apiErr != nil {
@@ -336,10 +324,10 @@ func (e *Emulator) functionARN(secretARN string) string {
 	return ""
 }
 
-func (e *Emulator) cancelRotateSecret(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
+func (e *Emulator) cancelRotateSecret(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

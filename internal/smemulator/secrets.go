@@ -139,67 +139,62 @@ func randomSuffix() string {
 }
 
 // secretValue reads and checks SecretString / SecretBinary: one of them,
-// within AWS's size limit.
-func secretValue(q request, required bool) (*string, []byte, *apiError) {
-	str, apiErr := q.str("SecretString")
-	if apiErr != nil {
-		return nil, nil, apiErr
-	}
-	binText, apiErr := q.str("SecretBinary")
-	if apiErr != nil {
-		return nil, nil, apiErr
-	}
+// within AWS's size limit. Problems are recorded in q.
+func secretValue(q *request, required bool) (*string, []byte) {
+	str, binText := q.str("SecretString"), q.str("SecretBinary")
 	hasStr, hasBin := q.has("SecretString"), q.has("SecretBinary")
-	if hasStr && hasBin {
-		return nil, nil, errOf("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret.")
-	}
-	if !hasStr && !hasBin {
+	switch {
+	case q.err != nil:
+		return nil, nil
+	case hasStr && hasBin:
+		q.fail(errOf("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret."))
+		return nil, nil
+	case !hasStr && !hasBin:
 		if required {
-			return nil, nil, errOf("InvalidRequestException", "You must provide either SecretString or SecretBinary.")
+			q.fail(errOf("InvalidRequestException", "You must provide either SecretString or SecretBinary."))
 		}
-		return nil, nil, nil
-	}
-	if hasStr {
+		return nil, nil
+	case hasStr:
 		if len(str) > maxSecretSize {
-			return nil, nil, errOf("InvalidParameterException", "Invalid parameter: SecretString is %d bytes; the maximum is %d.", len(str), maxSecretSize)
+			q.fail(errOf("InvalidParameterException", "Invalid parameter: SecretString is %d bytes; the maximum is %d.", len(str), maxSecretSize))
+			return nil, nil
 		}
-		return &str, nil, nil
+		return &str, nil
 	}
 	bin, err := base64.StdEncoding.DecodeString(binText)
 	if err != nil {
-		return nil, nil, errOf("SerializationException", "Invalid type for parameter SecretBinary: expected base64-encoded bytes")
+		q.fail(errOf("SerializationException", "Invalid type for parameter SecretBinary: expected base64-encoded bytes"))
+		return nil, nil
 	}
 	if len(bin) > maxSecretSize {
-		return nil, nil, errOf("InvalidParameterException", "Invalid parameter: SecretBinary is %d bytes; the maximum is %d.", len(bin), maxSecretSize)
+		q.fail(errOf("InvalidParameterException", "Invalid parameter: SecretBinary is %d bytes; the maximum is %d.", len(bin), maxSecretSize))
+		return nil, nil
 	}
-	return nil, bin, nil
+	return nil, bin
 }
 
-func requestToken(q request) (string, *apiError) {
-	tok, apiErr := q.str("ClientRequestToken")
-	if apiErr != nil || !q.has("ClientRequestToken") {
-		return "", apiErr
+// requestToken reads ClientRequestToken: absent, or 32 to 64 characters.
+func requestToken(q *request) string {
+	tok := q.str("ClientRequestToken")
+	if n := len(tok); q.has("ClientRequestToken") && (n < minRequestTokenLength || n > maxRequestTokenLength) {
+		q.fail(errOf("InvalidParameterException", "Invalid parameter: ClientRequestToken must be %d to %d characters long.", minRequestTokenLength, maxRequestTokenLength))
 	}
-	if n := len(tok); n < minRequestTokenLength || n > maxRequestTokenLength {
-		return "", errOf("InvalidParameterException", "Invalid parameter: ClientRequestToken must be %d to %d characters long.", minRequestTokenLength, maxRequestTokenLength)
-	}
-	return tok, nil
+	return tok
 }
 
-func readTags(q request) ([]tag, *apiError) {
+// readTags reads Tags: at most 50, each with a key.
+func readTags(q *request) []tag {
 	var tags []tag
-	if apiErr := q.decode("Tags", &tags); apiErr != nil {
-		return nil, apiErr
-	}
+	q.decode("Tags", &tags)
 	if len(tags) > maxTags {
-		return nil, errOf("InvalidParameterException", "Invalid parameter: Tags has %d entries; the maximum is %d.", len(tags), maxTags)
+		q.fail(errOf("InvalidParameterException", "Invalid parameter: Tags has %d entries; the maximum is %d.", len(tags), maxTags))
 	}
 	for _, t := range tags {
 		if t.Key == "" {
-			return nil, errOf("InvalidParameterException", "Invalid parameter: a tag's Key must not be empty.")
+			q.fail(errOf("InvalidParameterException", "Invalid parameter: a tag's Key must not be empty."))
 		}
 	}
-	return tags, nil
+	return tags
 }
 
 func mergeTags(have, add []tag) []tag {
@@ -214,7 +209,7 @@ func mergeTags(have, add []tag) []tag {
 	return have
 }
 
-type operation func(*Emulator, request) (any, *apiError)
+type operation func(*Emulator, *request) (any, *apiError)
 
 var operations map[string]operation
 
@@ -236,38 +231,22 @@ func init() {
 	}
 }
 
-func (e *Emulator) createSecret(q request) (any, *apiError) {
-	name, apiErr := q.required("Name")
-	if apiErr != nil {
-		return nil, apiErr
-	}
+func (e *Emulator) createSecret(q *request) (any, *apiError) {
+	name := q.required("Name")
 	if len(name) > maxNameLength || !secretNamePattern.MatchString(name) {
-		return nil, errOf("InvalidParameterException", "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
+		q.fail(errOf("InvalidParameterException", "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!"))
 	}
-	description, apiErr := q.str("Description")
-	if apiErr != nil {
-		return nil, apiErr
-	}
+	description := q.str("Description")
 	if len(description) > maxDescription {
-		return nil, errOf("InvalidParameterException", "Invalid parameter: Description is %d characters; the maximum is %d.", len(description), maxDescription)
+		q.fail(errOf("InvalidParameterException", "Invalid parameter: Description is %d characters; the maximum is %d.", len(description), maxDescription))
 	}
-	kmsKeyID, apiErr := q.str("KmsKeyId")
-	if apiErr != nil {
-		return nil, apiErr
+	kmsKeyID := q.str("KmsKeyId")
+	str, bin := secretValue(q, false)
+	token := requestToken(q)
+	tags := readTags(q)
+	if q.err != nil {
+		return nil, q.err
 	}
-	str, bin, apiErr := secretValue(q, false)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	token, apiErr := requestToken(q)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	tags, apiErr := readTags(q)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, s := range e.secrets {
@@ -298,10 +277,10 @@ func (e *Emulator) createSecret(q request) (any, *apiError) {
 	return out, nil
 }
 
-func (e *Emulator) describeSecret(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
+func (e *Emulator) describeSecret(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -378,18 +357,12 @@ func nextRotation(last time.Time, r *rotationRules) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (e *Emulator) getSecretValue(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	versionID, apiErr := q.str("VersionId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	stage, apiErr := q.str("VersionStage")
-	if apiErr != nil {
-		return nil, apiErr
+func (e *Emulator) getSecretValue(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	versionID := q.str("VersionId")
+	stage := q.str("VersionStage")
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -441,35 +414,23 @@ func (s *secretEntry) pick(versionID, stage string) (*version, *apiError) {
 	return s.versions[id], nil
 }
 
-func (e *Emulator) putSecretValue(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	str, bin, apiErr := secretValue(q, true)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	token, apiErr := requestToken(q)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	stages, apiErr := q.strings("VersionStages")
-	if apiErr != nil {
-		return nil, apiErr
-	}
+func (e *Emulator) putSecretValue(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	str, bin := secretValue(q, true)
+	token := requestToken(q)
+	stages := q.strings("VersionStages")
 	if !q.has("VersionStages") {
 		stages = []string{StageCurrent}
 	}
-	if _, apiErr := q.str("RotationToken"); apiErr != nil {
-		return nil, apiErr
-	}
+	q.str("RotationToken")
 	for _, st := range stages {
 		if st == "" || len(st) > 256 {
-			return nil, errOf("InvalidParameterException", "Invalid parameter: VersionStages entries must be 1 to 256 characters long.")
+			q.fail(errOf("InvalidParameterException", "Invalid parameter: VersionStages entries must be 1 to 256 characters long."))
 		}
 	}
-
+	if q.err != nil {
+		return nil, q.err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s, apiErr := e.usable(id)
@@ -506,22 +467,13 @@ func sameValue(v *version, str *string, bin []byte) bool {
 	return bytes.Equal(v.bin, bin)
 }
 
-func (e *Emulator) updateSecretVersionStage(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	stage, apiErr := q.required("VersionStage")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	moveTo, apiErr := q.str("MoveToVersionId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	removeFrom, apiErr := q.str("RemoveFromVersionId")
-	if apiErr != nil {
-		return nil, apiErr
+func (e *Emulator) updateSecretVersionStage(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	stage := q.required("VersionStage")
+	moveTo := q.str("MoveToVersionId")
+	removeFrom := q.str("RemoveFromVersionId")
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -560,17 +512,12 @@ func (e *Emulator) updateSecretVersionStage(q request) (any, *apiError) {
 	return map[string]any{"ARN": s.arn, "Name": s.name}, nil
 }
 
-func (e *Emulator) listSecretVersionIDs(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	all, apiErr := q.boolean("IncludeDeprecated")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	if _, apiErr := q.integer("MaxResults"); apiErr != nil {
-		return nil, apiErr
+func (e *Emulator) listSecretVersionIDs(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	all := q.boolean("IncludeDeprecated")
+	q.integer("MaxResults")
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -612,24 +559,20 @@ type filter struct {
 	Values []string `json:"Values"`
 }
 
-func (e *Emulator) listSecrets(q request) (any, *apiError) {
+func (e *Emulator) listSecrets(q *request) (any, *apiError) {
 	var filters []filter
-	if apiErr := q.decode("Filters", &filters); apiErr != nil {
-		return nil, apiErr
-	}
+	q.decode("Filters", &filters)
 	for _, f := range filters {
 		switch f.Key {
 		case "name", "description", "tag-key", "tag-value", "all":
 		default:
-			return nil, errOf("InvalidParameterException", "Invalid parameter: filter key %q is not supported (name, description, tag-key, tag-value, all).", f.Key)
+			q.fail(errOf("InvalidParameterException", "Invalid parameter: filter key %q is not supported (name, description, tag-key, tag-value, all).", f.Key))
 		}
 	}
-	planned, apiErr := q.boolean("IncludePlannedDeletion")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	if _, apiErr := q.integer("MaxResults"); apiErr != nil {
-		return nil, apiErr
+	planned := q.boolean("IncludePlannedDeletion")
+	q.integer("MaxResults")
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -696,17 +639,14 @@ func matchesAll(s *secretEntry, filters []filter) bool {
 	return true
 }
 
-func (e *Emulator) tagResource(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
+func (e *Emulator) tagResource(q *request) (any, *apiError) {
+	id := q.required("SecretId")
 	if !q.has("Tags") {
-		return nil, errOf("InvalidParameterException", "Invalid parameter: Tags is required.")
+		q.fail(errOf("InvalidParameterException", "Invalid parameter: Tags is required."))
 	}
-	tags, apiErr := readTags(q)
-	if apiErr != nil {
-		return nil, apiErr
+	tags := readTags(q)
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -722,17 +662,14 @@ func (e *Emulator) tagResource(q request) (any, *apiError) {
 	return map[string]any{}, nil
 }
 
-func (e *Emulator) untagResource(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	keys, apiErr := q.strings("TagKeys")
-	if apiErr != nil {
-		return nil, apiErr
-	}
+func (e *Emulator) untagResource(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	keys := q.strings("TagKeys")
 	if !q.has("TagKeys") {
-		return nil, errOf("InvalidParameterException", "Invalid parameter: TagKeys is required.")
+		q.fail(errOf("InvalidParameterException", "Invalid parameter: TagKeys is required."))
+	}
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -744,29 +681,23 @@ func (e *Emulator) untagResource(q request) (any, *apiError) {
 	return map[string]any{}, nil
 }
 
-func (e *Emulator) deleteSecret(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	window, apiErr := q.integer("RecoveryWindowInDays")
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	force, apiErr := q.boolean("ForceDeleteWithoutRecovery")
-	if apiErr != nil {
-		return nil, apiErr
-	}
+func (e *Emulator) deleteSecret(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	window := q.integer("RecoveryWindowInDays")
+	force := q.boolean("ForceDeleteWithoutRecovery")
 	forced := force != nil && *force
 	if window != nil && forced {
-		return nil, errOf("InvalidParameterException", "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
+		q.fail(errOf("InvalidParameterException", "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."))
 	}
 	days := int64(30)
 	if window != nil {
 		if *window < 7 || *window > 30 {
-			return nil, errOf("InvalidParameterException", "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
+			q.fail(errOf("InvalidParameterException", "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."))
 		}
 		days = *window
+	}
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -786,10 +717,10 @@ func (e *Emulator) deleteSecret(q request) (any, *apiError) {
 	return map[string]any{"ARN": s.arn, "Name": s.name, "DeletionDate": epoch(now.Add(time.Duration(days) * 24 * time.Hour))}, nil
 }
 
-func (e *Emulator) restoreSecret(q request) (any, *apiError) {
-	id, apiErr := q.required("SecretId")
-	if apiErr != nil {
-		return nil, apiErr
+func (e *Emulator) restoreSecret(q *request) (any, *apiError) {
+	id := q.required("SecretId")
+	if q.err != nil {
+		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
