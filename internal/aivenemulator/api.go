@@ -153,14 +153,10 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) string {
 		}
 	}
 
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return rt.op
-	}
+	body, bodyErr := readBody(r)
 
 	e.mu.Lock()
-	status, out, apiErr := e.call(rt, r, body)
+	status, out, apiErr := e.call(rt, r, body, bodyErr)
 	e.mu.Unlock()
 	switch {
 	case apiErr != nil:
@@ -191,11 +187,16 @@ func readBody(r *http.Request) (map[string]json.RawMessage, error) {
 	return fields, nil
 }
 
-// call runs an operation. Callers hold e.mu.
-func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessage) (int, any, *apiError) {
+// call runs an operation. Callers hold e.mu. The caller is authenticated
+// before its body is judged: a dead token with a broken body is a 401, not
+// a 400 (inferred: authentication comes first in front of every API).
+func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessage, bodyErr error) (int, any, *apiError) {
 	caller, apiErr := e.authenticate(r)
 	if apiErr != nil {
 		return 0, nil, apiErr
+	}
+	if bodyErr != nil {
+		return 0, nil, errorf(http.StatusBadRequest, "%s", bodyErr.Error())
 	}
 	now := e.now()
 	switch rt.op {
@@ -225,6 +226,11 @@ func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessa
 		return http.StatusOK, map[string]any{"tokens": e.liveViews(caller.owner, caller, now)}, nil
 
 	case opAccessTokenUpdate:
+		// Only description can change; any other field is refused rather
+		// than silently ignored (inferred, as for creation).
+		if apiErr := onlyFields(body, "description"); apiErr != nil {
+			return 0, nil, apiErr
+		}
 		desc, apiErr := parseDescription(body)
 		if apiErr != nil {
 			return 0, nil, apiErr
@@ -448,12 +454,8 @@ type createRequest struct {
 // is wrong. Application tokens take an integer max_age_seconds.
 func parseCreate(body map[string]json.RawMessage, application bool) (createRequest, *apiError) {
 	var req createRequest
-	for name := range body {
-		switch name {
-		case "description", "max_age_seconds", "extend_when_used", "scopes", "ip_allowlist":
-		default:
-			return req, errorf(http.StatusBadRequest, "Invalid input: unknown field %q", name)
-		}
+	if apiErr := onlyFields(body, "description", "max_age_seconds", "extend_when_used", "scopes", "ip_allowlist"); apiErr != nil {
+		return req, apiErr
 	}
 	desc, apiErr := parseDescription(body)
 	if apiErr != nil {
@@ -478,6 +480,10 @@ func parseCreate(body map[string]json.RawMessage, application bool) (createReque
 			return req, errorf(http.StatusBadRequest, "Invalid input: extend_when_used must be a boolean")
 		}
 	}
+	// The schema: extend_when_used is "only applicable if max_age_seconds
+	// is specified". Without it a personal token keeps its fixed 30 days
+	// and says extend_when_used false (the reported value is inferred).
+	req.extend = req.extend && req.maxAge > 0
 	var err *apiError
 	if req.scopes, err = stringList(body, "scopes"); err != nil {
 		return req, err
@@ -491,6 +497,18 @@ func parseCreate(body map[string]json.RawMessage, application bool) (createReque
 		}
 	}
 	return req, nil
+}
+
+// onlyFields refuses a body holding a field the operation does not take,
+// naming it (inferred: Aiven's exact wording for unknown fields is not
+// published).
+func onlyFields(body map[string]json.RawMessage, allowed ...string) *apiError {
+	for name := range body {
+		if !slices.Contains(allowed, name) {
+			return errorf(http.StatusBadRequest, "Invalid input: unknown field %q", name)
+		}
+	}
+	return nil
 }
 
 func parseDescription(body map[string]json.RawMessage) (string, *apiError) {

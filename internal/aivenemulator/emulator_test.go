@@ -398,7 +398,10 @@ func TestPersonalTokenCap(t *testing.T) {
 
 func rawCall(t *testing.T, f *fixture, method, path, auth, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
