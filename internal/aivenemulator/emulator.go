@@ -253,7 +253,7 @@ func (e *Emulator) CreateApplicationUser(orgID, name string, permissions []strin
 	}
 	p.email = fmt.Sprintf("%s@application-users.%s.aiven.io", p.id, orgID)
 	e.users[p.id] = p
-	return ApplicationUser{UserID: p.id, OrganizationID: orgID, Name: name, Email: p.email, Permissions: permissions}, nil
+	return ApplicationUser{UserID: p.id, OrganizationID: orgID, Name: name, Email: p.email, Permissions: nonNil(permissions)}, nil
 }
 
 // Tokens lists every token ever issued, without values.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -651,6 +652,9 @@ func TestControlAPIEndToEnd(t *testing.T) {
 	if body := post("/_emulator/application-users", `{"name":"no org"}`, 400); !strings.Contains(body, "organization_id") {
 		t.Fatalf("application user without organization: %s", body)
 	}
+	if body := post("/_emulator/application-users", `{"organization_id":"org1","name":"bare"}`, 200); !strings.Contains(body, `"permissions":[]`) {
+		t.Fatalf("an application user without permissions: %s", body)
+	}
 	post("/_emulator/users", `{"email":"not-an-address"}`, 400)
 	post("/_emulator/users", `{"email":"ADMIN@example.com"}`, 400) // taken, whatever the case
 	post("/_emulator/users", `{"email":"x@example.com","colour":"red"}`, 400)
@@ -850,5 +854,32 @@ func TestFaultOptionsOneByOne(t *testing.T) {
 	add(`{"operation":"ApplicationUserAccessTokensList","drop":true,"times":2}`)
 	if _, err := ac.ApplicationUserAccessTokensList(ctx, "org1", app.UserID); err == nil || status(err) != 0 {
 		t.Fatalf("drop of a GET: %v", err)
+	}
+}
+
+// Concurrent creates cannot overshoot the cap: exactly nine more tokens
+// join the console token, every other call gets the 409.
+func TestCapHoldsUnderConcurrentCreates(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(f.user("ops@example.com").Token)
+	codes := make(chan int, 30)
+	var wg sync.WaitGroup
+	for range cap(codes) {
+		wg.Go(func() {
+			_, err := c.AccessTokenCreate(t.Context(), &user.AccessTokenCreateIn{Description: "race"})
+			codes <- status(err)
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for code := range codes {
+		count[code]++
+	}
+	if count[0] != maxPersonalTokens-1 || count[http.StatusConflict] != cap(codes)-(maxPersonalTokens-1) {
+		t.Fatalf("outcomes %v, want %d successes and the rest 409", count, maxPersonalTokens-1)
+	}
+	if n := len(f.emu.Tokens()); n != maxPersonalTokens {
+		t.Fatalf("%d tokens exist", n)
 	}
 }
