@@ -883,3 +883,27 @@ func TestCapHoldsUnderConcurrentCreates(t *testing.T) {
 		t.Fatalf("%d tokens exist", n)
 	}
 }
+
+// A token with an ip_allowlist answers only from those addresses.
+func TestIPAllowlist(t *testing.T) {
+	f := newFixture(t)
+	me := f.user("ops@example.com")
+	c := f.client(me.Token)
+	tok, err := c.AccessTokenCreate(t.Context(), &user.AccessTokenCreateIn{Description: "fenced", IPAllowlist: &[]string{"10.0.0.0/8", "192.0.2.7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.client(tok.FullToken).UserInfo(t.Context()); status(err) != http.StatusForbidden {
+		t.Fatalf("from 127.0.0.1: %v, want 403", err)
+	}
+	for remote, want := range map[string]int{"10.1.2.3:40000": 200, "192.0.2.7:1": 200, "192.0.2.8:1": 403} {
+		req := httptest.NewRequest(http.MethodGet, "/v1/me", nil)
+		req.Header.Set("Authorization", "aivenv1 "+tok.FullToken)
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		f.emu.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("from %s: %d %s, want %d", remote, rec.Code, rec.Body, want)
+		}
+	}
+}
