@@ -378,22 +378,21 @@ func (e *Emulator) ownToken(owner *principal, prefixOrToken string, now time.Tim
 	return t
 }
 
+// liveTokens returns owner's live tokens in issue order, dropping the dead
+// ones from owner.maybeLive for good. Callers hold e.mu.
+func liveTokens(owner *principal, now time.Time) []*token {
+	owner.maybeLive = slices.DeleteFunc(owner.maybeLive, func(t *token) bool { return t.state(now) != "live" })
+	return owner.maybeLive
+}
+
 func (e *Emulator) liveTokenCount(owner *principal, now time.Time) int {
-	n := 0
-	for _, t := range e.tokens {
-		if t.owner == owner && t.state(now) == "live" {
-			n++
-		}
-	}
-	return n
+	return len(liveTokens(owner, now))
 }
 
 func (e *Emulator) liveViews(owner *principal, caller *token, now time.Time) []map[string]any {
 	out := []map[string]any{}
-	for _, t := range e.tokens {
-		if t.owner == owner && t.state(now) == "live" {
-			out = append(out, tokenView(t, caller))
-		}
+	for _, t := range liveTokens(owner, now) {
+		out = append(out, tokenView(t, caller))
 	}
 	return out
 }

@@ -72,6 +72,11 @@ type principal struct {
 	orgID       string   // application users: their organization; people: the one they belong to
 	permissions []string // organization permissions
 	tokensSince time.Time
+	// maybeLive holds the principal's tokens not yet seen dead, in issue
+	// order. A token never comes back to life (the clock only moves
+	// forward, revocation is final), so counting and listing prune it and
+	// stay proportional to the live tokens, not to every token ever issued.
+	maybeLive []*token
 }
 
 type token struct {
@@ -206,6 +211,7 @@ func (e *Emulator) issue(owner *principal, description string, maxAge time.Durat
 		t.expiry = now.Add(maxAge)
 	}
 	e.tokens = append(e.tokens, t)
+	owner.maybeLive = append(owner.maybeLive, t)
 	e.byValue[full] = t
 	e.byPrefix[t.prefix] = t
 	return t
