@@ -15,16 +15,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
 )
 
-// Invoker runs the rotation function once with the event's JSON. It has
-// the method set of aws-lambda-go's lambda.Handler, so lambda.NewHandler(fn)
-// is an Invoker.
+// Invoker runs the rotation function once with the event's JSON.
+// It has the method set of aws-lambda-go's lambda.Handler, so
+// lambda.NewHandler(fn) is an Invoker.
 type Invoker interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
 }
@@ -46,10 +49,12 @@ type Emulator struct {
 
 	mu             sync.Mutex
 	secrets        map[string]*secretEntry // by ARN
+	names          map[string]string       // name → ARN
 	functions      map[string]Invoker
 	rotations      []*RotationAttempt
 	rotationTokens []string
-	running        sync.WaitGroup
+	running        int           // rotations under way
+	idle           chan struct{} // closed when running drops to zero
 }
 
 // Option configures an Emulator.
@@ -61,12 +66,13 @@ func WithRegion(r string) Option { return func(e *Emulator) { e.region = r } }
 // WithAccount sets the account in ARNs (default 000000000000).
 func WithAccount(a string) Option { return func(e *Emulator) { e.account = a } }
 
-// WithLogger logs one line per request: operation, status, latency.
+// WithLogger logs one line per request: operation, status, error type,
+// latency. Never a request body, so never a secret value or token.
 func WithLogger(l *slog.Logger) Option { return func(e *Emulator) { e.log = l } }
 
 // WithBackgroundRotation makes RotateSecret return at once and rotate in
 // the background, as AWS does; by default it returns when the rotation
-// has ended, which tests prefer.
+// has ended, which tests prefer. The response is the same either way.
 func WithBackgroundRotation(on bool) Option { return func(e *Emulator) { e.background = on } }
 
 // WithMaxAttempts sets how many times a failed rotation is tried in all
@@ -97,6 +103,7 @@ func New(opts ...Option) *Emulator {
 		now:       time.Now,
 		arnSuffix: func(string) string { return randomSuffix() },
 		secrets:   map[string]*secretEntry{},
+		names:     map[string]string{},
 		functions: map[string]Invoker{},
 	}
 	for _, o := range opts {
@@ -104,6 +111,9 @@ func New(opts ...Option) *Emulator {
 	}
 	if e.maxAttempts < 1 {
 		e.maxAttempts = 1
+	}
+	if e.functionTimeout <= 0 {
+		e.functionTimeout = 60 * time.Second
 	}
 	return e
 }
@@ -133,20 +143,37 @@ func errOf(typ, format string, args ...any) *apiError {
 	if typ == "InternalServiceError" {
 		status = http.StatusInternalServerError
 	}
-	return &apiError{Type: typ, Message: fmt.Sprintf(format, args...), Status: status}
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return &apiError{Type: typ, Message: msg, Status: status}
 }
 
+const contentType = "application/x-amz-json-1.1"
+
 func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-ErrorType", e.Type)
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Amzn-ErrorType", e.Type)
 	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.Type, "message": e.Message})
+	_ = json.NewEncoder(w).Encode(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{e.Type, e.Message})
 }
 
 func writeOK(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, errOf("InternalServiceError", "An error occurred on the server side."))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(b)
 }
 
 // ServeHTTP answers awsJson1.1 calls on POST / and the control API under
@@ -157,159 +184,130 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	op, status := e.serveAPI(w, r)
+	w.Header().Set("X-Amzn-RequestId", uuid.NewString())
+	op, status, errType := e.serveAPI(w, r)
 	if e.log != nil {
-		e.log.Info("request", "operation", op, "status", status, "latency_ms", float64(time.Since(start).Microseconds())/1000)
+		attrs := []slog.Attr{
+			slog.String("operation", op), slog.Int("status", status),
+			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+		}
+		if errType != "" {
+			attrs = append(attrs, slog.String("error", errType))
+		}
+		e.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}
 }
 
 const targetPrefix = "secretsmanager."
 
-func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) (string, int) {
-	target := r.Header.Get("X-Amz-Target")
-	op := strings.TrimPrefix(target, targetPrefix)
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		writeError(w, errOf("UnknownOperationException", "Unknown operation: %s %s", r.Method, r.URL.Path))
-		return "unknown", http.StatusBadRequest
-	}
-	if apiErr := checkSignature(r); apiErr != nil {
+// serveAPI answers one call; it reports the operation, the status sent (0
+// for a dropped connection) and the error type, for the request log.
+func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) (op string, status int, errType string) {
+	fail := func(apiErr *apiError) (string, int, string) {
 		writeError(w, apiErr)
-		return op, apiErr.Status
+		return op, apiErr.Status, apiErr.Type
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op = strings.TrimPrefix(target, targetPrefix)
+	if op == "" {
+		op = "unknown"
+	}
+	// Authentication comes first, as at AWS's front door.
+	if apiErr := checkSignature(r); apiErr != nil {
+		return fail(apiErr)
 	}
 	handler, known := operations[op]
-	if !known || !strings.HasPrefix(target, targetPrefix) {
-		writeError(w, errOf("UnknownOperationException", "Unknown operation %q", target))
-		return "unknown", http.StatusBadRequest
+	if !known || !strings.HasPrefix(target, targetPrefix) || r.Method != http.MethodPost || r.URL.Path != "/" {
+		// Coral's answer to a target it does not serve (message inferred).
+		op = "unknown"
+		return fail(errOf("UnknownOperationException", "The operation is not supported by this service."))
 	}
 
+	// Faults come before the operation, so a failed call changes nothing.
 	if f, hit := e.plan.Observe(op); hit {
 		f.Wait(r)
-		if f.Drop && faults.DropConnection(w) {
-			return op, 0
+		if f.Drop {
+			if !faults.DropConnection(w) {
+				panic(http.ErrAbortHandler) // no hijack (HTTP/2): abort the stream instead
+			}
+			return op, 0, "dropped"
 		}
 		if f.Status != 0 {
 			if f.RetryAfter > 0 {
-				w.Header().Set("Retry-After", fmt.Sprint(f.RetryAfter))
+				w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 			}
-			apiErr := faultError(f.Status)
-			writeError(w, apiErr)
-			return op, apiErr.Status
+			return fail(faultError(f.Status, f.RetryAfter))
 		}
 	}
 
-	var body map[string]json.RawMessage
+	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err := dec.Decode(&body); err != nil {
-		apiErr := errOf("SerializationException", "The request body is not a JSON object")
-		writeError(w, apiErr)
-		return op, apiErr.Status
+	if err := dec.Decode(&fields); err != nil {
+		// Coral's answer to a body that is not a JSON object (message inferred).
+		return fail(errOf("SerializationException", "The request body could not be read as a JSON object."))
 	}
-	out, apiErr := handler(e, &request{fields: body})
+	out, apiErr := handler(e, &request{fields: fields})
 	if apiErr != nil {
-		writeError(w, apiErr)
-		return op, apiErr.Status
+		return fail(apiErr)
 	}
 	writeOK(w, out)
-	return op, http.StatusOK
+	return op, http.StatusOK, ""
 }
 
-// faultError renders an injected failure as Secrets Manager would answer.
-func faultError(status int) *apiError {
+// faultError renders an injected failure as Secrets Manager would answer
+// it: a 5xx is InternalServiceError, a 429 (or a 400 that carries a
+// Retry-After) is ThrottlingException, as AWS throttles with a 400, a 403
+// AccessDeniedException, any other status InvalidRequestException. The
+// rule's status is kept.
+func faultError(status, retryAfter int) *apiError {
 	switch {
-	case status == http.StatusTooManyRequests:
-		return &apiError{Type: "ThrottlingException", Message: "Rate exceeded", Status: status}
 	case status >= 500:
 		return &apiError{Type: "InternalServiceError", Message: "An error occurred on the server side.", Status: status}
+	case status == http.StatusTooManyRequests, status == http.StatusBadRequest && retryAfter > 0:
+		return &apiError{Type: "ThrottlingException", Message: "Rate exceeded", Status: status}
+	case status == http.StatusForbidden:
+		return &apiError{Type: "AccessDeniedException", Message: "User is not authorized to perform this operation (injected fault).", Status: status}
 	default:
-		return &apiError{Type: "InvalidRequestException", Message: "Injected fault.", Status: status}
+		return &apiError{Type: "InvalidRequestException", Message: "The request failed (injected fault).", Status: status}
 	}
 }
 
 // checkSignature accepts any credentials but insists the request is
-// SigV4-signed in form, as every real call from an SDK or the CLI is.
+// SigV4-signed in form, as every call from an SDK or the CLI is. The
+// answers are Coral's: 400 MissingAuthenticationTokenException "Request is
+// missing Authentication Token" without a header, 400
+// IncompleteSignatureException naming what a malformed one lacks (the
+// header itself is not echoed, as AWS does, since it may hold a token).
 func checkSignature(r *http.Request) *apiError {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return &apiError{Type: "MissingAuthenticationTokenException", Message: "Missing Authentication Token", Status: http.StatusBadRequest}
+		return &apiError{Type: "MissingAuthenticationTokenException", Message: "Request is missing Authentication Token", Status: http.StatusBadRequest}
 	}
-	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") ||
-		!strings.Contains(auth, "Credential=") || !strings.Contains(auth, "SignedHeaders=") || !strings.Contains(auth, "Signature=") {
-		return &apiError{Type: "IncompleteSignatureException", Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.", Status: http.StatusBadRequest}
+	var missing []string
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") {
+		missing = append(missing, "Authorization header requires the 'AWS4-HMAC-SHA256' algorithm.")
+	}
+	for _, part := range []string{"Credential", "Signature", "SignedHeaders"} {
+		if !strings.Contains(auth, part+"=") {
+			missing = append(missing, "Authorization header requires '"+part+"' parameter.")
+		}
+	}
+	if r.Header.Get("X-Amz-Date") == "" && r.Header.Get("Date") == "" {
+		missing = append(missing, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+	}
+	if len(missing) > 0 {
+		return &apiError{Type: "IncompleteSignatureException", Message: strings.Join(missing, " "), Status: http.StatusBadRequest}
 	}
 	return nil
 }
 
-// request is a decoded call body with typed accessors. A read that finds a
-// field of the wrong type records an error that names the field and
-// returns the zero value; the operation checks err once, after its reads,
-// so the first problem is the one reported.
-type request struct {
-	fields map[string]json.RawMessage
-	err    *apiError
-}
+// epoch is a timestamp as awsJson1.1 sends it: seconds since the epoch,
+// with milliseconds. The zero value is omitted by omitempty.
+type epoch float64
 
-// fail records apiErr unless an earlier problem was recorded.
-func (q *request) fail(apiErr *apiError) {
-	if q.err == nil {
-		q.err = apiErr
+func epochOf(t time.Time) epoch {
+	if t.IsZero() {
+		return 0
 	}
+	return epoch(float64(t.UnixMilli()) / 1000)
 }
-
-func (q *request) has(name string) bool {
-	raw, ok := q.fields[name]
-	return ok && string(raw) != "null"
-}
-
-// read decodes the field into v, when present, recording a
-// SerializationException naming it and what was expected otherwise.
-func (q *request) read(name, expected string, v any) bool {
-	if !q.has(name) {
-		return false
-	}
-	if err := json.Unmarshal(q.fields[name], v); err != nil {
-		q.fail(errOf("SerializationException", "Invalid type for parameter %s%s", name, expected))
-		return false
-	}
-	return true
-}
-
-func (q *request) str(name string) string {
-	var s string
-	q.read(name, ": expected a string", &s)
-	return s
-}
-
-func (q *request) required(name string) string {
-	s := q.str(name)
-	if s == "" {
-		q.fail(errOf("InvalidParameterException", "Invalid parameter: %s is required and must not be empty.", name))
-	}
-	return s
-}
-
-func (q *request) boolean(name string) *bool {
-	var b bool
-	if !q.read(name, ": expected a boolean", &b) {
-		return nil
-	}
-	return &b
-}
-
-func (q *request) integer(name string) *int64 {
-	var n int64
-	if !q.read(name, ": expected an integer", &n) {
-		return nil
-	}
-	return &n
-}
-
-func (q *request) strings(name string) []string {
-	var s []string
-	q.read(name, ": expected a list of strings", &s)
-	return s
-}
-
-func (q *request) decode(name string, v any) { q.read(name, "", v) }
-
-// epoch renders a time as awsJson1.1 does: seconds since the epoch.
-func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

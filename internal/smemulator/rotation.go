@@ -3,12 +3,13 @@ package smemulator
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -32,21 +33,36 @@ type StepResult struct {
 	VersionID string `json:"version_id"`
 	Attempt   int    `json:"attempt"`
 	Step      string `json:"step"`
-	Error     string `json:"error,omitempty"`
+	// Error is the function's error message; empty when the step passed.
+	Error string `json:"error,omitempty"`
 }
 
 // RotationAttempt is one run of the rotation sequence, as the rotation log
 // records it.
 type RotationAttempt struct {
-	SecretARN  string    `json:"secret_arn"`
-	VersionID  string    `json:"version_id"`
-	Attempt    int       `json:"attempt"`
-	Steps      []string  `json:"steps"`
-	Outcome    string    `json:"outcome"`
-	FailedStep string    `json:"failed_step,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Started    time.Time `json:"started"`
-	Ended      time.Time `json:"ended,omitzero"`
+	SecretARN string `json:"secret_arn"`
+	VersionID string `json:"version_id"`
+	Attempt   int    `json:"attempt"`
+	// Steps are the steps invoked so far, the failing one included.
+	Steps []string `json:"steps"`
+	// Outcome is RotationStarted while the attempt runs, then
+	// RotationSucceeded, RotationFailed (another attempt follows) or
+	// RotationAbandoned (the last attempt failed).
+	Outcome    string `json:"outcome"`
+	FailedStep string `json:"failed_step,omitempty"`
+	// Error is the failing step's error message, as the function gave it.
+	Error   string    `json:"error,omitempty"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+}
+
+func (a *RotationAttempt) clone() RotationAttempt {
+	c := *a
+	c.Steps = slices.Clone(a.Steps)
+	if c.Steps == nil {
+		c.Steps = []string{}
+	}
+	return c
 }
 
 // Rotations returns the rotation log, oldest attempt first.
@@ -55,27 +71,30 @@ func (e *Emulator) Rotations() []RotationAttempt {
 	defer e.mu.Unlock()
 	out := make([]RotationAttempt, 0, len(e.rotations))
 	for _, a := range e.rotations {
-		c := *a
-		c.Steps = slices.Clone(a.Steps)
-		out = append(out, c)
+		out = append(out, a.clone())
 	}
 	return out
 }
 
 // RotationTokensSent lists the RotationToken of every rotation started,
-// so tests can recognise it wherever it turns up.
+// so tests can recognise it wherever it turns up (a log line, say).
 func (e *Emulator) RotationTokensSent() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.rotationTokens)
 }
 
-// WaitIdle waits until no background rotation is running, or ctx ends.
+// WaitIdle waits until no rotation is running, or ctx ends.
 func (e *Emulator) WaitIdle(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { e.running.Wait(); close(done) }()
+	e.mu.Lock()
+	if e.running == 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	idle := e.idle
+	e.mu.Unlock()
 	select {
-	case <-done:
+	case <-idle:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -83,30 +102,63 @@ func (e *Emulator) WaitIdle(ctx context.Context) error {
 }
 
 var (
-	schedulePattern = regexp.MustCompile(`^(rate\(\d+ (hours?|days?)\)|cron\(.+\))$`)
-	durationPattern = regexp.MustCompile(`^\d+h$`)
+	schedulePattern = regexp.MustCompile(`^[0-9A-Za-z\(\)#\?\*\-\/, ]+$`)
+	durationPattern = regexp.MustCompile(`^[0-9]+h$`)
+	scheduleForm    = regexp.MustCompile(`^(rate\(\d+ (hours?|days?)\)|cron\(.+\))$`)
 )
 
-func (e *Emulator) rotateSecret(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	token := requestToken(q)
-	lambdaARN := q.str("RotationLambdaARN")
-	var rules *rotationRules
-	if q.has("RotationRules") {
-		rules = new(rotationRules)
-		q.decode("RotationRules", rules)
-		if apiErr := validateRules(rules); apiErr != nil {
-			q.fail(apiErr)
+// readRules reads RotationRules with the model's constraints, then the
+// service's own.
+func readRules(q *request) *rotationRules {
+	if !q.has("RotationRules") {
+		return nil
+	}
+	r := new(rotationRules)
+	if !q.read("RotationRules", "a {AutomaticallyAfterDays, Duration, ScheduleExpression} object", r) {
+		return nil
+	}
+	if r.AutomaticallyAfterDays != nil {
+		q.rangeCheck("rotationRules.automaticallyAfterDays", *r.AutomaticallyAfterDays, 1, 1000)
+	}
+	if r.Duration != nil {
+		q.length("rotationRules.duration", len(*r.Duration), 2, 3)
+		q.pattern("rotationRules.duration", *r.Duration, durationPattern)
+	}
+	if r.ScheduleExpression != nil {
+		q.length("rotationRules.scheduleExpression", len(*r.ScheduleExpression), 1, 256)
+		q.pattern("rotationRules.scheduleExpression", *r.ScheduleExpression, schedulePattern)
+	}
+	switch {
+	case r.AutomaticallyAfterDays != nil && r.ScheduleExpression != nil:
+		// AWS documents the exclusion; the words are inferred (moto's).
+		q.fail(errOf("InvalidParameterException", "You cannot specify both rotation frequency and schedule expression together."))
+	case r.ScheduleExpression != nil && !scheduleForm.MatchString(*r.ScheduleExpression):
+		// Inferred wording.
+		q.fail(errOf("InvalidParameterException", "Invalid parameter: ScheduleExpression must be rate(N hours), rate(N days) or cron(...)."))
+	case r.ScheduleExpression != nil:
+		if m := ratePattern.FindStringSubmatch(*r.ScheduleExpression); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			if n < 1 || (strings.HasPrefix(m[2], "hour") && n < 4) {
+				// "You can rotate a secret as often as every four hours."
+				// Inferred wording.
+				q.fail(errOf("InvalidParameterException", "Invalid parameter: ScheduleExpression can't rotate more often than every 4 hours."))
+			}
 		}
 	}
+	return r
+}
+
+func (e *Emulator) rotateSecret(q *request) (any, *apiError) {
+	id := q.secretID()
+	token := q.clientToken()
+	lambdaARN := q.text("RotationLambdaARN", false, 0, maxARNLength)
+	rules := readRules(q)
 	immediately := q.boolean("RotateImmediately")
-	now := true
-	if immediately != nil {
-		now = *immediately
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
-	if q.err != nil {
-		return nil, q.err
-	}
+	configTest := immediately != nil && !*immediately
+
 	e.mu.Lock()
 	s, apiErr := e.usable(id)
 	if apiErr != nil {
@@ -118,14 +170,9 @@ func (e *Emulator) rotateSecret(q *request) (any, *apiError) {
 	}
 	if lambdaARN == "" {
 		e.mu.Unlock()
+		// AWS documents the case under InvalidRequestException; the words
+		// are inferred.
 		return nil, errOf("InvalidRequestException", "No Lambda rotation function ARN is associated with this secret.")
-	}
-	fn, registered := e.functions[lambdaARN]
-	if !registered {
-		e.mu.Unlock()
-		// AWS answers AccessDeniedException when it cannot invoke the
-		// function; the local stack adds why.
-		return nil, errOf("AccessDeniedException", "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com. (local stack: no function is registered under %s)", lambdaARN)
 	}
 	if pending, ok := s.labels[StagePending]; ok && pending != s.labels[StageCurrent] {
 		e.mu.Unlock()
@@ -133,135 +180,185 @@ func (e *Emulator) rotateSecret(q *request) (any, *apiError) {
 	}
 	if _, ok := s.labels[StageCurrent]; !ok {
 		e.mu.Unlock()
+		// Inferred: nothing to rotate from; AWS's own function would fail
+		// at createSecret instead.
 		return nil, errOf("InvalidRequestException", "You can't rotate a secret that has no AWSCURRENT version.")
 	}
+	fn, registered := e.functions[lambdaARN]
+	if !registered {
+		e.mu.Unlock()
+		// AWS answers AccessDeniedException, recorded word for word, when
+		// it cannot invoke the function (missing, or its policy does not
+		// let Secrets Manager in); nothing is stored. The local stack adds
+		// why.
+		return nil, errOf("AccessDeniedException", "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com. (local stack: no function is registered for %s)", lambdaARN)
+	}
 	if token == "" {
-		token = uuid.NewString()
+		token = uuid.NewString() // the SDK and the CLI always send one
 	}
 	if _, exists := s.versions[token]; exists {
 		e.mu.Unlock()
-		return nil, errOf("ResourceExistsException", "A version with ClientRequestToken %s already exists.", token)
+		// Inferred: a ClientRequestToken names a new version; reusing one
+		// would rotate onto a version that already exists.
+		return nil, errOf("ResourceExistsException", "A version with this ClientRequestToken already exists.")
 	}
+
+	now := e.now()
 	s.rotationLambdaARN = lambdaARN
 	if rules != nil {
 		s.rules = rules
 	}
-	s.rotationEnabled = true
-	s.versions[token] = &version{id: token, created: e.now()}
-	s.labels[StagePending] = token
-	rotationToken := newRotationToken()
-	e.rotationTokens = append(e.rotationTokens, rotationToken)
-	job := rotationJob{secretARN: s.arn, version: token, rotationToken: rotationToken, fn: fn, configTest: !now}
-	e.running.Add(1)
+	s.rotationConfigured, s.rotationEnabled, s.rotationSince = true, true, now
+	s.rotationGen++
+	s.changed = now
+	s.addVersion(&version{id: token, created: now})
+	s.labels[StagePending] = token // taken from the current version if it still had it
+	job := &rotationJob{
+		secretARN: s.arn, version: token, lambdaARN: lambdaARN,
+		rotationToken: newRotationToken(), fn: fn, configTest: configTest, gen: s.rotationGen,
+	}
+	e.rotationTokens = append(e.rotationTokens, job.rotationToken)
+	// The first attempt is in the log before RotateSecret answers.
+	first := &RotationAttempt{SecretARN: s.arn, VersionID: token, Attempt: 1, Outcome: RotationStarted, Started: now}
+	e.rotations = append(e.rotations, first)
+	if e.running == 0 {
+		e.idle = make(chan struct{})
+	}
+	e.running++
+	out := versionAnswer{ARN: s.arn, Name: s.name, VersionID: token}
 	e.mu.Unlock()
 
 	if e.background {
-		go e.rotate(job)
+		go e.rotate(job, first)
 	} else {
-		e.rotate(job)
+		e.rotate(job, first)
 	}
-	return map[string]any{"ARN": s.arn, "Name": s.name, "VersionId": token}, nil
+	return out, nil
 }
 
-func validateRules(r *rotationRules) *apiError {
-	if r.AutomaticallyAfterDays != nil && r.ScheduleExpression != nil {
-		return errOf("InvalidParameterException", "You can't specify both AutomaticallyAfterDays and ScheduleExpression in RotationRules.")
-	}
-	if r.AutomaticallyAfterDays != nil && (*r.AutomaticallyAfterDays < 1 || *r.AutomaticallyAfterDays > 1000) {
-		return errOf("InvalidParameterException", "Invalid parameter: RotationRules.AutomaticallyAfterDays must be between 1 and 1000.")
-	}
-	if r.ScheduleExpression != nil && !schedulePattern.MatchString(*r.ScheduleExpression) {
-		return errOf("InvalidParameterException", "Invalid parameter: RotationRules.ScheduleExpression must be rate(N hours|days) or cron(...).")
-	}
-	if r.Duration != nil && !durationPattern.MatchString(*r.Duration) {
-		return errOf("InvalidParameterException", "Invalid parameter: RotationRules.Duration must be a number of hours such as 3h.")
-	}
-	return nil
-}
-
-// newRotationToken is an opaque, random value, as AWS sends in the event.
+// newRotationToken is an opaque random value, fresh for each rotation and
+// shaped as the model requires it back in PutSecretValue (36 to 256 of
+// [a-zA-Z0-9-]).
 func newRotationToken() string {
-	b := make([]byte, 48)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 64)
 	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
 }
 
 type rotationJob struct {
-	secretARN, version, rotationToken string
-	fn                                Invoker
-	configTest                        bool
+	secretARN, version, lambdaARN, rotationToken string
+	fn                                           Invoker
+	configTest                                   bool
+	gen                                          int
 }
 
 // rotate runs the rotation: every step in order, the whole sequence again
-// on a failure, up to maxAttempts, with the same token. The emulator's lock
-// is never held while the function runs, since the function calls back.
-func (e *Emulator) rotate(job rotationJob) {
-	defer e.running.Done()
-	steps := rotationSteps
-	attempts := e.maxAttempts
+// after a failure, up to maxAttempts, with the same token and rotation
+// token. The emulator's lock is never held while the function runs: it
+// calls back into this emulator.
+func (e *Emulator) rotate(job *rotationJob, first *RotationAttempt) {
+	defer e.endRotation()
+	steps, attempts := rotationSteps, e.maxAttempts
 	if job.configTest {
 		// RotateImmediately=false: Secrets Manager only tests the
-		// configuration, once, on an empty AWSPENDING version.
+		// configuration, with testSecret, on an empty AWSPENDING version
+		// that it removes afterwards. One attempt (inferred).
 		steps, attempts = []string{"testSecret"}, 1
 	}
-	for attempt := 1; attempt <= attempts; attempt++ {
-		a := e.logAttempt(RotationAttempt{SecretARN: job.secretARN, VersionID: job.version, Attempt: attempt, Outcome: RotationStarted, Started: e.now()})
-		var failedStep string
-		var failure error
+	a := first
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			e.mu.Lock()
+			if e.cancelledLocked(job) {
+				// Cancelled between attempts: the failed attempt was the
+				// last one.
+				a.Outcome = RotationAbandoned
+				e.mu.Unlock()
+				return
+			}
+			a = &RotationAttempt{SecretARN: job.secretARN, VersionID: job.version, Attempt: attempt, Outcome: RotationStarted, Started: e.now()}
+			e.rotations = append(e.rotations, a)
+			e.mu.Unlock()
+		}
+		var failedStep, failure string
 		for _, step := range steps {
+			if e.cancelled(job) {
+				failure = "The rotation was cancelled by CancelRotateSecret."
+				break
+			}
 			err := e.invoke(job, step)
+			result := StepResult{SecretARN: job.secretARN, VersionID: job.version, Attempt: attempt, Step: step}
 			e.mu.Lock()
 			a.Steps = append(a.Steps, step)
 			e.mu.Unlock()
-			result := StepResult{SecretARN: job.secretARN, VersionID: job.version, Attempt: attempt, Step: step}
 			if err != nil {
 				result.Error = err.Error()
+				failedStep, failure = step, err.Error()
 			}
 			if e.stepHook != nil {
 				e.stepHook(result)
 			}
 			if err != nil {
-				failedStep, failure = step, err
 				break
 			}
 		}
 
 		e.mu.Lock()
 		a.Ended = e.now()
+		more := failure != "" && attempt < attempts && !e.cancelledLocked(job)
 		switch {
-		case failure == nil:
+		case failure == "":
 			a.Outcome = RotationSucceeded
 			e.finishRotation(job)
-		case attempt == attempts:
-			a.Outcome, a.FailedStep, a.Error = RotationAbandoned, failedStep, failure.Error()
+		case more:
+			a.Outcome, a.FailedStep, a.Error = RotationFailed, failedStep, failure
+		default:
+			// Given up: AWSPENDING stays where it is.
+			a.Outcome, a.FailedStep, a.Error = RotationAbandoned, failedStep, failure
 			if job.configTest {
 				e.dropPlaceholder(job)
 			}
-		default:
-			a.Outcome, a.FailedStep, a.Error = RotationFailed, failedStep, failure.Error()
 		}
-		done := *a
-		done.Steps = slices.Clone(a.Steps)
+		done := a.clone()
 		e.mu.Unlock()
 		if e.attemptHook != nil {
 			e.attemptHook(done)
 		}
-		if failure == nil {
+		if !more {
 			return
 		}
 	}
 }
 
-// logAttempt records an attempt; the caller updates it under e.mu.
-func (e *Emulator) logAttempt(a RotationAttempt) *RotationAttempt {
+func (e *Emulator) endRotation() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.rotations = append(e.rotations, &a)
-	return &a
+	e.running--
+	if e.running == 0 {
+		close(e.idle)
+	}
 }
 
-// finishRotation tidies up after a successful rotation. Callers hold e.mu.
-func (e *Emulator) finishRotation(job rotationJob) {
+func (e *Emulator) cancelled(job *rotationJob) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cancelledLocked(job)
+}
+
+// cancelledLocked says whether the job's rotation was cancelled or
+// superseded, or its secret deleted. Callers hold e.mu.
+func (e *Emulator) cancelledLocked(job *rotationJob) bool {
+	s, ok := e.secrets[job.secretARN]
+	return !ok || s.rotationGen != job.gen || !s.deleted.IsZero()
+}
+
+// finishRotation tidies up after a successful rotation: AWSPENDING leaves
+// the new current version, and LastRotatedDate is set. Callers hold e.mu.
+func (e *Emulator) finishRotation(job *rotationJob) {
 	s, ok := e.secrets[job.secretARN]
 	if !ok {
 		return
@@ -278,7 +375,7 @@ func (e *Emulator) finishRotation(job rotationJob) {
 
 // dropPlaceholder removes a configuration test's empty version. Callers
 // hold e.mu.
-func (e *Emulator) dropPlaceholder(job rotationJob) {
+func (e *Emulator) dropPlaceholder(job *rotationJob) {
 	s, ok := e.secrets[job.secretARN]
 	if !ok {
 		return
@@ -286,18 +383,22 @@ func (e *Emulator) dropPlaceholder(job rotationJob) {
 	if s.labels[StagePending] == job.version {
 		delete(s.labels, StagePending)
 	}
-	if v, ok := s.versions[job.version]; ok && !v.hasValue() {
-		delete(s.versions, job.version)
+	if v, ok := s.versions[job.version]; ok && !v.hasValue() && len(s.stagesOf(job.version)) == 0 {
+		s.dropVersion(job.version)
 	}
 }
 
-// invoke runs one step as Lambda would: the event as JSON bytes, a
-// deadline, and a Lambda context with a fresh request id.
-func (e *Emulator) invoke(job rotationJob, step string) error {
-	payload, err := json.Marshal(map[string]string{
-		"Step": step, "SecretId": job.secretARN,
-		"ClientRequestToken": job.version, "RotationToken": job.rotationToken,
-	})
+// invoke runs one step as Lambda runs a synchronous invocation: the event
+// as JSON bytes, a deadline, a Lambda context with a fresh request id. A
+// function that outlives its deadline is abandoned with Lambda's timeout
+// message; a panic is the step's error.
+func (e *Emulator) invoke(job *rotationJob, step string) error {
+	payload, err := json.Marshal(struct {
+		Step               string `json:"Step"`
+		SecretID           string `json:"SecretId"`
+		ClientRequestToken string `json:"ClientRequestToken"`
+		RotationToken      string `json:"RotationToken"`
+	}{step, job.secretARN, job.version, job.rotationToken})
 	if err != nil {
 		return err
 	}
@@ -305,29 +406,33 @@ func (e *Emulator) invoke(job rotationJob, step string) error {
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       uuid.NewString(),
-		InvokedFunctionArn: e.functionARN(job.secretARN),
+		InvokedFunctionArn: job.lambdaARN,
 	})
-	_, err = job.fn.Invoke(ctx, payload)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("%v", p)
+			}
+		}()
+		_, err := job.fn.Invoke(ctx, payload)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		//lint:ignore ST1005 Lambda's own message, word for word
 		return fmt.Errorf("Task timed out after %.2f seconds", e.functionTimeout.Seconds())
 	}
 	return err
 }
 
-func (e *Emulator) functionARN(secretARN string) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if s, ok := e.secrets[secretARN]; ok {
-		return s.rotationLambdaARN
-	}
-	return ""
-}
-
 func (e *Emulator) cancelRotateSecret(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	if q.err != nil {
-		return nil, q.err
+	id := q.secretID()
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -335,12 +440,18 @@ func (e *Emulator) cancelRotateSecret(q *request) (any, *apiError) {
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	// AWS turns rotation off and leaves the labels as they are: removing
-	// AWSPENDING from a half-rotated version is the user's job.
+	// AWS turns rotation off and cancels a rotation in progress (no
+	// further steps or attempts here), but leaves the labels as they are:
+	// "You might need to remove the staging label AWSPENDING from the
+	// partially created version." Function and rules stay configured.
 	s.rotationEnabled = false
-	out := map[string]any{"ARN": s.arn, "Name": s.name}
-	if pending, ok := s.labels[StagePending]; ok {
-		out["VersionId"] = pending
+	s.rotationGen++
+	s.changed = e.now()
+	out := versionAnswer{ARN: s.arn, Name: s.name}
+	if pending, ok := s.labels[StagePending]; ok && pending != s.labels[StageCurrent] {
+		// "The unique identifier of the version of the secret created
+		// during the rotation."
+		out.VersionID = pending
 	}
 	return out, nil
 }
@@ -363,8 +474,8 @@ func (e *Emulator) Versions(secretID string) []Version {
 		return nil
 	}
 	var out []Version
-	for _, v := range s.sortedVersions() {
-		out = append(out, s.view(v))
+	for _, id := range s.order {
+		out = append(out, s.view(s.versions[id]))
 	}
 	return out
 }

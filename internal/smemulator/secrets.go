@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,23 +22,21 @@ const (
 	StagePrevious = "AWSPREVIOUS"
 )
 
-// Limits AWS documents for these parameters.
-const (
-	maxSecretSize         = 65536 // SecretString or SecretBinary, bytes
-	maxDescription        = 2048
-	maxNameLength         = 512
-	minRequestTokenLength = 32
-	maxRequestTokenLength = 64
-	maxTags               = 50
-)
+// keptDeprecated is how many versions without labels a secret keeps.
+// AWS keeps "100 of the most recent versions" plus every version of the
+// last 24 hours and refuses more with a quota error; the emulator keeps the
+// 100 newest unlabelled ones and never refuses (inferred simplification:
+// a long benchmark must not hit a quota).
+const keptDeprecated = 100
 
 var secretNamePattern = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
 
 type version struct {
-	id      string
-	str     *string
-	bin     []byte
-	created time.Time
+	id       string
+	str      *string
+	bin      []byte
+	created  time.Time
+	accessed time.Time
 }
 
 func (v *version) hasValue() bool { return v.str != nil || v.bin != nil }
@@ -56,16 +55,22 @@ type tag struct {
 type secretEntry struct {
 	arn, name, description, kmsKeyID string
 	tags                             []tag
+	tagged                           bool // Tags shows, [] included, once the secret ever had tags
 	versions                         map[string]*version
-	labels                           map[string]string // stage → version id
-	created, changed                 time.Time
-	accessed, rotated, deleted       time.Time
+	order                            []string          // version ids, oldest first
+	labels                           map[string]string // stage → version id: one version per label
+	created, changed, accessed       time.Time
+	rotated                          time.Time // LastRotatedDate
+	deleted, deletion                time.Time // DeletedDate, and the end of the recovery window
+	rotationConfigured               bool      // RotationEnabled is shown once rotation was ever configured
 	rotationEnabled                  bool
 	rotationLambdaARN                string
 	rules                            *rotationRules
+	rotationSince                    time.Time // when rotation was last configured
+	rotationGen                      int       // bumped by RotateSecret and CancelRotateSecret
 }
 
-// stagesOf lists the labels on a version, sorted.
+// stagesOf lists the labels on a version, sorted as AWS lists them.
 func (s *secretEntry) stagesOf(id string) []string {
 	var out []string
 	for label, v := range s.labels {
@@ -88,6 +93,9 @@ func (s *secretEntry) moveLabel(label, id string) {
 }
 
 func (s *secretEntry) versionIDsToStages() map[string][]string {
+	if len(s.labels) == 0 {
+		return nil
+	}
 	out := map[string][]string{}
 	for label, id := range s.labels {
 		out[id] = append(out[id], label)
@@ -98,21 +106,61 @@ func (s *secretEntry) versionIDsToStages() map[string][]string {
 	return out
 }
 
+func (s *secretEntry) addVersion(v *version) {
+	s.versions[v.id] = v
+	s.order = append(s.order, v.id)
+}
+
+func (s *secretEntry) dropVersion(id string) {
+	delete(s.versions, id)
+	s.order = slices.DeleteFunc(s.order, func(v string) bool { return v == id })
+}
+
+// prune forgets the oldest unlabelled versions beyond keptDeprecated.
+func (s *secretEntry) prune() {
+	unlabelled := len(s.versions) - len(s.versionIDsToStages())
+	for i := 0; unlabelled > keptDeprecated && i < len(s.order); {
+		id := s.order[i]
+		if len(s.stagesOf(id)) == 0 {
+			s.dropVersion(id)
+			unlabelled--
+			continue
+		}
+		i++
+	}
+}
+
+const (
+	errNotFound = "Secrets Manager can't find the specified secret."
+	errDeleted  = "You can't perform this operation on the secret because it was marked for deletion."
+)
+
 // resolve finds a secret by name, full ARN, or ARN without its six
-// character suffix. Callers hold e.mu.
+// character suffix. A secret whose recovery window has passed is gone.
+// Callers hold e.mu.
 func (e *Emulator) resolve(secretID string) (*secretEntry, *apiError) {
-	if secretID == "" {
-		return nil, errOf("InvalidParameterException", "Invalid parameter: SecretId is required and must not be empty.")
-	}
-	if s, ok := e.secrets[secretID]; ok {
-		return s, nil
-	}
-	for _, s := range e.secrets {
-		if s.name == secretID || (strings.HasPrefix(secretID, "arn:") && len(s.arn) == len(secretID)+7 && strings.HasPrefix(s.arn, secretID+"-")) {
-			return s, nil
+	s := e.secrets[secretID]
+	if s == nil && strings.HasPrefix(secretID, "arn:") {
+		// A partial ARN: ...:secret:<name>, the secret's ARN less "-XXXXXX".
+		if i := strings.Index(secretID, ":secret:"); i >= 0 {
+			if arn, ok := e.names[secretID[i+len(":secret:"):]]; ok && len(arn) == len(secretID)+7 && strings.HasPrefix(arn, secretID+"-") {
+				s = e.secrets[arn]
+			}
 		}
 	}
-	return nil, errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+	if s == nil {
+		if arn, ok := e.names[secretID]; ok {
+			s = e.secrets[arn]
+		}
+	}
+	if s == nil {
+		return nil, errOf("ResourceNotFoundException", errNotFound)
+	}
+	if !s.deletion.IsZero() && !e.now().Before(s.deletion) {
+		e.forget(s)
+		return nil, errOf("ResourceNotFoundException", errNotFound)
+	}
+	return s, nil
 }
 
 // usable is resolve for operations a secret scheduled for deletion refuses.
@@ -122,9 +170,16 @@ func (e *Emulator) usable(secretID string) (*secretEntry, *apiError) {
 		return nil, apiErr
 	}
 	if !s.deleted.IsZero() {
-		return nil, errOf("InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.")
+		return nil, errOf("InvalidRequestException", errDeleted)
 	}
 	return s, nil
+}
+
+func (e *Emulator) forget(s *secretEntry) {
+	delete(e.secrets, s.arn)
+	if e.names[s.name] == s.arn {
+		delete(e.names, s.name)
+	}
 }
 
 const suffixAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -136,77 +191,6 @@ func randomSuffix() string {
 		b[i] = suffixAlphabet[n.Int64()]
 	}
 	return string(b)
-}
-
-// secretValue reads and checks SecretString / SecretBinary: one of them,
-// within AWS's size limit. Problems are recorded in q.
-func secretValue(q *request, required bool) (*string, []byte) {
-	str, binText := q.str("SecretString"), q.str("SecretBinary")
-	hasStr, hasBin := q.has("SecretString"), q.has("SecretBinary")
-	switch {
-	case q.err != nil:
-		return nil, nil
-	case hasStr && hasBin:
-		q.fail(errOf("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret."))
-		return nil, nil
-	case !hasStr && !hasBin:
-		if required {
-			q.fail(errOf("InvalidRequestException", "You must provide either SecretString or SecretBinary."))
-		}
-		return nil, nil
-	case hasStr:
-		if len(str) > maxSecretSize {
-			q.fail(errOf("InvalidParameterException", "Invalid parameter: SecretString is %d bytes; the maximum is %d.", len(str), maxSecretSize))
-			return nil, nil
-		}
-		return &str, nil
-	}
-	bin, err := base64.StdEncoding.DecodeString(binText)
-	if err != nil {
-		q.fail(errOf("SerializationException", "Invalid type for parameter SecretBinary: expected base64-encoded bytes"))
-		return nil, nil
-	}
-	if len(bin) > maxSecretSize {
-		q.fail(errOf("InvalidParameterException", "Invalid parameter: SecretBinary is %d bytes; the maximum is %d.", len(bin), maxSecretSize))
-		return nil, nil
-	}
-	return nil, bin
-}
-
-// requestToken reads ClientRequestToken: absent, or 32 to 64 characters.
-func requestToken(q *request) string {
-	tok := q.str("ClientRequestToken")
-	if n := len(tok); q.has("ClientRequestToken") && (n < minRequestTokenLength || n > maxRequestTokenLength) {
-		q.fail(errOf("InvalidParameterException", "Invalid parameter: ClientRequestToken must be %d to %d characters long.", minRequestTokenLength, maxRequestTokenLength))
-	}
-	return tok
-}
-
-// readTags reads Tags: at most 50, each with a key.
-func readTags(q *request) []tag {
-	var tags []tag
-	q.decode("Tags", &tags)
-	if len(tags) > maxTags {
-		q.fail(errOf("InvalidParameterException", "Invalid parameter: Tags has %d entries; the maximum is %d.", len(tags), maxTags))
-	}
-	for _, t := range tags {
-		if t.Key == "" {
-			q.fail(errOf("InvalidParameterException", "Invalid parameter: a tag's Key must not be empty."))
-		}
-	}
-	return tags
-}
-
-func mergeTags(have, add []tag) []tag {
-	for _, t := range add {
-		i := slices.IndexFunc(have, func(h tag) bool { return h.Key == t.Key })
-		if i >= 0 {
-			have[i].Value = t.Value
-		} else {
-			have = append(have, t)
-		}
-	}
-	return have
 }
 
 type operation func(*Emulator, *request) (any, *apiError)
@@ -231,28 +215,110 @@ func init() {
 	}
 }
 
+// Answers.
+type (
+	arnName struct {
+		ARN  string `json:"ARN"`
+		Name string `json:"Name"`
+	}
+	versionAnswer struct {
+		ARN           string   `json:"ARN"`
+		Name          string   `json:"Name"`
+		VersionID     string   `json:"VersionId,omitempty"`
+		VersionStages []string `json:"VersionStages,omitempty"`
+	}
+	secretValueAnswer struct {
+		ARN           string   `json:"ARN"`
+		Name          string   `json:"Name"`
+		VersionID     string   `json:"VersionId"`
+		SecretString  *string  `json:"SecretString,omitempty"`
+		SecretBinary  []byte   `json:"SecretBinary,omitempty"` // base64, as awsJson1.1 sends blobs
+		VersionStages []string `json:"VersionStages,omitempty"`
+		CreatedDate   epoch    `json:"CreatedDate"`
+	}
+	description struct {
+		ARN                    string              `json:"ARN"`
+		Name                   string              `json:"Name"`
+		Description            string              `json:"Description,omitempty"`
+		KmsKeyID               string              `json:"KmsKeyId,omitempty"`
+		RotationEnabled        *bool               `json:"RotationEnabled,omitempty"`
+		RotationLambdaARN      string              `json:"RotationLambdaARN,omitempty"`
+		RotationRules          *rotationRules      `json:"RotationRules,omitempty"`
+		LastRotatedDate        epoch               `json:"LastRotatedDate,omitempty"`
+		LastChangedDate        epoch               `json:"LastChangedDate,omitempty"`
+		LastAccessedDate       epoch               `json:"LastAccessedDate,omitempty"`
+		DeletedDate            epoch               `json:"DeletedDate,omitempty"`
+		NextRotationDate       epoch               `json:"NextRotationDate,omitempty"`
+		Tags                   *[]tag              `json:"Tags,omitempty"`
+		VersionIdsToStages     map[string][]string `json:"VersionIdsToStages,omitempty"`
+		SecretVersionsToStages map[string][]string `json:"SecretVersionsToStages,omitempty"`
+		CreatedDate            epoch               `json:"CreatedDate"`
+	}
+	versionEntry struct {
+		VersionID        string   `json:"VersionId"`
+		VersionStages    []string `json:"VersionStages,omitempty"`
+		CreatedDate      epoch    `json:"CreatedDate"`
+		LastAccessedDate epoch    `json:"LastAccessedDate,omitempty"`
+		KmsKeyIDs        []string `json:"KmsKeyIds"`
+	}
+	versionList struct {
+		ARN       string         `json:"ARN"`
+		Name      string         `json:"Name"`
+		Versions  []versionEntry `json:"Versions"`
+		NextToken string         `json:"NextToken,omitempty"`
+	}
+	secretList struct {
+		SecretList []description `json:"SecretList"`
+		NextToken  string        `json:"NextToken,omitempty"`
+	}
+	deletion struct {
+		ARN          string `json:"ARN"`
+		Name         string `json:"Name"`
+		DeletionDate epoch  `json:"DeletionDate"`
+	}
+)
+
+// day is a date as LastAccessedDate reports it: the UTC day only.
+func day(t time.Time) epoch {
+	if t.IsZero() {
+		return 0
+	}
+	return epochOf(t.UTC().Truncate(24 * time.Hour))
+}
+
 func (e *Emulator) createSecret(q *request) (any, *apiError) {
-	name := q.required("Name")
-	if len(name) > maxNameLength || !secretNamePattern.MatchString(name) {
-		q.fail(errOf("InvalidParameterException", "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!"))
+	name := q.text("Name", true, 1, maxNameLength)
+	token := q.clientToken()
+	desc := q.text("Description", false, 0, maxDescription)
+	kmsKeyID := q.text("KmsKeyId", false, 0, maxARNLength)
+	str, bin := q.secretValue()
+	tags := q.tags()
+	if len(name) >= 1 && !secretNamePattern.MatchString(name) {
+		// AWS's answer to a bad character, recorded: a ValidationException
+		// in the service's own words rather than the model's.
+		q.fail(errOf("ValidationException", "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!"))
 	}
-	description := q.str("Description")
-	if len(description) > maxDescription {
-		q.fail(errOf("InvalidParameterException", "Invalid parameter: Description is %d characters; the maximum is %d.", len(description), maxDescription))
+	if str != nil && bin != nil {
+		q.fail(errOf("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret."))
 	}
-	kmsKeyID := q.str("KmsKeyId")
-	str, bin := secretValue(q, false)
-	token := requestToken(q)
-	tags := readTags(q)
-	if q.err != nil {
-		return nil, q.err
+	if len(tags) > maxTags {
+		// Inferred: the tagging quota, refused as a bad parameter.
+		q.fail(errOf("InvalidParameterException", "Invalid parameter: a secret can have at most %d tags.", maxTags))
+	}
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, s := range e.secrets {
-		if s.name == name {
-			if !s.deleted.IsZero() {
+	if arn, ok := e.names[name]; ok {
+		if existing, apiErr := e.resolve(arn); apiErr == nil {
+			if !existing.deleted.IsZero() {
 				return nil, errOf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
+			}
+			// A retry of the same create (same token, same value) is
+			// ignored, as the ClientRequestToken documentation says.
+			if v, ok := existing.versions[token]; ok && token != "" && (str != nil || bin != nil) && sameValue(v, str, bin) {
+				return versionAnswer{ARN: existing.arn, Name: existing.name, VersionID: token}, nil
 			}
 			return nil, errOf("ResourceExistsException", "The operation failed because the secret %s already exists.", name)
 		}
@@ -260,109 +326,137 @@ func (e *Emulator) createSecret(q *request) (any, *apiError) {
 	now := e.now()
 	s := &secretEntry{
 		arn:  "arn:aws:secretsmanager:" + e.region + ":" + e.account + ":secret:" + name + "-" + e.arnSuffix(name),
-		name: name, description: description, kmsKeyID: kmsKeyID, tags: tags,
+		name: name, description: desc, kmsKeyID: kmsKeyID,
 		versions: map[string]*version{}, labels: map[string]string{},
 		created: now, changed: now,
 	}
-	out := map[string]any{"ARN": s.arn, "Name": s.name}
+	if len(tags) > 0 {
+		s.tags, s.tagged = mergeTags(nil, tags), true
+	}
+	out := versionAnswer{ARN: s.arn, Name: s.name}
 	if str != nil || bin != nil {
 		if token == "" {
 			token = uuid.NewString()
 		}
-		s.versions[token] = &version{id: token, str: str, bin: bin, created: now}
+		s.addVersion(&version{id: token, str: str, bin: bin, created: now})
 		s.labels[StageCurrent] = token
-		out["VersionId"] = token
+		out.VersionID = token
 	}
 	e.secrets[s.arn] = s
+	e.names[s.name] = s.arn
 	return out, nil
 }
 
 func (e *Emulator) describeSecret(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	if q.err != nil {
-		return nil, q.err
+	id := q.secretID()
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// DescribeSecret answers for a secret scheduled for deletion too, with
+	// its DeletedDate.
 	s, apiErr := e.resolve(id)
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	return e.describe(s), nil
+	d := e.describe(s)
+	d.VersionIdsToStages = s.versionIDsToStages()
+	return d, nil
 }
 
-// describe is DescribeSecret's answer; ListSecrets reuses it. Callers hold e.mu.
-func (e *Emulator) describe(s *secretEntry) map[string]any {
-	out := map[string]any{
-		"ARN": s.arn, "Name": s.name,
-		"CreatedDate": epoch(s.created), "LastChangedDate": epoch(s.changed),
-		"RotationEnabled":    s.rotationEnabled,
-		"VersionIdsToStages": s.versionIDsToStages(),
+// describe is DescribeSecret's answer less the versions; ListSecrets
+// reuses it. Callers hold e.mu.
+func (e *Emulator) describe(s *secretEntry) description {
+	d := description{
+		ARN: s.arn, Name: s.name, Description: s.description, KmsKeyID: s.kmsKeyID,
+		RotationLambdaARN: s.rotationLambdaARN, RotationRules: s.rules,
+		CreatedDate: epochOf(s.created), LastChangedDate: epochOf(s.changed),
+		LastAccessedDate: day(s.accessed), DeletedDate: epochOf(s.deleted),
 	}
-	if s.description != "" {
-		out["Description"] = s.description
+	if s.rotationConfigured {
+		// Never configured: null, as AWS documents; after
+		// CancelRotateSecret: false, the function and rules still shown.
+		enabled := s.rotationEnabled
+		d.RotationEnabled = &enabled
 	}
-	if s.kmsKeyID != "" {
-		out["KmsKeyId"] = s.kmsKeyID
-	}
-	if len(s.tags) > 0 {
-		out["Tags"] = s.tags
-	}
-	if s.rotationLambdaARN != "" {
-		out["RotationLambdaARN"] = s.rotationLambdaARN
-	}
-	if s.rules != nil {
-		out["RotationRules"] = s.rules
-	}
-	if !s.accessed.IsZero() {
-		out["LastAccessedDate"] = epoch(s.accessed.Truncate(24 * time.Hour))
-	}
-	if !s.rotated.IsZero() {
-		out["LastRotatedDate"] = epoch(s.rotated)
-		if next, ok := nextRotation(s.rotated, s.rules); ok && s.rotationEnabled {
-			out["NextRotationDate"] = epoch(next)
+	if s.rotationEnabled {
+		// LastRotatedDate and NextRotationDate are null while rotation is
+		// off (AWS documents both).
+		d.LastRotatedDate = epochOf(s.rotated)
+		base := s.rotated
+		if base.IsZero() {
+			base = s.rotationSince
+		}
+		if next, ok := nextRotation(base, s.rules); ok {
+			d.NextRotationDate = epochOf(next)
+		}
+		if s.rules != nil && s.rules.AutomaticallyAfterDays == nil && !s.rotated.IsZero() {
+			// "In DescribeSecret and ListSecrets, this value is calculated
+			// from the rotation schedule after every successful rotation."
+			if days, ok := scheduleDays(s.rules.ScheduleExpression); ok {
+				r := *s.rules
+				r.AutomaticallyAfterDays = &days
+				d.RotationRules = &r
+			}
 		}
 	}
-	if !s.deleted.IsZero() {
-		out["DeletedDate"] = epoch(s.deleted)
+	if s.tagged {
+		tags := append(make([]tag, 0, len(s.tags)), s.tags...)
+		d.Tags = &tags
 	}
-	return out
+	return d
 }
 
 var ratePattern = regexp.MustCompile(`^rate\((\d+) (hours?|days?)\)$`)
 
+// scheduleDays is the interval of a rate(N days) schedule.
+func scheduleDays(expr *string) (int64, bool) {
+	if expr == nil {
+		return 0, false
+	}
+	m := ratePattern.FindStringSubmatch(*expr)
+	if m == nil || !strings.HasPrefix(m[2], "day") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	return n, err == nil
+}
+
 // nextRotation is the next rotation date for rate() schedules and
-// AutomaticallyAfterDays; cron() schedules are not evaluated (inferred: the
-// emulator never rotates on a schedule by itself).
-func nextRotation(last time.Time, r *rotationRules) (time.Time, bool) {
-	if r == nil {
+// AutomaticallyAfterDays: the base (last rotation, or when rotation was
+// configured) plus the interval. cron() schedules are not evaluated and
+// get no NextRotationDate (inferred; the emulator never rotates on a
+// schedule by itself).
+func nextRotation(base time.Time, r *rotationRules) (time.Time, bool) {
+	if r == nil || base.IsZero() {
 		return time.Time{}, false
 	}
 	if r.AutomaticallyAfterDays != nil {
-		return last.Add(time.Duration(*r.AutomaticallyAfterDays) * 24 * time.Hour), true
+		return base.Add(time.Duration(*r.AutomaticallyAfterDays) * 24 * time.Hour), true
 	}
 	if r.ScheduleExpression != nil {
 		if m := ratePattern.FindStringSubmatch(*r.ScheduleExpression); m != nil {
-			var n int64
-			for _, c := range m[1] {
-				n = n*10 + int64(c-'0')
+			n, err := strconv.ParseInt(m[1], 10, 64)
+			if err != nil {
+				return time.Time{}, false
 			}
 			unit := 24 * time.Hour
 			if strings.HasPrefix(m[2], "hour") {
 				unit = time.Hour
 			}
-			return last.Add(time.Duration(n) * unit), true
+			return base.Add(time.Duration(n) * unit), true
 		}
 	}
 	return time.Time{}, false
 }
 
 func (e *Emulator) getSecretValue(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	versionID := q.str("VersionId")
-	stage := q.str("VersionStage")
-	if q.err != nil {
-		return nil, q.err
+	id := q.secretID()
+	versionID := q.versionID("VersionId")
+	stage := q.text("VersionStage", false, 1, maxStageLength)
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -374,62 +468,65 @@ func (e *Emulator) getSecretValue(q *request) (any, *apiError) {
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	if !v.hasValue() {
-		// The rotation placeholder: a version with no value yet.
-		return nil, errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", v.id)
-	}
-	s.accessed = e.now()
-	out := map[string]any{
-		"ARN": s.arn, "Name": s.name, "VersionId": v.id,
-		"VersionStages": s.stagesOf(v.id), "CreatedDate": epoch(v.created),
-	}
-	if v.str != nil {
-		out["SecretString"] = *v.str
-	} else {
-		out["SecretBinary"] = base64.StdEncoding.EncodeToString(v.bin)
+	now := e.now()
+	s.accessed, v.accessed = now, now
+	out := secretValueAnswer{
+		ARN: s.arn, Name: s.name, VersionID: v.id,
+		SecretString: v.str, SecretBinary: v.bin,
+		VersionStages: s.stagesOf(v.id), CreatedDate: epochOf(v.created),
 	}
 	return out, nil
 }
 
-// pick selects a version by id and/or stage; with neither, AWSCURRENT.
+// pick selects a version by id and/or stage; with neither, AWSCURRENT. A
+// version without a value (the rotation placeholder) is not found, in the
+// words matching how it was asked for.
 func (s *secretEntry) pick(versionID, stage string) (*version, *apiError) {
-	if versionID == "" && stage == "" {
-		stage = StageCurrent
-	}
 	if versionID != "" {
 		v, ok := s.versions[versionID]
-		if !ok {
+		if !ok || !v.hasValue() {
 			return nil, errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", versionID)
 		}
 		if stage != "" && s.labels[stage] != versionID {
-			// Both given but not the same version (message inferred).
-			return nil, errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s and staging label: %s", versionID, stage)
+			// The answer other emulators agree on (moto's, floci's);
+			// AWS documents only that the two must name the same version.
+			return nil, errOf("InvalidRequestException", "You provided a VersionStage that is not associated to the provided VersionId.")
 		}
 		return v, nil
 	}
+	if stage == "" {
+		stage = StageCurrent
+	}
 	id, ok := s.labels[stage]
-	if !ok {
+	if !ok || !s.versions[id].hasValue() {
 		return nil, errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
 	}
 	return s.versions[id], nil
 }
 
 func (e *Emulator) putSecretValue(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	str, bin := secretValue(q, true)
-	token := requestToken(q)
-	stages := q.strings("VersionStages")
-	if !q.has("VersionStages") {
+	id := q.secretID()
+	token := q.clientToken()
+	str, bin := q.secretValue()
+	stages := q.stringList("VersionStages", 1, maxStages, 1, maxStageLength)
+	if rt, ok := q.str("RotationToken"); ok {
+		// Sensitive: checked for form only, never quoted.
+		q.length("rotationToken", len(rt), 36, 256)
+		q.pattern("rotationToken", rt, rotationTokenPattern)
+	}
+	switch {
+	case str == nil && bin == nil && !q.has("SecretString") && !q.has("SecretBinary"):
+		// AWS's answer, as users report it word for word.
+		q.fail(errOf("InvalidRequestException", "You must provide either SecretString or SecretBinary."))
+	case str != nil && bin != nil:
+		q.fail(errOf("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret."))
+	}
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
+	}
+	explicit := q.has("VersionStages")
+	if !explicit {
 		stages = []string{StageCurrent}
-	}
-	q.str("RotationToken")
-	for _, st := range stages {
-		if st == "" || len(st) > 256 {
-			q.fail(errOf("InvalidParameterException", "Invalid parameter: VersionStages entries must be 1 to 256 characters long."))
-		}
-	}
-	if q.err != nil {
-		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -438,26 +535,42 @@ func (e *Emulator) putSecretValue(q *request) (any, *apiError) {
 		return nil, apiErr
 	}
 	if token == "" {
-		token = uuid.NewString()
+		token = uuid.NewString() // the SDK and the CLI always send one
 	}
 	now := e.now()
-	if v, exists := s.versions[token]; exists && v.hasValue() {
+	v, exists := s.versions[token]
+	switch {
+	case exists && v.hasValue():
 		if !sameValue(v, str, bin) {
 			return nil, errOf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
 		}
-		// Same token, same value: a retry; nothing changes.
-		return map[string]any{"ARN": s.arn, "Name": s.name, "VersionId": token, "VersionStages": s.stagesOf(token)}, nil
-	} else if exists {
+		// Same token, same value: a retry, ignored.
+		return versionAnswer{ARN: s.arn, Name: s.name, VersionID: token, VersionStages: s.stagesOf(token)}, nil
+	case exists:
 		// The rotation placeholder receives its value.
 		v.str, v.bin = str, bin
-	} else {
-		s.versions[token] = &version{id: token, str: str, bin: bin, created: now}
+	default:
+		s.addVersion(&version{id: token, str: str, bin: bin, created: now})
 	}
+	if _, hasCurrent := s.labels[StageCurrent]; !hasCurrent && !slices.Contains(stages, StageCurrent) {
+		// "If this operation creates the first version for the secret,
+		// then Secrets Manager automatically attaches the staging label
+		// AWSCURRENT to it."
+		stages = append(stages, StageCurrent)
+	}
+	oldCurrent, hadCurrent := s.labels[StageCurrent]
 	for _, st := range stages {
 		s.moveLabel(st, token)
 	}
+	if !explicit && hadCurrent && oldCurrent != token && s.labels[StagePending] == oldCurrent {
+		// Recorded from AWS: a version holding AWSCURRENT and AWSPENDING
+		// that loses AWSCURRENT to a PutSecretValue without VersionStages
+		// loses AWSPENDING too (it keeps only AWSPREVIOUS).
+		delete(s.labels, StagePending)
+	}
 	s.changed = now
-	return map[string]any{"ARN": s.arn, "Name": s.name, "VersionId": token, "VersionStages": s.stagesOf(token)}, nil
+	s.prune()
+	return versionAnswer{ARN: s.arn, Name: s.name, VersionID: token, VersionStages: s.stagesOf(token)}, nil
 }
 
 func sameValue(v *version, str *string, bin []byte) bool {
@@ -468,12 +581,12 @@ func sameValue(v *version, str *string, bin []byte) bool {
 }
 
 func (e *Emulator) updateSecretVersionStage(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	stage := q.required("VersionStage")
-	moveTo := q.str("MoveToVersionId")
-	removeFrom := q.str("RemoveFromVersionId")
-	if q.err != nil {
-		return nil, q.err
+	id := q.secretID()
+	stage := q.text("VersionStage", true, 1, maxStageLength)
+	moveTo := q.versionID("MoveToVersionId")
+	removeFrom := q.versionID("RemoveFromVersionId")
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -481,27 +594,30 @@ func (e *Emulator) updateSecretVersionStage(q *request) (any, *apiError) {
 	if apiErr != nil {
 		return nil, apiErr
 	}
+	for _, v := range []string{moveTo, removeFrom} {
+		if _, ok := s.versions[v]; v != "" && !ok {
+			// Inferred (moto's words): AWS does not document this answer.
+			return nil, errOf("InvalidParameterException", "Not a valid version: %s", v)
+		}
+	}
 	holder, held := s.labels[stage]
-	if moveTo != "" {
-		if _, ok := s.versions[moveTo]; !ok {
-			return nil, errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", moveTo)
-		}
-	}
-	if removeFrom != "" {
-		if _, ok := s.versions[removeFrom]; !ok {
-			return nil, errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", removeFrom)
-		}
-		if !held || holder != removeFrom {
-			return nil, errOf("InvalidParameterException", "The staging label %s is not attached to the version %s, so it can't be removed from it.", stage, removeFrom)
-		}
-	}
 	switch {
 	case moveTo == "" && removeFrom == "":
+		// Inferred: a call that moves nothing is refused.
 		return nil, errOf("InvalidParameterException", "Invalid parameter: specify MoveToVersionId, RemoveFromVersionId, or both.")
-	case moveTo != "" && held && holder != moveTo && removeFrom != holder:
+	case moveTo != "" && held && holder != moveTo && removeFrom == "":
 		return nil, errOf("InvalidParameterException", "The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", stage, holder)
+	case removeFrom != "" && (!held || holder != removeFrom):
+		// "If the label is attached and you either do not specify this
+		// parameter, or the version ID does not match, then the operation
+		// fails." A label attached nowhere cannot be removed either
+		// (inferred, the stricter reading).
+		return nil, errOf("InvalidParameterException", "When you move staging label %s, if you specify RemoveFromVersionId, it must be set to the version that currently has the staging label.", stage)
 	case moveTo == "" && stage == StageCurrent:
 		return nil, errOf("InvalidParameterException", "You can only move staging label AWSCURRENT to a different secret version. It can't be completely removed.")
+	}
+	if moveTo != "" && held && holder == moveTo && removeFrom != holder {
+		return arnName{ARN: s.arn, Name: s.name}, nil // already there: nothing to do
 	}
 	if moveTo != "" {
 		s.moveLabel(stage, moveTo)
@@ -509,49 +625,70 @@ func (e *Emulator) updateSecretVersionStage(q *request) (any, *apiError) {
 		delete(s.labels, stage)
 	}
 	s.changed = e.now()
-	return map[string]any{"ARN": s.arn, "Name": s.name}, nil
+	s.prune()
+	return arnName{ARN: s.arn, Name: s.name}, nil
+}
+
+// pageToken and readPage implement NextToken: an opaque offset.
+func pageToken(offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(offset)))
+}
+
+func readPage(q *request) (offset, size int) {
+	size = 100 // inferred default page size: the maximum MaxResults
+	if n := q.integer("MaxResults", 1, 100, true); n != nil {
+		size = int(*n)
+	}
+	if tok, ok := q.str("NextToken"); ok {
+		q.length("nextToken", len(tok), 1, 4096)
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		n, perr := strconv.Atoi(strings.TrimPrefix(string(b), "o:"))
+		if err != nil || perr != nil || !strings.HasPrefix(string(b), "o:") || n < 0 {
+			q.fail(errOf("InvalidNextTokenException", "The NextToken value is invalid."))
+		}
+		offset = n
+	}
+	return offset, size
 }
 
 func (e *Emulator) listSecretVersionIDs(q *request) (any, *apiError) {
-	id := q.required("SecretId")
+	id := q.secretID()
+	offset, size := readPage(q)
 	all := q.boolean("IncludeDeprecated")
-	q.integer("MaxResults")
-	if q.err != nil {
-		return nil, q.err
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// Inferred: refused while the secret is scheduled for deletion, like
+	// every other read of its versions.
 	s, apiErr := e.usable(id)
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	versions := []map[string]any{}
-	for _, v := range s.sortedVersions() {
+	kms := []string{"DefaultEncryptionKey"}
+	if s.kmsKeyID != "" {
+		kms = []string{s.kmsKeyID}
+	}
+	var versions []versionEntry
+	for _, vid := range s.order {
+		v := s.versions[vid]
 		stages := s.stagesOf(v.id)
 		if len(stages) == 0 && (all == nil || !*all) {
 			continue
 		}
-		entry := map[string]any{"VersionId": v.id, "CreatedDate": epoch(v.created)}
-		if len(stages) > 0 {
-			entry["VersionStages"] = stages
-		}
-		versions = append(versions, entry)
+		versions = append(versions, versionEntry{VersionID: v.id, VersionStages: stages,
+			CreatedDate: epochOf(v.created), LastAccessedDate: day(v.accessed), KmsKeyIDs: kms})
 	}
-	return map[string]any{"ARN": s.arn, "Name": s.name, "Versions": versions}, nil
-}
-
-func (s *secretEntry) sortedVersions() []*version {
-	out := make([]*version, 0, len(s.versions))
-	for _, v := range s.versions {
-		out = append(out, v)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].created.Equal(out[j].created) {
-			return out[i].created.Before(out[j].created)
+	out := versionList{ARN: s.arn, Name: s.name, Versions: []versionEntry{}}
+	if offset < len(versions) {
+		end := min(offset+size, len(versions))
+		out.Versions = versions[offset:end]
+		if end < len(versions) {
+			out.NextToken = pageToken(end)
 		}
-		return out[i].id < out[j].id
-	})
-	return out
+	}
+	return out, nil
 }
 
 type filter struct {
@@ -559,55 +696,97 @@ type filter struct {
 	Values []string `json:"Values"`
 }
 
+var filterValuePattern = regexp.MustCompile(`^\!?[a-zA-Z0-9 :_@\/\+\=\.\-\!]*$`)
+
 func (e *Emulator) listSecrets(q *request) (any, *apiError) {
 	var filters []filter
-	q.decode("Filters", &filters)
-	for _, f := range filters {
-		switch f.Key {
-		case "name", "description", "tag-key", "tag-value", "all":
-		default:
-			q.fail(errOf("InvalidParameterException", "Invalid parameter: filter key %q is not supported (name, description, tag-key, tag-value, all).", f.Key))
+	q.read("Filters", "a list of {Key, Values} objects", &filters)
+	if len(filters) > 10 {
+		q.violate("Value at 'filters' failed to satisfy constraint: Member must have length less than or equal to 10")
+	}
+	keys := []string{"description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all"}
+	for i, f := range filters {
+		if !slices.Contains(keys, f.Key) {
+			q.violate("Value at 'filters.%d.member.key' failed to satisfy constraint: Member must satisfy enum value set: [%s]", i+1, strings.Join(keys, ", "))
+		}
+		q.length("filters."+strconv.Itoa(i+1)+".member.values", len(f.Values), 1, 10)
+		for _, v := range f.Values {
+			if len(v) > 512 || !filterValuePattern.MatchString(v) {
+				q.violate("Value at 'filters.%d.member.values' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 512, Member must satisfy regular expression pattern: %s]", i+1, filterValuePattern.String())
+				break
+			}
 		}
 	}
 	planned := q.boolean("IncludePlannedDeletion")
-	q.integer("MaxResults")
-	if q.err != nil {
-		return nil, q.err
+	offset, size := readPage(q)
+	order := q.enum("SortOrder", "asc", "desc")
+	sortBy := q.enum("SortBy", "created-date", "last-accessed-date", "last-changed-date", "name")
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	list := []map[string]any{}
-	var arns []string
-	for arn := range e.secrets {
-		arns = append(arns, arn)
-	}
-	sort.Strings(arns)
-	for _, arn := range arns {
-		s := e.secrets[arn]
+	var found []*secretEntry
+	for _, s := range e.secrets {
+		if _, apiErr := e.resolve(s.arn); apiErr != nil { // the recovery window ended
+			continue
+		}
 		if !s.deleted.IsZero() && (planned == nil || !*planned) {
 			continue
 		}
-		if !matchesAll(s, filters) {
-			continue
+		if matchesAll(s, filters) {
+			found = append(found, s)
 		}
-		d := e.describe(s)
-		d["SecretVersionsToStages"] = d["VersionIdsToStages"]
-		delete(d, "VersionIdsToStages")
-		list = append(list, d)
 	}
-	return map[string]any{"SecretList": list}, nil
+	// "If not specified, secrets are listed by CreatedDate"; ascending
+	// unless SortOrder says otherwise (inferred), the ARN breaking ties.
+	key := func(s *secretEntry) (time.Time, string) {
+		switch sortBy {
+		case "name":
+			return time.Time{}, s.name
+		case "last-accessed-date":
+			return s.accessed, s.arn
+		case "last-changed-date":
+			return s.changed, s.arn
+		}
+		return s.created, s.arn
+	}
+	sort.Slice(found, func(i, j int) bool {
+		if order == "desc" {
+			i, j = j, i
+		}
+		ti, ai := key(found[i])
+		tj, aj := key(found[j])
+		return ti.Before(tj) || (ti.Equal(tj) && ai < aj)
+	})
+	out := secretList{SecretList: []description{}}
+	if offset < len(found) {
+		end := min(offset+size, len(found))
+		for _, s := range found[offset:end] {
+			d := e.describe(s)
+			d.SecretVersionsToStages = s.versionIDsToStages()
+			out.SecretList = append(out.SecretList, d)
+		}
+		if end < len(found) {
+			out.NextToken = pageToken(end)
+		}
+	}
+	return out, nil
 }
 
-// matchesAll applies ListSecrets filters: every filter must match; within
-// one, any value; a value matches as a prefix, and "!" negates it.
+// matchesAll applies ListSecrets filters as AWS documents them: every
+// filter must match, within one any value; a value matches as a prefix
+// (case-sensitive, except description and all), "!" negates it, and "all"
+// matches any word of any attribute.
 func matchesAll(s *secretEntry, filters []filter) bool {
 	for _, f := range filters {
 		var fields []string
+		fold := false
 		switch f.Key {
 		case "name":
 			fields = []string{s.name}
 		case "description":
-			fields = []string{s.description}
+			fields, fold = []string{s.description}, true
 		case "tag-key":
 			for _, t := range s.tags {
 				fields = append(fields, t.Key)
@@ -617,16 +796,22 @@ func matchesAll(s *secretEntry, filters []filter) bool {
 				fields = append(fields, t.Value)
 			}
 		case "all":
-			fields = []string{s.name, s.description}
-			for _, t := range s.tags {
-				fields = append(fields, t.Key, t.Value)
+			fold = true
+			for _, text := range append([]string{s.name, s.description}, tagTexts(s.tags)...) {
+				fields = append(fields, text)
+				fields = append(fields, strings.FieldsFunc(text, func(r rune) bool { return strings.ContainsRune(" /_-.:@+=", r) })...)
 			}
 		}
 		ok := false
 		for _, want := range f.Values {
 			negate := strings.HasPrefix(want, "!")
 			want = strings.TrimPrefix(want, "!")
-			hit := slices.ContainsFunc(fields, func(f string) bool { return strings.HasPrefix(f, want) })
+			hit := slices.ContainsFunc(fields, func(field string) bool {
+				if fold {
+					return strings.HasPrefix(strings.ToLower(field), strings.ToLower(want))
+				}
+				return strings.HasPrefix(field, want)
+			})
 			if hit != negate {
 				ok = true
 				break
@@ -639,14 +824,32 @@ func matchesAll(s *secretEntry, filters []filter) bool {
 	return true
 }
 
-func (e *Emulator) tagResource(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	if !q.has("Tags") {
-		q.fail(errOf("InvalidParameterException", "Invalid parameter: Tags is required."))
+func tagTexts(tags []tag) []string {
+	var out []string
+	for _, t := range tags {
+		out = append(out, t.Key, t.Value)
 	}
-	tags := readTags(q)
-	if q.err != nil {
-		return nil, q.err
+	return out
+}
+
+func mergeTags(have, add []tag) []tag {
+	for _, t := range add {
+		i := slices.IndexFunc(have, func(h tag) bool { return h.Key == t.Key })
+		if i >= 0 {
+			have[i].Value = t.Value
+		} else {
+			have = append(have, t)
+		}
+	}
+	return have
+}
+
+func (e *Emulator) tagResource(q *request) (any, *apiError) {
+	id := q.secretID()
+	q.required("Tags")
+	tags := q.tags()
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -656,20 +859,18 @@ func (e *Emulator) tagResource(q *request) (any, *apiError) {
 	}
 	merged := mergeTags(slices.Clone(s.tags), tags)
 	if len(merged) > maxTags {
-		return nil, errOf("InvalidParameterException", "Invalid parameter: a secret holds at most %d tags.", maxTags)
+		return nil, errOf("InvalidParameterException", "Invalid parameter: a secret can have at most %d tags.", maxTags)
 	}
-	s.tags = merged
-	return map[string]any{}, nil
+	s.tags, s.tagged = merged, true
+	return struct{}{}, nil
 }
 
 func (e *Emulator) untagResource(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	keys := q.strings("TagKeys")
-	if !q.has("TagKeys") {
-		q.fail(errOf("InvalidParameterException", "Invalid parameter: TagKeys is required."))
-	}
-	if q.err != nil {
-		return nil, q.err
+	id := q.secretID()
+	q.required("TagKeys")
+	keys := q.stringList("TagKeys", 0, 0, 1, maxTagKey)
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -677,50 +878,61 @@ func (e *Emulator) untagResource(q *request) (any, *apiError) {
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	s.tags = slices.DeleteFunc(s.tags, func(t tag) bool { return slices.Contains(keys, t.Key) })
-	return map[string]any{}, nil
+	s.tags = slices.DeleteFunc(slices.Clone(s.tags), func(t tag) bool { return slices.Contains(keys, t.Key) })
+	return struct{}{}, nil
 }
 
 func (e *Emulator) deleteSecret(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	window := q.integer("RecoveryWindowInDays")
+	id := q.secretID()
+	window := q.integer("RecoveryWindowInDays", 0, 0, false)
 	force := q.boolean("ForceDeleteWithoutRecovery")
 	forced := force != nil && *force
-	if window != nil && forced {
+	switch {
+	case window != nil && forced:
 		q.fail(errOf("InvalidParameterException", "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."))
+	case window != nil && (*window < 7 || *window > 30):
+		q.fail(errOf("InvalidParameterException", "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."))
+	}
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	days := int64(30)
 	if window != nil {
-		if *window < 7 || *window > 30 {
-			q.fail(errOf("InvalidParameterException", "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."))
-		}
 		days = *window
-	}
-	if q.err != nil {
-		return nil, q.err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	now := e.now()
 	s, apiErr := e.resolve(id)
 	if apiErr != nil {
+		if forced {
+			// "If you forcibly delete an already deleted or nonexistent
+			// secret, the operation does not return
+			// ResourceNotFoundException." The answer names what was asked
+			// for (inferred).
+			out := deletion{Name: id, DeletionDate: epochOf(now)}
+			if strings.HasPrefix(id, "arn:") {
+				out.ARN, out.Name = id, id[strings.LastIndex(id, ":")+1:]
+			}
+			return out, nil
+		}
 		return nil, apiErr
 	}
-	now := e.now()
 	if forced {
-		delete(e.secrets, s.arn)
-		return map[string]any{"ARN": s.arn, "Name": s.name, "DeletionDate": epoch(now)}, nil
+		e.forget(s)
+		return deletion{ARN: s.arn, Name: s.name, DeletionDate: epochOf(now)}, nil
 	}
 	if !s.deleted.IsZero() {
-		return nil, errOf("InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.")
+		return nil, errOf("InvalidRequestException", errDeleted)
 	}
-	s.deleted = now
-	return map[string]any{"ARN": s.arn, "Name": s.name, "DeletionDate": epoch(now.Add(time.Duration(days) * 24 * time.Hour))}, nil
+	s.deleted, s.deletion = now, now.Add(time.Duration(days)*24*time.Hour)
+	return deletion{ARN: s.arn, Name: s.name, DeletionDate: epochOf(s.deletion)}, nil
 }
 
 func (e *Emulator) restoreSecret(q *request) (any, *apiError) {
-	id := q.required("SecretId")
-	if q.err != nil {
-		return nil, q.err
+	id := q.secretID()
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -728,6 +940,6 @@ func (e *Emulator) restoreSecret(q *request) (any, *apiError) {
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	s.deleted = time.Time{}
-	return map[string]any{"ARN": s.arn, "Name": s.name}, nil
+	s.deleted, s.deletion = time.Time{}, time.Time{}
+	return arnName{ARN: s.arn, Name: s.name}, nil
 }
