@@ -2,12 +2,14 @@ package deploy
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,6 +23,7 @@ import (
 // would erase the very conditions these tests check.
 type template struct {
 	Transform  any
+	Metadata   map[string]any
 	Parameters map[string]map[string]any
 	Conditions map[string]any
 	Resources  map[string]resource
@@ -28,11 +31,13 @@ type template struct {
 }
 
 type resource struct {
-	Type       string
-	Condition  string
-	DependsOn  any
-	Metadata   map[string]any
-	Properties map[string]any
+	Type                string
+	Condition           string
+	DependsOn           any
+	DeletionPolicy      string
+	UpdateReplacePolicy string
+	Metadata            map[string]any
+	Properties          map[string]any
 }
 
 // repoRoot walks up from the test's working directory to the go.mod.
@@ -197,19 +202,48 @@ func TestRotatorFunction(t *testing.T) {
 	}
 }
 
-// The function writes to the log group the stack creates (with retention),
-// so its name must be the one Lambda derives from the function's name.
-func TestLogGroupMatchesFunctionName(t *testing.T) {
-	tpl := loadTemplate(t)
-	fn := tpl.resource(t, "RotatorFunction", "AWS::Serverless::Function")
-	lg := tpl.resource(t, "RotatorLogGroup", "AWS::Logs::LogGroup")
+// Lambda limits a function name to 64 characters and CloudFormation a stack
+// name to 128: a name built from the stack name fails to deploy with a long
+// one. Without FunctionName, CloudFormation generates a name that fits.
+func TestFunctionNameFitsAnyStackName(t *testing.T) {
+	fn := loadTemplate(t).resource(t, "RotatorFunction", "AWS::Serverless::Function")
+	name, set := fn.Properties["FunctionName"]
+	if !set {
+		return
+	}
+	longest := strings.Repeat("s", 128)
+	var resolved string
+	switch v := name.(type) {
+	case string:
+		resolved = v
+	case map[string]any:
+		sub, ok := v["Fn::Sub"].(string)
+		if !ok {
+			t.Fatalf("FunctionName = %v: cannot tell its length; leave it unset", name)
+		}
+		resolved = strings.ReplaceAll(sub, "${AWS::StackName}", longest)
+		if strings.Contains(resolved, "${") {
+			t.Fatalf("FunctionName = %v: cannot tell its length; leave it unset", name)
+		}
+	default:
+		t.Fatalf("FunctionName = %v: cannot tell its length; leave it unset", name)
+	}
+	if len(resolved) > 64 {
+		t.Errorf("FunctionName = %v is %d characters with a 128-character stack name; Lambda allows 64", name, len(resolved))
+	}
+}
 
-	fnName, _ := fn.Properties["FunctionName"].(map[string]any)
-	lgName, _ := lg.Properties["LogGroupName"].(map[string]any)
-	fnSub, _ := fnName["Fn::Sub"].(string)
-	lgSub, _ := lgName["Fn::Sub"].(string)
-	if fnSub == "" || lgSub != "/aws/lambda/"+fnSub {
-		t.Errorf("LogGroupName = %v, want Fn::Sub /aws/lambda/ + FunctionName (%v)", lgName, fnName)
+// The function writes to the log group the stack creates (with retention),
+// through LoggingConfig.LogGroup (TestRotatorFunction). The group outlives
+// the stack, and so must not have a fixed name a new stack of the same name
+// would collide with.
+func TestLogGroupIsRetained(t *testing.T) {
+	lg := loadTemplate(t).resource(t, "RotatorLogGroup", "AWS::Logs::LogGroup")
+	if lg.DeletionPolicy != "Retain" || lg.UpdateReplacePolicy != "Retain" {
+		t.Errorf("DeletionPolicy/UpdateReplacePolicy = %q/%q, want Retain/Retain", lg.DeletionPolicy, lg.UpdateReplacePolicy)
+	}
+	if name, ok := lg.Properties["LogGroupName"]; ok {
+		t.Errorf("LogGroupName = %v: a retained group with a fixed name makes the next stack of that name fail to create it", name)
 	}
 	if !reflect.DeepEqual(lg.Properties["RetentionInDays"], ref("LogRetentionInDays")) {
 		t.Errorf("RetentionInDays = %v, want Ref LogRetentionInDays", lg.Properties["RetentionInDays"])
@@ -278,7 +312,8 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 	}{
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, ref("SecretArn")},
 		{"", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, map[string]any{"Fn::GetAtt": "RotatorLogGroup.Arn"}},
-		{"HasKmsKey", []string{"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}, ref("KmsKeyArn")},
+		{"HasKmsKey", []string{"kms:Decrypt", "kms:GenerateDataKey"}, ref("KmsKeyArn")},
+		{"HasKmsKey", []string{"kms:DescribeKey"}, ref("KmsKeyArn")},
 		{"HasVpc", []string{"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"}, "*"},
 	}
 	if len(got) != len(want) {
@@ -365,6 +400,32 @@ func TestKmsUseOnlyThroughSecretsManager(t *testing.T) {
 		if !ok || !reflect.DeepEqual(v, want) {
 			t.Errorf("kms statement condition = %v, want kms:ViaService %v", s.condition, want)
 		}
+		if _, ok := s.condition["StringEquals"].(map[string]any)["kms:ViaService"]; !ok {
+			t.Errorf("kms:ViaService under %v, want StringEquals", s.condition)
+		}
+	}
+}
+
+// Secrets Manager calls Decrypt and GenerateDataKey with the encryption
+// context SecretARN=<secret ARN>, so the role can use the key for this
+// secret only, not for every secret the key protects. DescribeKey has no
+// encryption context (a condition on one would always deny it).
+func TestKmsUseOnlyForThisSecret(t *testing.T) {
+	seen := 0
+	for _, s := range roleStatements(t, loadTemplate(t)) {
+		for _, a := range s.actions {
+			if !strings.HasPrefix(a, "kms:") || a == "kms:DescribeKey" {
+				continue
+			}
+			seen++
+			eq, _ := s.condition["StringEquals"].(map[string]any)
+			if v := eq["kms:EncryptionContext:SecretARN"]; !reflect.DeepEqual(v, ref("SecretArn")) {
+				t.Errorf("%s: StringEquals kms:EncryptionContext:SecretARN = %v, want Ref SecretArn", a, v)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("no kms statement other than DescribeKey; Secrets Manager needs Decrypt and GenerateDataKey with a customer key")
 	}
 }
 
@@ -434,6 +495,95 @@ func TestRotationSchedule(t *testing.T) {
 	if !reflect.DeepEqual(p["RotationRules"], wantRules) {
 		t.Errorf("RotationRules = %v, want %v", p["RotationRules"], wantRules)
 	}
+	// CloudFormation rotates at once on every update unless told not to;
+	// the stack makes it a choice, off by default.
+	if !reflect.DeepEqual(p["RotateImmediatelyOnUpdate"], ref("RotateImmediatelyOnUpdate")) {
+		t.Errorf("RotateImmediatelyOnUpdate = %v, want Ref RotateImmediatelyOnUpdate", p["RotateImmediatelyOnUpdate"])
+	}
+	param := tpl.Parameters["RotateImmediatelyOnUpdate"]
+	if got := strs(param["AllowedValues"]); !slices.Equal(got, []string{"true", "false"}) || param["Default"] != "false" {
+		t.Errorf("parameter RotateImmediatelyOnUpdate = %v, want AllowedValues [true false], Default false", param)
+	}
+}
+
+// Secrets Manager's RotationRules.Duration is a whole number of hours, and
+// the window may not reach into the next UTC day: 1h to 24h.
+func TestRotationWindowIsOneToTwentyFourHours(t *testing.T) {
+	tpl := loadTemplate(t)
+	param := tpl.Parameters["RotationWindow"]
+	pattern, _ := param["AllowedPattern"].(string)
+	re, err := regexp.Compile(pattern)
+	if err != nil || pattern == "" {
+		t.Fatalf("RotationWindow.AllowedPattern %q: %v", pattern, err)
+	}
+	for h := 0; h <= 100; h++ {
+		w := fmt.Sprintf("%dh", h)
+		if got, want := re.MatchString(w), h >= 1 && h <= 24; got != want {
+			t.Errorf("AllowedPattern matches %q = %v, want %v", w, got, want)
+		}
+	}
+	for _, w := range []string{"", "h", "4", "04h", "4H", "4h ", " 4h", "1.5h", "-1h", "4hh", "4d", "240m"} {
+		if re.MatchString(w) {
+			t.Errorf("AllowedPattern matches %q", w)
+		}
+	}
+	if d, _ := param["Default"].(string); !re.MatchString(d) {
+		t.Errorf("Default %q does not match its own pattern", d)
+	}
+}
+
+// Aiven gives a token a 30-day lifetime by default. The schedule must
+// replace it well before then, with room for one failed rotation to be
+// retried and fixed (two periods inside 30 days), and stay well above the
+// day the previous token is kept valid after a rotation.
+func TestDefaultScheduleBeatsAivenTokenLifetime(t *testing.T) {
+	param := loadTemplate(t).Parameters["ScheduleExpression"]
+	def, _ := param["Default"].(string)
+	m := regexp.MustCompile(`^rate\(([0-9]+) days?\)$`).FindStringSubmatch(def)
+	if m == nil {
+		t.Fatalf("Default = %q, want rate(N days)", def)
+	}
+	days, _ := strconv.Atoi(m[1])
+	if 2*days > 30 || days < 7 {
+		t.Errorf("Default = %q: want 7..15 days, so that two periods fit in Aiven's 30-day token lifetime and each is well above the 24h grace", def)
+	}
+	if desc, _ := param["Description"].(string); !strings.Contains(desc, "30-day") {
+		t.Errorf("Description %q does not say why: Aiven's 30-day token lifetime", desc)
+	}
+}
+
+func TestPermissionsBoundary(t *testing.T) {
+	tpl := loadTemplate(t)
+	role := tpl.resource(t, "RotatorRole", "AWS::IAM::Role")
+	cond, then, otherwise, ok := fnIf(role.Properties["PermissionsBoundary"])
+	if !ok || cond != "HasPermissionsBoundary" || !reflect.DeepEqual(then, ref("PermissionsBoundary")) || !reflect.DeepEqual(otherwise, ref("AWS::NoValue")) {
+		t.Errorf("RotatorRole.PermissionsBoundary = %v, want Fn::If [HasPermissionsBoundary, Ref PermissionsBoundary, AWS::NoValue]", role.Properties["PermissionsBoundary"])
+	}
+	want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{ref("PermissionsBoundary"), ""}}}}
+	if !reflect.DeepEqual(tpl.Conditions["HasPermissionsBoundary"], want) {
+		t.Errorf("HasPermissionsBoundary = %v, want %v", tpl.Conditions["HasPermissionsBoundary"], want)
+	}
+	param := tpl.Parameters["PermissionsBoundary"]
+	if param["Default"] != "" {
+		t.Errorf("PermissionsBoundary.Default = %v, want empty (no boundary)", param["Default"])
+	}
+	pattern, _ := param["AllowedPattern"].(string)
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		t.Fatalf("PermissionsBoundary.AllowedPattern %q: %v", pattern, err)
+	}
+	for arn, want := range map[string]bool{
+		"": true,
+		"arn:aws:iam::123456789012:policy/boundaries/Developer": true,
+		"arn:aws-us-gov:iam::123456789012:policy/b":             true,
+		"arn:aws:iam::aws:policy/PowerUserAccess":               true,
+		"Developer":                        false,
+		"arn:aws:iam::123456789012:role/x": false,
+	} {
+		if re.MatchString(arn) != want {
+			t.Errorf("AllowedPattern matches %q = %v, want %v", arn, !want, want)
+		}
+	}
 }
 
 // isAlarmTopic reports whether v names the topic notifications go to: the
@@ -480,7 +630,7 @@ func TestRotationFailedRuleNotifiesTopic(t *testing.T) {
 		"detail-type": []any{"AWS Service Event via CloudTrail"},
 		"detail": map[string]any{
 			"eventSource":         []any{"secretsmanager.amazonaws.com"},
-			"eventName":           []any{"RotationFailed", "RotationAbandoned"},
+			"eventName":           []any{"RotationFailed", "RotationAbandoned", "TestRotationFailed"},
 			"additionalEventData": map[string]any{"SecretId": []any{ref("SecretArn")}},
 		},
 	}
@@ -537,6 +687,59 @@ func TestOutputs(t *testing.T) {
 	for name, res := range map[string]string{"RotatorFunctionArn": "RotatorFunction", "RotatorRoleArn": "RotatorRole"} {
 		if out, ok := tpl.Outputs[name]; !ok || !isGetAtt(out["Value"], res, "Arn") {
 			t.Errorf("output %s = %v, want GetAtt %s.Arn", name, out, res)
+		}
+	}
+	// Ref of a log group is its name, which is generated.
+	if out := tpl.Outputs["RotatorLogGroupName"]; !reflect.DeepEqual(out["Value"], ref("RotatorLogGroup")) {
+		t.Errorf("output RotatorLogGroupName = %v, want Ref RotatorLogGroup", out)
+	}
+	// The topic exists only when something is notified.
+	if out := tpl.Outputs["NotificationTopicArn"]; out["Condition"] != "Notify" || !isAlarmTopic(out["Value"]) {
+		t.Errorf("output NotificationTopicArn = %v, want the alarm topic under Condition Notify", out)
+	}
+}
+
+// sam publish reads this block; the patterns are the Serverless Application
+// Repository's constraints on each field.
+func TestServerlessRepoMetadata(t *testing.T) {
+	tpl := loadTemplate(t)
+	app, ok := tpl.Metadata["AWS::ServerlessRepo::Application"].(map[string]any)
+	if !ok {
+		t.Fatalf("Metadata has no AWS::ServerlessRepo::Application: %v", tpl.Metadata)
+	}
+	field := func(key, pattern string) string {
+		t.Helper()
+		v, _ := app[key].(string)
+		if !regexp.MustCompile(pattern).MatchString(v) {
+			t.Errorf("%s = %q, want to match %s", key, v, pattern)
+		}
+		return v
+	}
+	field("Name", `^[a-zA-Z0-9-]{1,140}$`)
+	field("Description", `^.{1,256}$`)
+	field("Author", `^[a-z0-9](([a-z0-9]|-[a-z0-9])*)$`)
+	field("SemanticVersion", `^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
+	field("HomePageUrl", `^https://`)
+	field("SourceCodeUrl", `^https://`)
+	if app["SpdxLicenseId"] != "Apache-2.0" {
+		t.Errorf("SpdxLicenseId = %v, want Apache-2.0", app["SpdxLicenseId"])
+	}
+	// Local files, uploaded by sam package: they must be at the root.
+	for key, want := range map[string]string{"LicenseUrl": "LICENSE", "ReadmeUrl": "README.md"} {
+		if app[key] != want {
+			t.Errorf("%s = %v, want %s", key, app[key], want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot(t), "README.md")); err != nil {
+		t.Errorf("ReadmeUrl: %v", err)
+	}
+	labels := strs(app["Labels"])
+	if len(labels) == 0 || len(labels) > 10 {
+		t.Errorf("Labels = %v, want 1 to 10", labels)
+	}
+	for _, l := range labels {
+		if !regexp.MustCompile(`^[a-zA-Z0-9+\-_:/@]{1,127}$`).MatchString(l) {
+			t.Errorf("label %q has characters the repository refuses", l)
 		}
 	}
 }

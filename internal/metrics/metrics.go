@@ -1,10 +1,19 @@
 // Package metrics writes CloudWatch Embedded Metric Format (EMF) lines: one
 // JSON object per rotation step, which CloudWatch Logs turns into metrics.
+//
+// Lambda's log-level filtering reads every JSON line on stdout as a log
+// record: a line whose "level" is missing or invalid counts as INFO, and so
+// does one without a valid RFC 3339 "timestamp". At an application log level
+// of WARN or above such a line is dropped before CloudWatch Logs sees it, and
+// with it the metric. Each line therefore carries a timestamp and a level
+// that passes the configured filter (see NewAtLevel).
 package metrics
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,14 +35,58 @@ type Step struct {
 
 // Emitter writes EMF lines to a writer, one Write per line.
 type Emitter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	now func() time.Time
+	mu    sync.Mutex
+	w     io.Writer
+	level string
+	now   func() time.Time
 }
 
-// New is an emitter writing to w (os.Stdout in Lambda); a nil w discards.
+// levels are Lambda's application log levels, least severe first: a line
+// passes Lambda's filter when its level is at or after the configured one.
+var levels = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+// New is an emitter writing to w (os.Stdout in Lambda) at level INFO, which
+// passes Lambda's filter at INFO and below; a nil w discards.
 func New(w io.Writer) *Emitter {
-	return &Emitter{w: w, now: time.Now}
+	return &Emitter{w: w, level: "INFO", now: time.Now}
+}
+
+// NewAtLevel is an emitter whose lines pass Lambda's filter at the function's
+// application log level (AWS_LAMBDA_LOG_LEVEL; empty when none is set, which
+// filters nothing). Lines say INFO, their natural level, unless the filter
+// is stricter; then they take the configured level itself, the least severe
+// that still passes: WARN at WARN, FATAL at FATAL. An unknown level is an
+// error naming it, so a typo cannot silently lose every metric.
+func NewAtLevel(w io.Writer, applicationLogLevel string) (*Emitter, error) {
+	e := New(w)
+	if applicationLogLevel == "" {
+		return e, nil
+	}
+	configured := rank(applicationLogLevel)
+	if configured < 0 {
+		return nil, fmt.Errorf("application log level %q (AWS_LAMBDA_LOG_LEVEL): want one of %s", clip(applicationLogLevel, 20), strings.Join(levels, ", "))
+	}
+	if configured > rank(e.level) {
+		e.level = levels[configured]
+	}
+	return e, nil
+}
+
+// rank is the index of level in levels, case-insensitively, or -1.
+func rank(level string) int {
+	for i, l := range levels {
+		if strings.EqualFold(l, level) {
+			return i
+		}
+	}
+	return -1
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 type metricDef struct {
@@ -53,6 +106,10 @@ type metadata struct {
 }
 
 type line struct {
+	// Level and Timestamp are for Lambda's log-level filter; EMF keeps them
+	// as properties of the line, not metrics or dimensions.
+	Level          string   `json:"level"`
+	Timestamp      string   `json:"timestamp"`
 	AWS            metadata `json:"_aws"`
 	Step           string   `json:"Step"`
 	SecretARN      string   `json:"SecretArn,omitempty"`
@@ -77,9 +134,12 @@ func (e *Emitter) Step(s Step) error {
 	if e == nil || e.w == nil {
 		return nil
 	}
+	now := e.now()
 	l := line{
+		Level:     e.level,
+		Timestamp: now.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		AWS: metadata{
-			Timestamp: e.now().UnixMilli(),
+			Timestamp: now.UnixMilli(),
 			CloudWatchMetrics: []directive{{
 				Namespace:  Namespace,
 				Dimensions: [][]string{{"Step"}},

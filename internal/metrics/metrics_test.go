@@ -83,3 +83,54 @@ func TestNilWriterDiscards(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Lambda counts a JSON line with no valid level or timestamp as INFO, and
+// drops it above INFO; each line must carry both, at a level that passes.
+func TestLinesCarryALevelLambdaKeeps(t *testing.T) {
+	tests := []struct {
+		configured string
+		want       string
+	}{
+		{"", "INFO"},
+		{"TRACE", "INFO"},
+		{"DEBUG", "INFO"},
+		{"INFO", "INFO"},
+		{"WARN", "WARN"},
+		{"ERROR", "ERROR"},
+		{"FATAL", "FATAL"},
+		{"warn", "WARN"},
+	}
+	for _, tt := range tests {
+		t.Run("level "+tt.configured, func(t *testing.T) {
+			var buf bytes.Buffer
+			e, err := NewAtLevel(&buf, tt.configured)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.now = func() time.Time { return time.UnixMilli(1700000000123).In(time.FixedZone("x", 3600)) }
+			if err := e.Step(Step{Name: "testSecret"}); err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got["level"] != tt.want {
+				t.Errorf("level = %v, want %s", got["level"], tt.want)
+			}
+			ts, _ := got["timestamp"].(string)
+			if parsed, err := time.Parse(time.RFC3339Nano, ts); err != nil || !parsed.Equal(time.UnixMilli(1700000000123)) || !strings.HasSuffix(ts, "Z") {
+				t.Errorf("timestamp = %q (%v), want RFC 3339 UTC of the metric's time", ts, err)
+			}
+		})
+	}
+}
+
+func TestNewAtLevelRejectsAnUnknownLevel(t *testing.T) {
+	for _, level := range []string{"WARNING", "verbose", " INFO"} {
+		_, err := NewAtLevel(&bytes.Buffer{}, level)
+		if err == nil || !strings.Contains(err.Error(), "AWS_LAMBDA_LOG_LEVEL") || !strings.Contains(err.Error(), "TRACE, DEBUG, INFO, WARN, ERROR, FATAL") {
+			t.Errorf("NewAtLevel(%q) err = %v, want one naming AWS_LAMBDA_LOG_LEVEL and the levels", level, err)
+		}
+	}
+}

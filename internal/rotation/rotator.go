@@ -74,7 +74,16 @@ func NewFromEnv(getenv func(string) string, awsCfg aws.Config, logger *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	return New(cfg, awsCfg, logger, metricsOut)
+	// EMF lines must pass Lambda's log-level filter, or metrics vanish.
+	m, err := metrics.NewAtLevel(metricsOut, getenv("AWS_LAMBDA_LOG_LEVEL"))
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	r, err := New(cfg, awsCfg, logger, metricsOut)
+	if err == nil {
+		r.metrics = m
+	}
+	return r, err
 }
 
 // New is a rotator with an explicit configuration.
