@@ -12,24 +12,31 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaruntime"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/runtimeapi"
 )
 
 func main() {
 	logger := lambdacontext.NewLogger()
+	if err := run(); err != nil {
+		// Only init fails here: lambda.Start never returns.
+		logger.Error("init failed", "outcome", "init_failed", "error", err.Error())
+		_ = runtimeapi.ReportInitError(context.Background(), os.Getenv("AWS_LAMBDA_RUNTIME_API"), runtimeapi.ErrorTypeConfig, err)
+		os.Exit(1)
+	}
+}
+
+// run builds the rotator from the environment and serves Lambda's
+// invocations; it returns only when the rotator cannot be built.
+func run() error {
 	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err == nil {
-		var r *rotation.Rotator
-		r, err = rotation.NewFromEnv(os.Getenv, awsCfg, logger, os.Stdout)
-		if err == nil {
-			lambda.Start(r.Handle)
-			return
-		}
+	if err != nil {
+		return err
 	}
-	logger.Error("init failed", "outcome", "init_failed", "error", err.Error())
-	if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
-		_ = lambdaruntime.ReportInitError(api, err)
+	r, err := rotation.NewFromEnv(os.Getenv, awsCfg, lambdacontext.NewLogger(), os.Stdout)
+	if err != nil {
+		return err
 	}
-	os.Exit(1)
+	lambda.Start(r.Handle)
+	return nil
 }

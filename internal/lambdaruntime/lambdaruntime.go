@@ -6,7 +6,6 @@
 package lambdaruntime
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -315,29 +314,4 @@ func readError(r *http.Request) *FunctionError {
 		fe.Type = r.Header.Get(headerErrorType)
 	}
 	return fe
-}
-
-// ReportInitError tells Lambda, through the Runtime API at runtimeAPI
-// (host:port, from AWS_LAMBDA_RUNTIME_API), that the function could not
-// start. err's text must not hold a secret: it goes to the logs. Lambda
-// accepts one report per start; a second is refused and comes back as an
-// error.
-func ReportInitError(runtimeAPI string, err error) error {
-	body, _ := json.Marshal(FunctionError{Message: err.Error(), Type: "Runtime.ConfigError"})
-	req, rerr := http.NewRequest(http.MethodPost, "http://"+runtimeAPI+apiPrefix+"init/error", bytes.NewReader(body))
-	if rerr != nil {
-		return fmt.Errorf("report init error: %w", rerr)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(headerErrorType, "Runtime.ConfigError")
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, rerr := client.Do(req)
-	if rerr != nil {
-		return fmt.Errorf("report init error: %w", rerr)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("report init error: the Runtime API answered %s", resp.Status)
-	}
-	return nil
 }

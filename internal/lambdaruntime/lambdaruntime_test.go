@@ -150,9 +150,3 @@ func TestCloseStopsTheProcess(t *testing.T) {
 		t.Fatal("Invoke after Close succeeded")
 	}
 }
-
-func TestReportInitErrorNeedsARuntimeAPI(t *testing.T) {
-	if err := lambdaruntime.ReportInitError("127.0.0.1:1", errors.New("x")); err == nil {
-		t.Fatal("reporting to nowhere succeeded")
-	}
-}

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaruntime"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/runtimeapi"
 )
 
 type event struct {
@@ -28,7 +28,7 @@ type reply struct {
 
 func main() {
 	if msg := os.Getenv("ECHOFN_INIT_ERROR"); msg != "" {
-		_ = lambdaruntime.ReportInitError(os.Getenv("AWS_LAMBDA_RUNTIME_API"), errors.New(msg))
+		_ = runtimeapi.ReportInitError(context.Background(), os.Getenv("AWS_LAMBDA_RUNTIME_API"), runtimeapi.ErrorTypeConfig, errors.New(msg))
 		os.Exit(1)
 	}
 	if os.Getenv("ECHOFN_CRASH") != "" {
