@@ -258,7 +258,8 @@ func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessa
 			"user": p.email, "user_id": p.id, "real_name": p.realName, "state": "active",
 			"auth": []string{"password"}, "projects": projects, "invitations": []any{},
 			"project_membership": map[string]any{}, "project_memberships": map[string]any{},
-			"tenant": "aiven", "create_time": now.Format(time.RFC3339),
+			"tenant": "aiven", "create_time": p.created.Format(time.RFC3339), "features": map[string]any{},
+			"token_validity_begin": tokenValidityBegin(p),
 		}}, nil
 
 	case opUserExpireTokens:
@@ -417,6 +418,10 @@ func tokenView(t, caller *token) map[string]any {
 	if !t.expiry.IsZero() {
 		v["expiry_time"] = t.expiry.Format(time.RFC3339)
 	}
+	// A token never used has these keys, as null: Aiven sends null (its
+	// CLI documentation lists a fresh token with null last use, IP and
+	// agent), and clients index them.
+	v["last_used_time"], v["last_ip"], v["last_user_agent"], v["last_user_agent_human_readable"] = nil, nil, nil, nil
 	if !t.lastUsed.IsZero() {
 		v["last_used_time"] = t.lastUsed.Format(time.RFC3339)
 		v["last_ip"] = t.lastIP
@@ -424,6 +429,22 @@ func tokenView(t, caller *token) map[string]any {
 		v["last_user_agent_human_readable"] = humanAgent(t.lastUserAgent)
 	}
 	return v
+}
+
+// tokenValidityBegin is /v1/me's "earliest valid authentication token
+// timestamp", in the format of Aiven's published example
+// ("2021-08-18T09:24:10.298796+00:00", the CLI's "avn user info"). The
+// schema types it a string, not nullable, and the example shows it for an
+// ordinary user, so it is always sent: the user's registration until
+// UserExpireTokens moves it to the moment of that call (inferred: Aiven
+// does not say what it holds for a user whose tokens were never
+// invalidated).
+func tokenValidityBegin(p *principal) string {
+	begin := p.created
+	if p.tokensSince.After(begin) {
+		begin = p.tokensSince
+	}
+	return begin.UTC().Format("2006-01-02T15:04:05.000000+00:00")
 }
 
 func humanAgent(ua string) string {

@@ -71,6 +71,7 @@ type principal struct {
 	application bool
 	orgID       string   // application users: their organization; people: the one they belong to
 	permissions []string // organization permissions
+	created     time.Time
 	tokensSince time.Time
 	// maybeLive holds the principal's tokens not yet seen dead, in issue
 	// order. A token never comes back to life (the clock only moves
@@ -178,9 +179,16 @@ func (e *Emulator) Advance(d time.Duration) time.Time {
 // randomToken is 372 characters of standard base64 from crypto/rand.
 // Real prefixes hold '+' or '/' about one time in six; every third token
 // here is forced to hold one within its prefix, so escaping bugs show
-// quickly rather than now and then.
+// quickly rather than now and then. Every fourth token is padded, ending
+// in "==" as Aiven's published example token does ("...RaraBPg=="), so a
+// full token in a path (revoke accepts one) carries '=' too: 277 random
+// bytes encode as 370 characters and "==".
 func randomToken(n int) string {
-	raw := make([]byte, tokenLength*3/4)
+	size := tokenLength * 3 / 4 // 279 bytes, no padding
+	if n%4 == 0 {
+		size = tokenLength*3/4 - 2
+	}
+	raw := make([]byte, size)
 	if _, err := rand.Read(raw); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
@@ -237,7 +245,7 @@ func (e *Emulator) createUser(email, orgID string, permissions []string) (User, 
 	e.nextUserID++
 	p := &principal{
 		id: fmt.Sprintf("u%08x", 0x2a000000+e.nextUserID), email: email,
-		realName: strings.Split(email, "@")[0], orgID: orgID, permissions: permissions,
+		realName: strings.Split(email, "@")[0], orgID: orgID, permissions: permissions, created: e.now(),
 	}
 	e.users[p.id] = p
 	t := e.issue(p, "console token", defaultPersonalAge, false, nil, nil)
@@ -255,7 +263,7 @@ func (e *Emulator) CreateApplicationUser(orgID, name string, permissions []strin
 	e.nextUserID++
 	p := &principal{
 		id: fmt.Sprintf("u%08x", 0x2a000000+e.nextUserID), realName: name, application: true,
-		orgID: orgID, permissions: permissions,
+		orgID: orgID, permissions: permissions, created: e.now(),
 	}
 	p.email = fmt.Sprintf("%s@application-users.%s.aiven.io", p.id, orgID)
 	e.users[p.id] = p

@@ -480,7 +480,7 @@ func TestRotateImmediatelyFalseTestsTheCurrentToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := w.lastAttempt(aws.ToString(out.VersionId))
-	if a.Outcome != "RotationSucceeded" || !slices.Equal(a.Steps, []string{"testSecret"}) {
+	if a.Outcome != "TestRotationSucceeded" || !slices.Equal(a.Steps, []string{"testSecret"}) {
 		t.Fatalf("attempt: outcome %s, steps %v, error %s", a.Outcome, a.Steps, a.Error)
 	}
 	if !w.isLive(w.user.TokenPrefix) || len(w.liveTokens()) != 1 {
@@ -565,8 +565,8 @@ func (w *world) failsCleanly(fragment string) {
 	beforeLive := prefixes(w.liveTokens())
 	version := w.rotate()
 	a := w.lastAttempt(version)
-	if a.Outcome == "RotationSucceeded" {
-		w.t.Fatal("rotation succeeded, want a failure")
+	if a.Outcome != "RotationFailed" {
+		w.t.Fatalf("last attempt %s, want RotationFailed (Secrets Manager gave up)", a.Outcome)
 	}
 	if !strings.Contains(a.Error, fragment) {
 		w.t.Fatalf("error %q, want it to mention %q", a.Error, fragment)
@@ -649,7 +649,7 @@ func TestCurrentTokenRevokedOutOfBand(t *testing.T) {
 	beforeVersion, _ := w.current()
 	version := w.rotate()
 	a := w.lastAttempt(version)
-	if a.Outcome == "RotationSucceeded" || !strings.Contains(a.Error, "re-seed") || !strings.Contains(a.Error, "rejected") {
+	if a.Outcome != "RotationFailed" || !strings.Contains(a.Error, "re-seed") || !strings.Contains(a.Error, "rejected") {
 		t.Fatalf("outcome %s, error %q: want a failure saying the current token was rejected and the secret must be re-seeded", a.Outcome, a.Error)
 	}
 	if after, _ := w.current(); after != beforeVersion {

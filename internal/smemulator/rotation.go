@@ -16,13 +16,45 @@ import (
 	"github.com/google/uuid"
 )
 
-// Rotation outcomes, as CloudTrail names them.
+// Rotation outcomes in the rotation log. All but AttemptFailed are
+// CloudTrail's names for Secrets Manager's rotation events, with their
+// meanings (AWS's "Log AWS Secrets Manager events with AWS CloudTrail").
+//
+// CloudTrail also has RotationAbandoned: a version created by hand (a
+// PutSecretValue making a new version while a rotation's AWSPENDING
+// exists) replaced the pending rotation, and Secrets Manager removed
+// AWSPENDING. It is not the end of an attempt, so no attempt in this log
+// carries it, and the emulator does not record that event.
 const (
-	RotationStarted   = "RotationStarted"
+	// RotationStarted: an attempt of a rotation is running.
+	RotationStarted = "RotationStarted"
+	// RotationSucceeded: the rotation's steps all passed.
 	RotationSucceeded = "RotationSucceeded"
-	RotationFailed    = "RotationFailed"
-	RotationAbandoned = "RotationAbandoned"
+	// RotationFailed: the rotation failed and Secrets Manager gave up: the
+	// last attempt failed, or the rotation was cancelled (CancelRotateSecret,
+	// a newer RotateSecret, DeleteSecret) after a failed attempt or during
+	// one. AWSPENDING stays where it is. (Which event AWS records for a
+	// cancelled rotation is not documented: RotationFailed is inferred.)
+	RotationFailed = "RotationFailed"
+	// AttemptFailed is the emulator's own, not a CloudTrail event: an
+	// attempt failed and another, with the same tokens, follows.
+	AttemptFailed = "AttemptFailed"
+	// The configuration test of RotateSecret with RotateImmediately=false
+	// (testSecret alone, on a throwaway AWSPENDING version) has events of
+	// its own: started, succeeded, failed.
+	TestRotationStarted   = "TestRotationStarted"
+	TestRotationSucceeded = "TestRotationSucceeded"
+	TestRotationFailed    = "TestRotationFailed"
 )
+
+// outcomeNames names the started, succeeded and failed outcomes of a rotation
+// or of a configuration test.
+func outcomeNames(configTest bool) (started, succeeded, failed string) {
+	if configTest {
+		return TestRotationStarted, TestRotationSucceeded, TestRotationFailed
+	}
+	return RotationStarted, RotationSucceeded, RotationFailed
+}
 
 // The rotation steps, in the order Secrets Manager invokes them.
 var rotationSteps = []string{"createSecret", "setSecret", "testSecret", "finishSecret"}
@@ -46,8 +78,10 @@ type RotationAttempt struct {
 	// Steps are the steps invoked so far, the failing one included.
 	Steps []string `json:"steps"`
 	// Outcome is RotationStarted while the attempt runs, then
-	// RotationSucceeded, RotationFailed (another attempt follows) or
-	// RotationAbandoned (the last attempt failed).
+	// RotationSucceeded, AttemptFailed (another attempt follows) or
+	// RotationFailed (the last attempt failed: Secrets Manager gave up).
+	// A configuration test (RotateImmediately=false) is one attempt:
+	// TestRotationStarted, then TestRotationSucceeded or TestRotationFailed.
 	Outcome    string `json:"outcome"`
 	FailedStep string `json:"failed_step,omitempty"`
 	// Error is the failing step's error message, as the function gave it.
@@ -219,7 +253,8 @@ func (e *Emulator) rotateSecret(q *request) (any, *apiError) {
 	}
 	e.rotationTokens = append(e.rotationTokens, job.rotationToken)
 	// The first attempt is in the log before RotateSecret answers.
-	first := &RotationAttempt{SecretARN: s.arn, VersionID: token, Attempt: 1, Outcome: RotationStarted, Started: now}
+	started, _, _ := outcomeNames(configTest)
+	first := &RotationAttempt{SecretARN: s.arn, VersionID: token, Attempt: 1, Outcome: started, Started: now}
 	e.rotations = append(e.rotations, first)
 	if e.running == 0 {
 		e.idle = make(chan struct{})
@@ -269,18 +304,19 @@ func (e *Emulator) rotate(job *rotationJob, first *RotationAttempt) {
 		// that it removes afterwards. One attempt (inferred).
 		steps, attempts = []string{"testSecret"}, 1
 	}
+	started, succeeded, failed := outcomeNames(job.configTest)
 	a := first
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			e.mu.Lock()
 			if e.cancelledLocked(job) {
 				// Cancelled between attempts: the failed attempt was the
-				// last one.
-				a.Outcome = RotationAbandoned
+				// last one, and the rotation failed.
+				a.Outcome = failed
 				e.mu.Unlock()
 				return
 			}
-			a = &RotationAttempt{SecretARN: job.secretARN, VersionID: job.version, Attempt: attempt, Outcome: RotationStarted, Started: e.now()}
+			a = &RotationAttempt{SecretARN: job.secretARN, VersionID: job.version, Attempt: attempt, Outcome: started, Started: e.now()}
 			e.rotations = append(e.rotations, a)
 			e.mu.Unlock()
 		}
@@ -312,13 +348,13 @@ func (e *Emulator) rotate(job *rotationJob, first *RotationAttempt) {
 		more := failure != "" && attempt < attempts && !e.cancelledLocked(job)
 		switch {
 		case failure == "":
-			a.Outcome = RotationSucceeded
+			a.Outcome = succeeded
 			e.finishRotation(job)
 		case more:
-			a.Outcome, a.FailedStep, a.Error = RotationFailed, failedStep, failure
+			a.Outcome, a.FailedStep, a.Error = AttemptFailed, failedStep, failure
 		default:
 			// Given up: AWSPENDING stays where it is.
-			a.Outcome, a.FailedStep, a.Error = RotationAbandoned, failedStep, failure
+			a.Outcome, a.FailedStep, a.Error = failed, failedStep, failure
 			if job.configTest {
 				e.dropPlaceholder(job)
 			}

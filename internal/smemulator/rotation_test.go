@@ -177,7 +177,7 @@ func TestFailedStepRetriesTheWholeRotationWithTheSameToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := e.emu.Rotations()
-	if got := outcomes(log); !slices.Equal(got, []string{"RotationFailed", "RotationFailed", "RotationSucceeded"}) {
+	if got := outcomes(log); !slices.Equal(got, []string{"AttemptFailed", "AttemptFailed", "RotationSucceeded"}) {
 		t.Fatalf("outcomes %v", got)
 	}
 	for i, a := range log {
@@ -217,12 +217,12 @@ func TestRotationGivesUpLeavingAWSPENDING(t *testing.T) {
 		t.Fatal("RotateSecret answers even when the rotation fails:", err)
 	}
 	log := e.emu.Rotations()
-	if got := outcomes(log); !slices.Equal(got, []string{"RotationFailed", "RotationAbandoned"}) {
+	if got := outcomes(log); !slices.Equal(got, []string{"AttemptFailed", "RotationFailed"}) {
 		t.Fatalf("outcomes %v", got)
 	}
 	last := log[len(log)-1]
 	if last.FailedStep != "finishSecret" || last.Error != "finishSecret failed on purpose" || !slices.Equal(last.Steps, allSteps) {
-		t.Fatalf("the abandoned attempt: %+v", last)
+		t.Fatalf("the last attempt, given up: %+v", last)
 	}
 	if st := e.stages(arn); !slices.Equal(st[version], []string{"AWSPENDING"}) {
 		t.Fatalf("AWSPENDING not left in place: %v", st)
@@ -275,8 +275,56 @@ func TestRotateImmediatelyFalseRunsOnlyTestSecret(t *testing.T) {
 	if !aws.ToBool(d.RotationEnabled) || d.LastRotatedDate != nil || d.NextRotationDate == nil {
 		t.Fatalf("after the configuration test: %+v", d)
 	}
-	if log := e.emu.Rotations(); len(log) != 1 || log[0].Outcome != smemulator.RotationSucceeded || !slices.Equal(log[0].Steps, []string{"testSecret"}) {
+	if log := e.emu.Rotations(); len(log) != 1 || log[0].Outcome != smemulator.TestRotationSucceeded || !slices.Equal(log[0].Steps, []string{"testSecret"}) {
 		t.Fatalf("log %+v", log)
+	}
+}
+
+// A failing configuration test is TestRotationFailed (not RotationFailed:
+// no rotation ran), once, and its placeholder still goes.
+func TestRotateImmediatelyFalseFailingIsTestRotationFailed(t *testing.T) {
+	e := newEnv(t, smemulator.WithMaxAttempts(3))
+	r := e.newRotator("testSecret", 100)
+	arn := e.create("s", "v1")
+	before := e.stages(arn)
+	version, err := e.rotate(arn, aws.Bool(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := e.emu.Rotations()
+	if got := outcomes(log); !slices.Equal(got, []string{smemulator.TestRotationFailed}) || len(r.invocations()) != 1 {
+		t.Fatalf("outcomes %v after %d invocations, want one TestRotationFailed", got, len(r.invocations()))
+	}
+	if log[0].VersionID != version || log[0].FailedStep != "testSecret" || log[0].Error != "testSecret failed on purpose" {
+		t.Fatalf("log %+v", log)
+	}
+	if after := e.stages(arn); len(after) != len(before) {
+		t.Fatalf("the placeholder was not removed: %v", after)
+	}
+}
+
+// While a configuration test runs, the log says TestRotationStarted.
+func TestRotateImmediatelyFalseInTheBackgroundIsTestRotationStarted(t *testing.T) {
+	release := make(chan struct{})
+	e := newEnv(t, smemulator.WithBackgroundRotation(true))
+	inner := &rotator{sm: e.sm}
+	e.emu.RegisterFunction(fnARN, lambda.NewHandler(func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+		<-release
+		return inner.handle(ctx, ev)
+	}))
+	arn := e.create("s", "v1")
+	if _, err := e.rotate(arn, aws.Bool(false)); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(e.emu.Rotations()); !slices.Equal(got, []string{smemulator.TestRotationStarted}) {
+		t.Fatalf("log while the test runs: %v", got)
+	}
+	close(release)
+	if err := e.emu.WaitIdle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(e.emu.Rotations()); !slices.Equal(got, []string{smemulator.TestRotationSucceeded}) {
+		t.Fatalf("log after: %v", got)
 	}
 }
 
@@ -343,7 +391,7 @@ func TestFunctionTimeout(t *testing.T) {
 		t.Fatal("the emulator waited for a function past its deadline")
 	}
 	log := e.emu.Rotations()
-	if len(log) != 1 || log[0].Outcome != smemulator.RotationAbandoned || log[0].FailedStep != "createSecret" || log[0].Error != "Task timed out after 0.05 seconds" {
+	if len(log) != 1 || log[0].Outcome != smemulator.RotationFailed || log[0].FailedStep != "createSecret" || log[0].Error != "Task timed out after 0.05 seconds" {
 		t.Fatalf("log %+v", log)
 	}
 	if deadline := <-deadlines; deadline.IsZero() || deadline.Sub(begin) > time.Second {
@@ -363,7 +411,7 @@ func TestPanickingFunctionFailsTheStep(t *testing.T) {
 	if _, err := e.rotate(arn, nil); err != nil {
 		t.Fatal(err)
 	}
-	if log := e.emu.Rotations(); log[0].Outcome != smemulator.RotationAbandoned || log[0].Error != "boom" {
+	if log := e.emu.Rotations(); log[0].Outcome != smemulator.RotationFailed || log[0].Error != "boom" {
 		t.Fatalf("log %+v", log)
 	}
 }
@@ -393,8 +441,8 @@ func TestCancelRotateSecret(t *testing.T) {
 	if err := e.emu.WaitIdle(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	// The failed attempt was the last: the log marks it abandoned.
-	if got := outcomes(e.emu.Rotations()); !slices.Equal(got, []string{"RotationAbandoned"}) || len(r.invocations()) != 3 {
+	// The failed attempt was the last: the log marks the rotation failed.
+	if got := outcomes(e.emu.Rotations()); !slices.Equal(got, []string{"RotationFailed"}) || len(r.invocations()) != 3 {
 		t.Fatalf("after the cancel: outcomes %v, %d invocations", got, len(r.invocations()))
 	}
 	d := e.describe(arn)
