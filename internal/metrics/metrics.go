@@ -31,6 +31,9 @@ type Step struct {
 	// of them left by an interrupted attempt.
 	TokensRevoked  int
 	OrphansRevoked int
+	// PreviousTokenUnknown: createSecret could not tell the replaced
+	// token's prefix, so it stays live until revoked by hand.
+	PreviousTokenUnknown bool
 }
 
 // Emitter writes EMF lines to a writer, one Write per line.
@@ -118,6 +121,8 @@ type line struct {
 	StepDuration   int64    `json:"StepDuration"`
 	TokensRevoked  int      `json:"TokensRevoked"`
 	OrphansRevoked int      `json:"OrphansRevoked"`
+	// PreviousTokenUnknown is a count (0 or 1), so that an alarm can sum it.
+	PreviousTokenUnknown int `json:"PreviousTokenUnknown"`
 }
 
 var definitions = []metricDef{
@@ -126,6 +131,7 @@ var definitions = []metricDef{
 	{"StepDuration", "Milliseconds"},
 	{"TokensRevoked", "Count"},
 	{"OrphansRevoked", "Count"},
+	{"PreviousTokenUnknown", "Count"},
 }
 
 // Step writes one line for a finished step. Calling it twice writes two
@@ -151,6 +157,9 @@ func (e *Emitter) Step(s Step) error {
 		StepDuration:   s.Duration.Milliseconds(),
 		TokensRevoked:  s.TokensRevoked,
 		OrphansRevoked: s.OrphansRevoked,
+	}
+	if s.PreviousTokenUnknown {
+		l.PreviousTokenUnknown = 1
 	}
 	if s.Succeeded {
 		l.StepSucceeded = 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
@@ -17,7 +18,9 @@ const maxCreateAttempts = 3
 
 // createSecret creates the new token and stores it as the AWSPENDING
 // version (rotation.md, "createSecret"). Run again, it finds the pending
-// value and stops; interrupted, its token is found by marker and revoked.
+// value and stops; interrupted, its token is found by marker and revoked
+// (by finishSecret, or by a createSecret run once it is older than
+// orphanAge).
 func (r *Rotator) createSecret(ctx context.Context, ev rotationEvent, desc secretsmanager.Description, rep *stepReport) error {
 	arn := desc.ARN
 	raw, err := r.store.GetValue(ctx, arn, "", secretsmanager.StageCurrent)
@@ -56,26 +59,14 @@ func (r *Rotator) createSecret(ctx context.Context, ev rotationEvent, desc secre
 		return explainAiven(err, currentToken, "list")
 	}
 
-	var currentListed *aiven.Token
-	for i := range tokens {
-		if tokens[i].CurrentlyActive {
-			currentListed = &tokens[i]
-		}
-	}
-	rep.previousTokenPrefix = current.TokenPrefix
-	if rep.previousTokenPrefix == "" && currentListed != nil {
-		rep.previousTokenPrefix = currentListed.Prefix
-	}
-	if rep.previousTokenPrefix == "" {
-		rep.note("Aiven did not mark the current token currently_active: its prefix is unknown, so finishSecret cannot revoke it")
-	}
+	currentListed := r.previousToken(ctx, current, tokens, ev, arn, rep)
 
 	if err := r.revokeOrphans(ctx, api, tokens, marker, rep); err != nil {
 		return err
 	}
 
 	req := newTokenRequest(current, currentListed, marker)
-	created, err := r.createReconciled(ctx, api, req, marker, rep)
+	created, err := r.createReconciled(ctx, api, req, rep)
 	if err != nil {
 		return err
 	}
@@ -84,6 +75,7 @@ func (r *Rotator) createSecret(ctx context.Context, ev rotationEvent, desc secre
 
 	next := current.Next(created.FullToken, created.Prefix, me.Email, rfc3339(created.ExpiryTime), rfc3339(&created.CreateTime))
 	next.PreviousTokenPrefix = rep.previousTokenPrefix
+	next.UserID = me.UserID
 	value, err := next.Marshal()
 	if err != nil {
 		return r.compensate(ctx, api, created.Prefix, rep, fmt.Errorf("build the pending version: %w", err))
@@ -95,7 +87,16 @@ func (r *Rotator) createSecret(ctx context.Context, ev rotationEvent, desc secre
 		return nil
 	}
 	// The SDK has retried the Put (idempotent with this ClientRequestToken).
-	// Revoke only when Secrets Manager shows it did not land.
+	// Revoke only when Secrets Manager shows it did not land. When the
+	// deadline is what failed the Put, the check and the revocation run
+	// detached from it, within part of the safety margin: on the expired
+	// context they could not run at all.
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = r.cleanupContext(ctx)
+		defer cancel()
+		rep.note("the step's deadline passed during PutSecretValue: checked and cleaned up within the safety margin")
+	}
 	stored, getErr := r.store.GetValue(ctx, arn, ev.ClientRequestToken, secretsmanager.StagePending)
 	switch {
 	case getErr == nil && stored == value:
@@ -126,14 +127,30 @@ func (r *Rotator) compensate(ctx context.Context, api tokenAPI, prefix string, r
 	return fmt.Errorf("%w; the new token %s was revoked", cause, prefix)
 }
 
+// orphanAge is how old a token carrying this version's marker must be
+// before createSecret revokes it as an orphan. A younger one may belong to
+// a concurrent createSecret for the same version that has not stored it
+// yet: Lambda stops an invocation after at most 15 minutes (its maximum
+// timeout; the function's own timeout is not visible inside it), and one
+// minute more covers clock skew between Aiven and Lambda. A spared token is
+// not lost: finishSecret revokes every other token of its version, whose
+// value is stored by then, and a createSecret run later revokes it here.
+const orphanAge = 16 * time.Minute
+
 // revokeOrphans revokes the tokens an interrupted attempt at this very
-// version left behind: their values are lost with the attempt.
+// version left behind (their values are lost with the attempt), once they
+// are older than orphanAge. Run twice, it finds them revoked.
 func (r *Rotator) revokeOrphans(ctx context.Context, api tokenAPI, tokens []aiven.Token, marker secret.Marker, rep *stepReport) error {
+	spared := 0
 	for _, t := range tokens {
 		if t.CurrentlyActive {
 			continue
 		}
 		if m, ok := secret.ParseMarker(t.Description); !ok || m != marker {
+			continue
+		}
+		if youngerThan(t, orphanAge, r.now()) {
+			spared++
 			continue
 		}
 		revoked, err := r.revoke(ctx, api, t.Prefix, rep)
@@ -144,16 +161,29 @@ func (r *Rotator) revokeOrphans(ctx context.Context, api tokenAPI, tokens []aive
 			rep.orphansRevoked++
 		}
 	}
+	if spared > 0 {
+		rep.note("kept %d token(s) with this version's marker younger than %s: a concurrent createSecret may still store one; finishSecret revokes the others", spared, orphanAge)
+	}
 	return nil
 }
 
-// createReconciled creates the token. After an ambiguous failure it lists
-// the tokens: one carrying this version's marker was created but its value
-// is lost, so it is revoked; then it creates once more, a bounded number of
-// times.
-func (r *Rotator) createReconciled(ctx context.Context, api tokenAPI, req aiven.CreateRequest, marker secret.Marker, rep *stepReport) (aiven.NewToken, error) {
+// youngerThan says whether t was created less than d before now. A token
+// whose creation time Aiven did not report counts as young: it is spared.
+func youngerThan(t aiven.Token, d time.Duration, now time.Time) bool {
+	return t.CreateTime.IsZero() || now.Sub(t.CreateTime) < d
+}
+
+// createReconciled creates the token, at most maxCreateAttempts times. An
+// ambiguous failure may have created one whose value is lost; it carries
+// this version's marker, so finishSecret revokes it (or a later createSecret
+// once it is older than orphanAge). It is not revoked here, since a token
+// with this marker may as well be a concurrent invocation's, about to be
+// stored. It stops early, and says so, when the step's deadline passes.
+func (r *Rotator) createReconciled(ctx context.Context, api tokenAPI, req aiven.CreateRequest, rep *stepReport) (aiven.NewToken, error) {
 	var lastErr error
-	for attempt := 1; attempt <= maxCreateAttempts; attempt++ {
+	attempts := 0
+	for attempts < maxCreateAttempts {
+		attempts++
 		created, err := api.CreateToken(ctx, req)
 		if err == nil {
 			return created, nil
@@ -162,19 +192,84 @@ func (r *Rotator) createReconciled(ctx context.Context, api tokenAPI, req aiven.
 			return aiven.NewToken{}, fmt.Errorf("create token: %w", explainAiven(err, currentToken, "create"))
 		}
 		lastErr = err
-		rep.note("create attempt %d ended ambiguously; reconciled by marker", attempt)
+		rep.note("create attempt %d ended ambiguously: a token it may have made carries this version's marker, and finishSecret revokes it", attempts)
 		if ctx.Err() != nil {
-			break
-		}
-		tokens, lerr := api.ListTokens(ctx)
-		if lerr != nil {
-			return aiven.NewToken{}, fmt.Errorf("create token: %w; listing tokens to reconcile also failed (a retry revokes any token by its marker): %v", err, explainAiven(lerr, currentToken, "list"))
-		}
-		if err := r.revokeOrphans(ctx, api, tokens, marker, rep); err != nil {
-			return aiven.NewToken{}, fmt.Errorf("create token: %w", err)
+			return aiven.NewToken{}, fmt.Errorf("create token: stopped after %d ambiguous attempt(s) of %d because the step's deadline passed (a token they may have made carries this version's marker; a retry's finishSecret revokes it): %w", attempts, maxCreateAttempts, lastErr)
 		}
 	}
-	return aiven.NewToken{}, fmt.Errorf("create token: gave up after %d ambiguous attempts: %w", maxCreateAttempts, lastErr)
+	return aiven.NewToken{}, fmt.Errorf("create token: gave up after %d ambiguous attempts: %w", attempts, lastErr)
+}
+
+// cleanupContext is ctx detached from its cancellation, with half the
+// safety margin past ctx's own deadline: time to check and revoke after
+// the step's deadline passed, still before the invocation's.
+func (r *Rotator) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	budget := r.cfg.SafetyMargin / 2
+	end := time.Now().Add(budget)
+	if d, ok := ctx.Deadline(); ok {
+		end = d.Add(budget)
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), end)
+}
+
+// prefixLength is how many characters of a stored token_prefix a log line
+// may show: Aiven's prefixes are the first 12 characters of the token, so
+// even a whole token stored there shows no more than its prefix.
+const prefixLength = 12
+
+// previousToken decides the prefix finishSecret will revoke for the
+// current token, from the listing made with that token: the one Aiven
+// marks currently_active (the caller), else the one listed token whose
+// prefix begins the current token, else the stored token_prefix when it
+// begins the current token. A stored token_prefix alone is never trusted:
+// one that disagrees is noted and logged as a warning, and the token wins.
+// An unknown prefix is an error-level log line and a metric: the rotation
+// goes on, and the replaced token must be revoked by hand. It returns the
+// current token's listed entry (its settings carry over), or nil.
+func (r *Rotator) previousToken(ctx context.Context, current *secret.Value, tokens []aiven.Token, ev rotationEvent, secretARN string, rep *stepReport) *aiven.Token {
+	var listed *aiven.Token
+	for i := range tokens {
+		if tokens[i].CurrentlyActive {
+			listed = &tokens[i]
+			break
+		}
+	}
+	if listed == nil {
+		var begins []*aiven.Token
+		for i := range tokens {
+			if p := tokens[i].Prefix; p != "" && strings.HasPrefix(current.Token, p) {
+				begins = append(begins, &tokens[i])
+			}
+		}
+		if len(begins) == 1 {
+			listed = begins[0]
+		}
+	}
+	stored := current.TokenPrefix
+	switch {
+	case listed != nil:
+		rep.previousTokenPrefix = listed.Prefix
+	case stored != "" && strings.HasPrefix(current.Token, stored):
+		rep.previousTokenPrefix = stored
+		rep.note("Aiven's listing does not show the current token: it is revoked by the stored token_prefix, which begins the token")
+	}
+	logAttrs := []any{"step", ev.Step, "secret", secretARN, "version", ev.ClientRequestToken}
+	if stored != "" && stored != rep.previousTokenPrefix {
+		shown := clip(stored, prefixLength)
+		if rep.previousTokenPrefix == "" {
+			rep.note("the secret's token_prefix %q does not begin the current token, so it is not used", shown)
+		} else {
+			rep.note("the secret's token_prefix %q is not the current token's prefix %q: the token wins, and finishSecret revokes %q", shown, rep.previousTokenPrefix, rep.previousTokenPrefix)
+		}
+		r.log.WarnContext(ctx, "token_prefix disagrees with the current token", append(logAttrs,
+			"stored_token_prefix", shown, "previous_token_prefix", rep.previousTokenPrefix)...)
+	}
+	if rep.previousTokenPrefix == "" {
+		rep.previousTokenUnknown = true
+		rep.note("the current token's prefix is unknown (Aiven's listing does not show it): finishSecret cannot revoke it; revoke it by hand")
+		r.log.ErrorContext(ctx, "previous token prefix unknown: the replaced token will stay live until revoked by hand", append(logAttrs, "outcome", "previous_token_unknown")...)
+	}
+	return listed
 }
 
 // revoke revokes by prefix and counts it.

@@ -3,16 +3,19 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
 // finishSecret promotes the version to AWSCURRENT, then revokes the token
-// it replaced and every other token carrying this secret's marker
-// (rotation.md, "finishSecret"). Run again, it finds AWSCURRENT in place
-// and still does the revocations, so a retry completes them: a token
-// already revoked is not an error.
+// it replaced and every other token of this secret that sweepRule allows
+// (rotation.md, "finishSecret"). The Aiven host policy is checked before
+// AWSCURRENT moves, so a refused api_url leaves the rotation where it was.
+// Run again, it finds AWSCURRENT in place and still does the revocations,
+// so a retry completes them: a token already revoked is not an error.
 func (r *Rotator) finishSecret(ctx context.Context, ev rotationEvent, desc secretsmanager.Description, rep *stepReport) error {
 	arn := desc.ARN
 	// By version id alone: after a completed rotation the version no
@@ -30,6 +33,10 @@ func (r *Rotator) finishSecret(ctx context.Context, ev rotationEvent, desc secre
 	if v.TokenPrefix == "" {
 		return &secret.FieldError{Field: "token_prefix", Reason: "is required in a version createSecret wrote"}
 	}
+	api, err := r.openAiven(v)
+	if err != nil {
+		return fmt.Errorf("api_url: %w", err)
+	}
 
 	rep.outcome = "already_current"
 	if from := currentVersion(desc); from != ev.ClientRequestToken {
@@ -39,30 +46,72 @@ func (r *Rotator) finishSecret(ctx context.Context, ev rotationEvent, desc secre
 		rep.outcome = "promoted"
 	}
 
-	api, err := r.openAiven(v)
-	if err != nil {
-		return fmt.Errorf("api_url: %w", err)
-	}
 	if prev := v.PreviousTokenPrefix; prev != "" && prev != v.TokenPrefix {
 		if _, err := r.revoke(ctx, api, prev, rep); err != nil {
 			return fmt.Errorf("revoke the previous token %s: %w", prev, explainAiven(err, newToken, "revoke"))
 		}
 	}
-	return r.sweep(ctx, api, arn, v.TokenPrefix, rep)
+	rule := sweepRule{
+		secretHash:  secret.SecretHash(arn),
+		keepPrefix:  v.TokenPrefix,
+		ownVersion:  ev.ClientRequestToken,
+		pending:     pendingVersions(desc),
+		now:         r.now(),
+		minStaleAge: staleAge,
+	}
+	return r.sweep(ctx, api, rule, rep)
 }
 
-// sweep revokes every token carrying this secret's marker except the new
-// one: leftovers of earlier rotations. A token without this secret's
-// marker is never touched.
-func (r *Rotator) sweep(ctx context.Context, api tokenAPI, secretARN, keepPrefix string, rep *stepReport) error {
+// staleAge is how old a token of this secret, other than one of the
+// finishing version's own, must be before a sweep revokes it (rotation.md:
+// "created more than an hour ago"): a younger one may be a rotation's in
+// progress whose version does not carry AWSPENDING yet, or has just lost it.
+const staleAge = time.Hour
+
+// sweepRule decides which listed tokens a sweep may revoke: finishSecret's
+// here, and the one rule the scheduled fleet sweep must use as well. A
+// token is revocable only when it carries this secret's marker and is
+// none of: the caller's own token (currently_active), keepPrefix, a token
+// whose marker names a version that carries AWSPENDING (a rotation in
+// progress), or a token younger than minStaleAge, except that any other
+// token of ownVersion is revocable whatever its age: that version's value
+// is stored, so a token of it that is not keepPrefix is lost.
+type sweepRule struct {
+	secretHash string // secret.SecretHash of the secret's ARN
+	keepPrefix string // the token the secret holds now; "" for none
+	// ownVersion is the version whose value holds keepPrefix ("" in the
+	// fleet sweep, which has no version of its own).
+	ownVersion  string
+	pending     map[string]bool // versions carrying AWSPENDING
+	now         time.Time
+	minStaleAge time.Duration
+}
+
+// revocable applies the rule to one listed token.
+func (s sweepRule) revocable(t aiven.Token) bool {
+	m, ok := secret.ParseMarker(t.Description)
+	switch {
+	case !ok || m.Secret != s.secretHash:
+		return false // never touch a token without this secret's marker
+	case t.CurrentlyActive || t.Prefix == "" || t.Prefix == s.keepPrefix:
+		return false
+	case s.ownVersion != "" && m.Version == s.ownVersion:
+		return true
+	case s.pending[m.Version]:
+		return false
+	}
+	return !youngerThan(t, s.minStaleAge, s.now)
+}
+
+// sweep lists the tokens and revokes those the rule allows: leftovers of
+// earlier rotations. Run twice, the second run finds them gone.
+func (r *Rotator) sweep(ctx context.Context, api tokenAPI, rule sweepRule, rep *stepReport) error {
 	tokens, err := api.ListTokens(ctx)
 	if err != nil {
 		return fmt.Errorf("list tokens for the sweep: %w", explainAiven(err, newToken, "list"))
 	}
-	mine := secret.SecretHash(secretARN)
 	for _, t := range tokens {
-		m, ok := secret.ParseMarker(t.Description)
-		if !ok || m.Secret != mine || t.Prefix == keepPrefix || t.CurrentlyActive {
+		if !rule.revocable(t) {
 			continue
 		}
 		revoked, err := r.revoke(ctx, api, t.Prefix, rep)

@@ -44,3 +44,15 @@ func currentVersion(desc secretsmanager.Description) string {
 	}
 	return ""
 }
+
+// pendingVersions are the versions that carry AWSPENDING: a rotation in
+// progress, whose token a sweep must spare.
+func pendingVersions(desc secretsmanager.Description) map[string]bool {
+	out := map[string]bool{}
+	for id, stages := range desc.Versions {
+		if slices.Contains(stages, secretsmanager.StagePending) {
+			out[id] = true
+		}
+	}
+	return out
+}

@@ -239,6 +239,11 @@ func TestEventsNotUnderstoodTouchNothing(t *testing.T) {
 	}
 }
 
+// TestOrphanReconciliation: a token carrying this version's marker is
+// revoked by createSecret only once it is older than orphanAge (a younger
+// one may be a concurrent invocation's, about to be stored), and by
+// finishSecret whatever its age; tokens without this version's marker are
+// never touched by createSecret.
 func TestOrphanReconciliation(t *testing.T) {
 	tests := []struct {
 		name string
@@ -247,26 +252,43 @@ func TestOrphanReconciliation(t *testing.T) {
 		before      func(w *world) (keep []string)
 		ambiguous   int
 		wantErr     string
-		wantOrphans float64
+		wantOrphans float64 // revoked by createSecret
 		wantCreates int
+		// wantMarked is how many live tokens carry this version's marker
+		// after createSecret.
+		wantMarked int
 	}{
-		{name: "ambiguous create, token landed", ambiguous: 1, wantOrphans: 1, wantCreates: 2},
-		{name: "two ambiguous creates", ambiguous: 2, wantOrphans: 2, wantCreates: 3},
-		{name: "ambiguous forever is bounded", ambiguous: 99, wantErr: "gave up after 3 ambiguous attempts", wantOrphans: 3, wantCreates: 3},
+		{name: "ambiguous create, token landed: left for finishSecret", ambiguous: 1, wantCreates: 2, wantMarked: 2},
+		{name: "two ambiguous creates", ambiguous: 2, wantCreates: 3, wantMarked: 3},
+		{name: "ambiguous forever is bounded", ambiguous: 99, wantErr: "gave up after 3 ambiguous attempts", wantCreates: 3, wantMarked: 3},
 		{
-			name: "orphan of an earlier attempt, others untouched",
+			name: "old orphan of an earlier attempt revoked, others untouched",
 			before: func(w *world) []string {
 				same, _ := secret.NewMarker(testARN, "v1")
 				otherVersion, _ := secret.NewMarker(testARN, "v0")
 				otherSecret, _ := secret.NewMarker("arn:aws:secretsmanager:us-east-1:000000000000:secret:other-XyZ123", "v1")
 				w.seedToken(secret.Describe("", same), false)
-				return []string{
+				keep := []string{
 					w.prefixOf(w.seedToken(secret.Describe("", otherSecret), false)),
 					w.prefixOf(w.seedToken("hand made", true)),
 					w.prefixOf(w.seedToken(secret.Describe("", otherVersion), false)),
 				}
+				w.now = w.now.Add(orphanAge + time.Second)
+				return keep
 			},
-			wantOrphans: 1, wantCreates: 1,
+			wantOrphans: 1, wantCreates: 1, wantMarked: 1,
+		},
+		{
+			// Defect 4 of issue 7: a concurrent createSecret for the same
+			// version made this token and is about to store it.
+			name: "young token with this version's marker is kept",
+			before: func(w *world) []string {
+				same, _ := secret.NewMarker(testARN, "v1")
+				young := w.prefixOf(w.seedToken(secret.Describe("", same), false))
+				w.now = w.now.Add(orphanAge - time.Second)
+				return []string{young}
+			},
+			wantCreates: 1, wantMarked: 2,
 		},
 	}
 	for _, tt := range tests {
@@ -293,7 +315,8 @@ func TestOrphanReconciliation(t *testing.T) {
 				}
 				return f
 			}
-			err := w.rotator().Handle(context.Background(), event(StepCreate, "v1"))
+			r := w.rotator()
+			err := r.Handle(context.Background(), event(StepCreate, "v1"))
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
@@ -303,28 +326,40 @@ func TestOrphanReconciliation(t *testing.T) {
 			live := w.live()
 			for _, p := range keep {
 				if _, ok := live[p]; !ok {
-					t.Errorf("token %s without this version's marker was revoked", p)
+					t.Errorf("token %s was revoked", p)
 				}
 			}
-			// Only the pending token (if any) may carry this version's marker.
 			marker, _ := secret.NewMarker(testARN, "v1")
-			n := 0
-			for _, tok := range live {
-				if m, ok := secret.ParseMarker(tok.description); ok && m == marker {
-					n++
+			marked := func() int {
+				n := 0
+				for _, tok := range w.live() {
+					if m, ok := secret.ParseMarker(tok.description); ok && m == marker {
+						n++
+					}
 				}
+				return n
 			}
-			want := 1
-			if tt.wantErr != "" {
-				want = 0
-			}
-			if n != want {
-				t.Errorf("%d live tokens carry this version's marker, want %d", n, want)
+			if n := marked(); n != tt.wantMarked {
+				t.Errorf("%d live tokens carry this version's marker, want %d", n, tt.wantMarked)
 			}
 			var metric map[string]any
 			_ = json.Unmarshal([]byte(strings.TrimSpace(w.metricsOut.String())), &metric)
 			if metric["OrphansRevoked"] != tt.wantOrphans {
 				t.Errorf("OrphansRevoked = %v, want %v", metric["OrphansRevoked"], tt.wantOrphans)
+			}
+
+			// The rotation then completes (a failed one as Secrets Manager
+			// retries it), and only the pending token keeps the marker (I2).
+			left = 0
+			if err := w.rotate(r, "v1"); err != nil {
+				t.Fatalf("rotation after createSecret: %v", err)
+			}
+			if n := marked(); n != 1 {
+				t.Errorf("after the rotation %d live tokens carry this version's marker, want 1", n)
+			}
+			cur, _ := secret.Parse(w.value(secretsmanager.StageCurrent))
+			if tok, ok := w.live()[cur.TokenPrefix]; !ok || tok.full != cur.Token {
+				t.Error("the AWSCURRENT token is not live")
 			}
 		})
 	}
@@ -557,7 +592,8 @@ func TestTestSecretRefusals(t *testing.T) {
 		want  string
 		revok bool
 	}{
-		{name: "another principal", edit: func(v map[string]any) { v["user"] = "someone@else.example" }, want: "belongs to"},
+		{name: "another principal", edit: func(v map[string]any) { v["user"] = "someone@else.example"; delete(v, "user_id") }, want: "belongs to"},
+		{name: "another user id with the same e-mail", edit: func(v map[string]any) { v["user_id"] = "u2" }, want: `belongs to user id "u1"`},
 		{name: "expired", edit: func(v map[string]any) { v["expiry_time"] = "2025-05-01T00:00:00Z" }, want: "expired at 2025-05-01T00:00:00Z"},
 		{name: "pending token revoked", revok: true, want: "rejected the pending token"},
 	}

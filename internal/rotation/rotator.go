@@ -147,6 +147,9 @@ type stepReport struct {
 	notes               []string
 	// secrets are values that must never appear in the step's error.
 	secrets []string
+	// previousTokenUnknown: createSecret found no prefix to revoke the
+	// replaced token by (a metric, and an error-level log line).
+	previousTokenUnknown bool
 }
 
 func (s *stepReport) keep(values ...string) {
@@ -200,6 +203,7 @@ func (r *Rotator) runStep(ctx context.Context, ev rotationEvent) error {
 	if merr := r.metrics.Step(metrics.Step{
 		Name: ev.Step, SecretARN: rep.secretARN, Succeeded: err == nil, Duration: elapsed,
 		TokensRevoked: rep.tokensRevoked, OrphansRevoked: rep.orphansRevoked,
+		PreviousTokenUnknown: rep.previousTokenUnknown,
 	}); merr != nil {
 		r.log.WarnContext(ctx, "metrics not written", "step", ev.Step, "error", merr.Error())
 	}

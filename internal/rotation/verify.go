@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
@@ -43,8 +44,8 @@ func (r *Rotator) testSecret(ctx context.Context, ev rotationEvent, desc secrets
 	if err != nil {
 		return explainAiven(err, pendingToken, "me")
 	}
-	if me.Email != pending.User {
-		return fmt.Errorf("the pending token belongs to %q, not to %q who owns the current token", me.Email, pending.User)
+	if err := samePrincipal(me, pending); err != nil {
+		return fmt.Errorf("the pending token %w, who owns the current token", err)
 	}
 	rep.outcome = "tested"
 	return nil
@@ -73,10 +74,28 @@ func (r *Rotator) testCurrent(ctx context.Context, desc secretsmanager.Descripti
 	if err != nil {
 		return fmt.Errorf("configuration test: %w", explainAiven(err, currentToken, "me"))
 	}
-	if current.User != "" && me.Email != current.User {
-		return fmt.Errorf("configuration test: the current token belongs to %q, not to %q as the secret says", me.Email, current.User)
+	if current.User != "" || current.UserID != "" {
+		if err := samePrincipal(me, current); err != nil {
+			return fmt.Errorf("configuration test: the current token %w, as the secret says", err)
+		}
 	}
 	rep.outcome = "configuration_test_passed"
+	return nil
+}
+
+// samePrincipal compares the user Aiven answered with the one v records:
+// by Aiven user id where v has one (an e-mail address can change, and be
+// reused), else by e-mail. Its error reads "belongs to X, not to Y".
+func samePrincipal(me aiven.User, v *secret.Value) error {
+	if v.UserID != "" {
+		if me.UserID != v.UserID {
+			return fmt.Errorf("belongs to user id %q (%s), not to user id %q (%s)", me.UserID, me.Email, v.UserID, v.User)
+		}
+		return nil
+	}
+	if me.Email != v.User {
+		return fmt.Errorf("belongs to %q, not to %q", me.Email, v.User)
+	}
 	return nil
 }
 

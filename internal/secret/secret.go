@@ -60,6 +60,9 @@ type Value struct {
 	User                string
 	ExpiryTime          string
 	CreatedAt           string
+	// UserID is Aiven's user id of the token's principal (user_id);
+	// testSecret compares principals by it when set, else by User.
+	UserID string
 
 	// Bootstrap is true when the SecretString was a plain token, not JSON.
 	Bootstrap bool
@@ -73,7 +76,7 @@ var known = []string{
 	"token", "token_prefix", "kind", "api_url",
 	"organization_id", "application_user_id", "manager_secret_id",
 	"description", "max_age_seconds", "extend_when_used", "ip_allowlist", "scopes",
-	"previous_token_prefix", "user", "expiry_time", "created_at",
+	"previous_token_prefix", "user", "user_id", "expiry_time", "created_at",
 }
 
 // Parse reads a SecretString. A JSON object gives typed fields plus every
@@ -132,7 +135,7 @@ func (v *Value) decodeKnown(raw map[string]json.RawMessage) error {
 		{"token", &v.Token}, {"token_prefix", &v.TokenPrefix}, {"kind", &v.Kind},
 		{"api_url", &v.APIURL}, {"organization_id", &v.OrganizationID},
 		{"application_user_id", &v.ApplicationUserID}, {"manager_secret_id", &v.ManagerSecretID},
-		{"previous_token_prefix", &v.PreviousTokenPrefix}, {"user", &v.User},
+		{"previous_token_prefix", &v.PreviousTokenPrefix}, {"user", &v.User}, {"user_id", &v.UserID},
 		{"expiry_time", &v.ExpiryTime}, {"created_at", &v.CreatedAt},
 	}
 	for _, f := range strs {
@@ -276,6 +279,7 @@ func (v *Value) Marshal() (string, error) {
 	}
 	str("previous_token_prefix", v.PreviousTokenPrefix, false)
 	str("user", v.User, false)
+	str("user_id", v.UserID, false)
 	str("expiry_time", v.ExpiryTime, false)
 	str("created_at", v.CreatedAt, false)
 
