@@ -34,10 +34,12 @@ package: build
 	@ls -l $(BIN)/bootstrap $(BIN)/rotator.zip
 
 ## release: bin/release/ with a reproducible zip, its SHA-256 and template.yaml, e.g. make release VERSION=1.2.3
+# -buildvcs=false: the same bytes from a git checkout and from a source
+# tarball of the tag.
 release:
 	@echo "$(VERSION)" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$$' || { echo "usage: make release VERSION=x.y.z (no leading v)" >&2; exit 2; }
 	@mkdir -p $(RELEASE_DIR)
-	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(RELEASE_DIR)/bootstrap ./functions/rotator
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -buildvcs=false -o $(RELEASE_DIR)/bootstrap ./functions/rotator
 	$(GO) run ./internal/cmd/release -version "$(VERSION)" -bootstrap $(RELEASE_DIR)/bootstrap -template template.yaml -out $(RELEASE_DIR) LICENSE
 	@rm -f $(RELEASE_DIR)/bootstrap
 
