@@ -11,7 +11,10 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # still run, just without it.
 RACE          := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: all build build-RotatorFunction package test demo localstack localstack-bootstrap lint bench rotate clean
+# release: where `make release VERSION=x.y.z` writes its files.
+RELEASE_DIR   ?= $(BIN)/release
+
+.PHONY: all build build-RotatorFunction package release test demo localstack localstack-bootstrap lint bench rotate clean
 
 all: lint test build
 
@@ -30,13 +33,28 @@ package: build
 	cd $(BIN) && zip -q -X rotator.zip bootstrap
 	@ls -l $(BIN)/bootstrap $(BIN)/rotator.zip
 
+## release: bin/release/ with a reproducible zip, its SHA-256 and template.yaml, e.g. make release VERSION=1.2.3
+# -buildvcs=false: the same bytes from a git checkout and from a source
+# tarball of the tag.
+release:
+	@echo "$(VERSION)" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$$' || { echo "usage: make release VERSION=x.y.z (no leading v)" >&2; exit 2; }
+	@mkdir -p $(RELEASE_DIR)
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -buildvcs=false -o $(RELEASE_DIR)/bootstrap ./functions/rotator
+	$(GO) run ./internal/cmd/release -version "$(VERSION)" -bootstrap $(RELEASE_DIR)/bootstrap -template template.yaml -out $(RELEASE_DIR) LICENSE
+	@rm -f $(RELEASE_DIR)/bootstrap
+
 ## test: every test (unit, emulators, end to end, template, built binary), under the race detector where it can run
 test:
 	$(GO) test $(RACE) -count=1 -parallel 16 ./...
 
 ## demo: three real rotations on the in-process local stack
+# Built first, with a word, because a cold build cache takes about a minute
+# and `go run` says nothing meanwhile; warm, the build is a cache hit.
 demo:
-	$(GO) run ./internal/cmd/demo
+	@mkdir -p $(BIN)
+	@echo "compiling the demo (first run: about a minute)..."
+	@$(GO) build -o $(BIN)/demo ./internal/cmd/demo
+	@$(BIN)/demo
 
 ## localstack: both emulators and the rotator in the foreground (Ctrl-C stops)
 localstack:

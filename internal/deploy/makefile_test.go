@@ -1,11 +1,17 @@
 package deploy
 
 import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // makeVars returns the Makefile's simple assignments (NAME := value and
@@ -77,4 +83,111 @@ func TestMakefileBuildsForSAM(t *testing.T) {
 			}
 		})
 	}
+}
+
+// `make release VERSION=x.y.z` twice gives the same bytes: the zip is
+// reproducible (sorted entries, fixed timestamps and modes, whatever the
+// build's own file times), its .sha256 file checks in `sha256sum -c` form,
+// and template.yaml ships unchanged beside it. It needs make and go, and
+// nothing else (no zip, no sha256sum).
+func TestMakeReleaseIsReproducible(t *testing.T) {
+	for _, tool := range []string{"make", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: %v", tool, err)
+		}
+	}
+	root := repoRoot(t)
+	const version = "0.0.0-test"
+	const zipName = "aiven-token-rotator-" + version + "-linux-arm64.zip"
+	release := func(dir string) {
+		t.Helper()
+		cmd := exec.Command("make", "--no-print-directory", "-C", root, "release", "VERSION="+version, "RELEASE_DIR="+dir)
+		cmd.Env = childMakeEnv()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make release: %v\n%s", err, out)
+		}
+	}
+	first, second := t.TempDir(), t.TempDir()
+	release(first)
+	release(second)
+
+	read := func(dir, name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, name := range []string{zipName, zipName + ".sha256", "template.yaml"} {
+		if !bytes.Equal(read(first, name), read(second, name)) {
+			t.Errorf("%s differs between two builds", name)
+		}
+	}
+	if entries, _ := os.ReadDir(first); len(entries) != 3 {
+		t.Errorf("release dir holds %d files, want the zip, its checksum and the template", len(entries))
+	}
+
+	zipBytes := read(first, zipName)
+	sum := sha256.Sum256(zipBytes)
+	if got, want := string(read(first, zipName+".sha256")), hex.EncodeToString(sum[:])+"  "+zipName+"\n"; got != want {
+		t.Errorf("checksum file %q, want %q", got, want)
+	}
+	if !bytes.Equal(read(first, "template.yaml"), read(root, "template.yaml")) {
+		t.Error("the released template.yaml is not the repository's")
+	}
+
+	zr, err := zip.NewReader(bytes.NewReader(zipBytes), int64(len(zipBytes)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+		if !f.Modified.Equal(time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s: modified %s, want the fixed 1980-01-01", f.Name, f.Modified)
+		}
+	}
+	if got := strings.Join(names, ","); got != "LICENSE,bootstrap" {
+		t.Errorf("zip entries %s, want LICENSE,bootstrap (sorted)", got)
+	}
+	for _, f := range zr.File {
+		if f.Name == "bootstrap" && f.Mode().Perm() != 0o755 {
+			t.Errorf("bootstrap mode %v, want 0755: Lambda runs it", f.Mode())
+		}
+	}
+}
+
+// A bad VERSION fails before anything is built.
+func TestMakeReleaseRefusesABadVersion(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skipf("make is not installed: %v", err)
+	}
+	dir := t.TempDir()
+	for _, v := range []string{"", "v1.2.3", "1.2", "1.2.3; rm -rf /"} {
+		cmd := exec.Command("make", "--no-print-directory", "-C", repoRoot(t), "release", "VERSION="+v, "RELEASE_DIR="+dir)
+		cmd.Env = childMakeEnv()
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "usage: make release VERSION=x.y.z") {
+			t.Errorf("VERSION=%q: err %v, output %s; want the usage line", v, err, out)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused release wrote %d files", len(entries))
+	}
+}
+
+// childMakeEnv is the test's environment without the flags of a make that
+// may be running the tests (`make test`), so the child make starts afresh.
+func childMakeEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }

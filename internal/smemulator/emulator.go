@@ -134,6 +134,9 @@ type apiError struct {
 	Type    string
 	Message string
 	Status  int
+	// expected, when set, goes to the request log beside the error type:
+	// why a healthy caller meets this error. It is never sent.
+	expected string
 }
 
 func (e *apiError) Error() string { return e.Type + ": " + e.Message }
@@ -185,7 +188,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	w.Header().Set("X-Amzn-RequestId", uuid.NewString())
-	op, status, errType := e.serveAPI(w, r)
+	op, status, errType, expected := e.serveAPI(w, r)
 	if e.log != nil {
 		attrs := []slog.Attr{
 			slog.String("operation", op), slog.Int("status", status),
@@ -194,6 +197,9 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errType != "" {
 			attrs = append(attrs, slog.String("error", errType))
 		}
+		if expected != "" {
+			attrs = append(attrs, slog.String("expected", expected))
+		}
 		e.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}
 }
@@ -201,11 +207,12 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const targetPrefix = "secretsmanager."
 
 // serveAPI answers one call; it reports the operation, the status sent (0
-// for a dropped connection) and the error type, for the request log.
-func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) (op string, status int, errType string) {
-	fail := func(apiErr *apiError) (string, int, string) {
+// for a dropped connection), the error type and, for an error a healthy
+// caller meets, why it is expected, for the request log.
+func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) (op string, status int, errType, expected string) {
+	fail := func(apiErr *apiError) (string, int, string, string) {
 		writeError(w, apiErr)
-		return op, apiErr.Status, apiErr.Type
+		return op, apiErr.Status, apiErr.Type, apiErr.expected
 	}
 	target := r.Header.Get("X-Amz-Target")
 	op = strings.TrimPrefix(target, targetPrefix)
@@ -230,7 +237,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) (op string, 
 			if !faults.DropConnection(w) {
 				panic(http.ErrAbortHandler) // no hijack (HTTP/2): abort the stream instead
 			}
-			return op, 0, "dropped"
+			return op, 0, "dropped", ""
 		}
 		if f.Status != 0 {
 			if f.RetryAfter > 0 {
@@ -251,7 +258,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) (op string, 
 		return fail(apiErr)
 	}
 	writeOK(w, out)
-	return op, http.StatusOK, ""
+	return op, http.StatusOK, "", ""
 }
 
 // faultError renders an injected failure as Secrets Manager would answer

@@ -478,14 +478,24 @@ func (e *Emulator) getSecretValue(q *request) (any, *apiError) {
 	return out, nil
 }
 
+// pendingMiss labels, in the request log, the miss every healthy rotation
+// meets: createSecret reads the AWSPENDING version RotateSecret created,
+// which has no value until createSecret stores one.
+const pendingMiss = "createSecret checks whether the pending version exists (it has no value until createSecret stores one)"
+
 // pick selects a version by id and/or stage; with neither, AWSCURRENT. A
 // version without a value (the rotation placeholder) is not found, in the
-// words matching how it was asked for.
+// words matching how it was asked for; when that version is the one
+// carrying AWSPENDING, the error is labelled expected for the log.
 func (s *secretEntry) pick(versionID, stage string) (*version, *apiError) {
 	if versionID != "" {
 		v, ok := s.versions[versionID]
 		if !ok || !v.hasValue() {
-			return nil, errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", versionID)
+			apiErr := errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", versionID)
+			if ok && s.labels[StagePending] == versionID && (stage == "" || stage == StagePending) {
+				apiErr.expected = pendingMiss
+			}
+			return nil, apiErr
 		}
 		if stage != "" && s.labels[stage] != versionID {
 			// The answer other emulators agree on (moto's, floci's);
@@ -499,7 +509,11 @@ func (s *secretEntry) pick(versionID, stage string) (*version, *apiError) {
 	}
 	id, ok := s.labels[stage]
 	if !ok || !s.versions[id].hasValue() {
-		return nil, errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
+		apiErr := errOf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
+		if ok && stage == StagePending {
+			apiErr.expected = pendingMiss
+		}
+		return nil, apiErr
 	}
 	return s.versions[id], nil
 }

@@ -77,7 +77,7 @@ func run(ctx context.Context, out io.Writer) error {
 		in := &secretsmanager.RotateSecretInput{SecretId: created.ARN}
 		if i == 1 {
 			in.RotationLambdaARN = aws.String(localstack.FunctionARN)
-			in.RotationRules = &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")}
+			in.RotationRules = &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")}
 		}
 		rotated, err := sm.RotateSecret(ctx, in)
 		if err != nil {
