@@ -243,6 +243,7 @@ func init() {
 		"UntagResource":            (*Emulator).untagResource,
 		"DeleteSecret":             (*Emulator).deleteSecret,
 		"RestoreSecret":            (*Emulator).restoreSecret,
+		"BatchGetSecretValue":      (*Emulator).batchGetSecretValue,
 	}
 }
 
@@ -481,14 +482,7 @@ func (e *Emulator) getSecretValue(q *request) (any, *apiError) {
 		if apiErr != nil {
 			return nil, apiErr
 		}
-		now := e.now()
-		s.accessed, v.accessed = now, now
-		out := secretValueAnswer{
-			ARN: s.arn, Name: s.name, VersionID: v.id,
-			SecretString: v.str, SecretBinary: v.bin,
-			VersionStages: s.stagesOf(v.id), CreatedDate: epochOf(v.created),
-		}
-		return out, nil
+		return e.readValue(s, v), nil
 	})
 }
 
@@ -635,8 +629,14 @@ func pageToken(offset int) string {
 }
 
 func readPage(q *request) (offset, size int) {
-	size = 100 // inferred default page size: the maximum MaxResults
-	if n := q.integer("MaxResults", 1, 100, true); n != nil {
+	return readPageOf(q, 100)
+}
+
+// readPageOf reads MaxResults (1 to maxSize; absent, maxSize: inferred
+// default page size) and NextToken.
+func readPageOf(q *request, maxSize int) (offset, size int) {
+	size = maxSize
+	if n := q.integer("MaxResults", 1, int64(maxSize), true); n != nil {
 		size = int(*n)
 	}
 	if tok, ok := q.str("NextToken"); ok {
@@ -691,7 +691,10 @@ type filter struct {
 
 var filterValuePattern = regexp.MustCompile(`^\!?[a-zA-Z0-9 :_@\/\+\=\.\-\!]*$`)
 
-func (e *Emulator) listSecrets(q *request) (any, *apiError) {
+// readFilters reads a Filters member as ListSecrets and
+// BatchGetSecretValue take it: at most 10 filters, each a known key with 1
+// to 10 values of at most 512 characters.
+func readFilters(q *request) []filter {
 	var filters []filter
 	q.read("Filters", "a list of {Key, Values} objects", &filters)
 	if len(filters) > 10 {
@@ -710,55 +713,82 @@ func (e *Emulator) listSecrets(q *request) (any, *apiError) {
 			}
 		}
 	}
+	return filters
+}
+
+// selection is which secrets a listing shows, in which order.
+type selection struct {
+	filters []filter
+	planned bool   // IncludePlannedDeletion
+	sortBy  string // SortBy; "" is created-date
+	desc    bool   // SortOrder desc
+}
+
+// matching lists the secrets sel selects, sorted. Callers hold e.mu.
+func (e *Emulator) matching(sel selection) []*secretEntry {
+	var found []*secretEntry
+	for _, s := range e.secrets {
+		if _, apiErr := e.resolve(s.arn); apiErr != nil { // the recovery window ended
+			continue
+		}
+		if !s.deleted.IsZero() && !sel.planned {
+			continue
+		}
+		if e.matchesAll(s, sel.filters) {
+			found = append(found, s)
+		}
+	}
+	// "If not specified, secrets are listed by CreatedDate"; ascending
+	// unless SortOrder says otherwise (inferred), the ARN breaking ties.
+	key := func(s *secretEntry) (time.Time, string) {
+		switch sel.sortBy {
+		case "name":
+			return time.Time{}, s.name
+		case "last-accessed-date":
+			return s.accessed, s.arn
+		case "last-changed-date":
+			return s.changed, s.arn
+		}
+		return s.created, s.arn
+	}
+	sort.Slice(found, func(i, j int) bool {
+		if sel.desc {
+			i, j = j, i
+		}
+		ti, ai := key(found[i])
+		tj, aj := key(found[j])
+		return ti.Before(tj) || (ti.Equal(tj) && ai < aj)
+	})
+	return found
+}
+
+// page cuts one page of size from offset out of all, with the NextToken
+// of the rest ("" when none is left).
+func page[T any](all []T, offset, size int) ([]T, string) {
+	if offset >= len(all) {
+		return nil, ""
+	}
+	end := min(offset+size, len(all))
+	if end < len(all) {
+		return all[offset:end], pageToken(end)
+	}
+	return all[offset:end], ""
+}
+
+func (e *Emulator) listSecrets(q *request) (any, *apiError) {
+	sel := selection{filters: readFilters(q)}
 	planned := q.boolean("IncludePlannedDeletion")
+	sel.planned = planned != nil && *planned
 	offset, size := readPage(q)
-	order := q.enum("SortOrder", "asc", "desc")
-	sortBy := q.enum("SortBy", "created-date", "last-accessed-date", "last-changed-date", "name")
+	sel.desc = q.enum("SortOrder", "asc", "desc") == "desc"
+	sel.sortBy = q.enum("SortBy", "created-date", "last-accessed-date", "last-changed-date", "name")
 	return e.locked(q, func() (any, *apiError) {
-		var found []*secretEntry
-		for _, s := range e.secrets {
-			if _, apiErr := e.resolve(s.arn); apiErr != nil { // the recovery window ended
-				continue
-			}
-			if !s.deleted.IsZero() && (planned == nil || !*planned) {
-				continue
-			}
-			if matchesAll(s, filters) {
-				found = append(found, s)
-			}
-		}
-		// "If not specified, secrets are listed by CreatedDate"; ascending
-		// unless SortOrder says otherwise (inferred), the ARN breaking ties.
-		key := func(s *secretEntry) (time.Time, string) {
-			switch sortBy {
-			case "name":
-				return time.Time{}, s.name
-			case "last-accessed-date":
-				return s.accessed, s.arn
-			case "last-changed-date":
-				return s.changed, s.arn
-			}
-			return s.created, s.arn
-		}
-		sort.Slice(found, func(i, j int) bool {
-			if order == "desc" {
-				i, j = j, i
-			}
-			ti, ai := key(found[i])
-			tj, aj := key(found[j])
-			return ti.Before(tj) || (ti.Equal(tj) && ai < aj)
-		})
-		out := secretList{SecretList: []description{}}
-		if offset < len(found) {
-			end := min(offset+size, len(found))
-			for _, s := range found[offset:end] {
-				d := e.describe(s)
-				d.SecretVersionsToStages = s.versionIDsToStages()
-				out.SecretList = append(out.SecretList, d)
-			}
-			if end < len(found) {
-				out.NextToken = pageToken(end)
-			}
+		found, next := page(e.matching(sel), offset, size)
+		out := secretList{SecretList: make([]description, 0, len(found)), NextToken: next}
+		for _, s := range found {
+			d := e.describe(s)
+			d.SecretVersionsToStages = s.versionIDsToStages()
+			out.SecretList = append(out.SecretList, d)
 		}
 		return out, nil
 	})
@@ -767,8 +797,11 @@ func (e *Emulator) listSecrets(q *request) (any, *apiError) {
 // matchesAll applies ListSecrets filters as AWS documents them: every
 // filter must match, within one any value; a value matches as a prefix
 // (case-sensitive, except description and all), "!" negates it, and "all"
-// matches any word of any attribute.
-func matchesAll(s *secretEntry, filters []filter) bool {
+// matches any word of any attribute. primary-region matches the
+// emulator's region, where every secret is made (inferred: AWS documents
+// the key, not what a secret never replicated answers); owning-service
+// matches nothing, as no secret here is managed by another service.
+func (e *Emulator) matchesAll(s *secretEntry, filters []filter) bool {
 	for _, f := range filters {
 		var fields []string
 		fold := false
@@ -785,6 +818,8 @@ func matchesAll(s *secretEntry, filters []filter) bool {
 			for _, t := range s.tags {
 				fields = append(fields, t.Value)
 			}
+		case "primary-region":
+			fields = []string{e.region}
 		case "all":
 			fold = true
 			for _, text := range append([]string{s.name, s.description}, tagTexts(s.tags)...) {
