@@ -383,10 +383,7 @@ func (e *Emulator) dropPlaceholder(job *rotationJob) {
 	}
 }
 
-// invoke runs one step as Lambda runs a synchronous invocation: the event
-// as JSON bytes, a deadline, a Lambda context with a fresh request id. A
-// function that outlives its deadline is abandoned with Lambda's timeout
-// message; a panic is the step's error.
+// invoke runs one step as Lambda runs a synchronous invocation (Run).
 func (e *Emulator) invoke(job *rotationJob, step string) error {
 	payload, err := json.Marshal(struct {
 		Step               string `json:"Step"`
@@ -397,31 +394,58 @@ func (e *Emulator) invoke(job *rotationJob, step string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.functionTimeout)
+	_, err = Run(job.fn, job.lambdaARN, payload, e.functionTimeout)
+	return err
+}
+
+// TimeoutError is an invocation that outlived its deadline; its text is
+// Lambda's own message.
+type TimeoutError struct{ Timeout time.Duration }
+
+func (t *TimeoutError) Error() string {
+	return fmt.Sprintf("Task timed out after %.2f seconds", t.Timeout.Seconds())
+}
+
+// PanicError is an invocation that panicked; its text is the panic value.
+type PanicError struct{ Value any }
+
+func (p *PanicError) Error() string { return fmt.Sprintf("%v", p.Value) }
+
+// Run invokes fn once as Lambda runs a synchronous invocation: the event
+// as JSON bytes, a deadline timeout away, a Lambda context with a fresh
+// request id and functionARN. It returns the function's result or its
+// error; a function that outlives its deadline is abandoned with a
+// *TimeoutError, a panic is a *PanicError. Each call is independent.
+func Run(fn Invoker, functionARN string, payload []byte, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       uuid.NewString(),
-		InvokedFunctionArn: job.lambdaARN,
+		InvokedFunctionArn: functionARN,
 	})
-	done := make(chan error, 1)
+	type answer struct {
+		out []byte
+		err error
+	}
+	done := make(chan answer, 1)
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				done <- fmt.Errorf("%v", p)
+				done <- answer{err: &PanicError{Value: p}}
 			}
 		}()
-		_, err := job.fn.Invoke(ctx, payload)
-		done <- err
+		out, err := fn.Invoke(ctx, payload)
+		done <- answer{out, err}
 	}()
+	var a answer
 	select {
-	case err = <-done:
+	case a = <-done:
 	case <-ctx.Done():
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		//lint:ignore ST1005 Lambda's own message, word for word
-		return fmt.Errorf("Task timed out after %.2f seconds", e.functionTimeout.Seconds())
+		return nil, &TimeoutError{Timeout: timeout}
 	}
-	return err
+	return a.out, a.err
 }
 
 func (e *Emulator) cancelRotateSecret(q *request) (any, *apiError) {
