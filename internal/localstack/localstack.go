@@ -254,6 +254,39 @@ func (s *Stack) RotatorEnv() Env {
 	return env
 }
 
+// PassedSettings are the rotator's configuration variables (the ones a
+// deployment sets on the Lambda function) that `make localstack` takes from
+// its own environment and hands to the function's, as Lambda's would: so
+// PREVIOUS_TOKEN_GRACE=5s make localstack runs a five-second grace. The
+// variables that point the rotator at the emulators (AIVEN_WEB_URL,
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, AIVEN_ALLOW_INSECURE_LOOPBACK) are the
+// stack's own and never passed; ALLOWED_API_HOSTS is, and must then still
+// allow 127.0.0.1. Passing a variable the rotator does not read is
+// harmless.
+var PassedSettings = []string{
+	"PREVIOUS_TOKEN_GRACE",
+	"ROTATE_BEFORE_EXPIRY",
+	"ROTATION_SAFETY_MARGIN",
+	"SWEEP_CONCURRENCY",
+	"SWEEP_TAG_KEY",
+	"ALLOWED_API_HOSTS",
+	"AWS_LAMBDA_LOG_LEVEL",
+	"AWS_LAMBDA_LOG_FORMAT",
+}
+
+// SettingsFrom picks PassedSettings out of an environment (lookup has the
+// shape of os.LookupEnv), for Config.RotatorEnv. A variable set to the
+// empty string is passed as set, as Lambda passes it.
+func SettingsFrom(lookup func(string) (string, bool)) map[string]string {
+	out := map[string]string{}
+	for _, name := range PassedSettings {
+		if v, ok := lookup(name); ok {
+			out[name] = v
+		}
+	}
+	return out
+}
+
 // AWSConfig is an AWS SDK configuration that reaches the Secrets Manager
 // emulator with any credentials, as the local stack accepts them all.
 func (s *Stack) AWSConfig() aws.Config {
