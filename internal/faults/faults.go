@@ -70,12 +70,38 @@ type ruleState struct {
 	seen int // matching calls observed so far
 }
 
-// Plan is a fault plan and a call counter. Its zero value is ready to use
-// and it is safe for concurrent use.
+// Plan is a fault plan, a latency and a call counter. Its zero value is
+// ready to use (no faults, no latency) and it is safe for concurrent use.
 type Plan struct {
-	mu    sync.Mutex
-	rules []*ruleState
-	calls map[string]int
+	mu      sync.Mutex
+	rules   []*ruleState
+	calls   map[string]int
+	latency time.Duration
+}
+
+// MaxLatency bounds SetLatency: a minute is far beyond any real round trip
+// and still short enough that a mistaken value does not hang a client.
+const MaxLatency = time.Minute
+
+// SetLatency makes every call observed from now on wait d before anything
+// else happens to it, as a round trip to the real service would; a rule's
+// delay_ms comes on top. 0 removes it; setting it again replaces it. It
+// fails, changing nothing, for a negative d or one above MaxLatency.
+func (p *Plan) SetLatency(d time.Duration) error {
+	if d < 0 || d > MaxLatency {
+		return fmt.Errorf("latency %v is outside 0 to %v", d, MaxLatency)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latency = d
+	return nil
+}
+
+// Latency is the delay every call suffers (0: none).
+func (p *Plan) Latency() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.latency
 }
 
 // Add appends a rule. Adding the same rule twice makes two rules.
@@ -101,7 +127,9 @@ func (p *Plan) Clear() {
 
 // Observe counts one call of operation and says which fault, if any, it
 // must suffer. The first rule that claims the call wins; every rule for the
-// operation still counts the call towards its After.
+// operation still counts the call towards its After. With a latency set,
+// every call has a fault: at least the latency as its Delay, so an emulator
+// that waits out every fault it is handed honours the latency unchanged.
 func (p *Plan) Observe(operation string) (Fault, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,6 +155,10 @@ func (p *Plan) Observe(operation string) (Fault, bool) {
 			RetryAfter: r.RetryAfterSeconds,
 			Drop:       r.Drop,
 		}
+		found = true
+	}
+	if p.latency > 0 {
+		fault.Delay += p.latency
 		found = true
 	}
 	return fault, found
@@ -217,6 +249,8 @@ func (p *Plan) ControlHandler(own map[string]http.HandlerFunc) http.HandlerFunc 
 			p.ServeFaults(w, r)
 		case "/_emulator/calls":
 			p.ServeCalls(w, r)
+		case "/_emulator/latency":
+			p.ServeLatency(w, r)
 		default:
 			if h, ok := own[r.URL.Path]; ok {
 				h(w, r)
@@ -278,6 +312,39 @@ func (p *Plan) ServeCalls(w http.ResponseWriter, r *http.Request) {
 	default:
 		WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use GET or DELETE"})
 	}
+}
+
+// ServeLatency serves /_emulator/latency: GET returns {"latency_ms": N},
+// POST {"latency_ms": N} sets it (0 removes it), DELETE removes it.
+func (p *Plan) ServeLatency(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPost:
+		var body struct {
+			LatencyMS *int64 `json:"latency_ms"`
+		}
+		if err := decodeStrict(readAll(r), &body); err != nil {
+			WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "latency: " + err.Error()})
+			return
+		}
+		if body.LatencyMS == nil {
+			WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "latency: latency_ms is required"})
+			return
+		}
+		if *body.LatencyMS < 0 || *body.LatencyMS > MaxLatency.Milliseconds() {
+			WriteJSON(w, http.StatusBadRequest, map[string]string{"message": fmt.Sprintf("latency: latency_ms must be 0 to %d", MaxLatency.Milliseconds())})
+			return
+		}
+		_ = p.SetLatency(time.Duration(*body.LatencyMS) * time.Millisecond) // checked above
+	case http.MethodDelete:
+		_ = p.SetLatency(0)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use GET, POST or DELETE"})
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]int64{"latency_ms": p.Latency().Milliseconds()})
 }
 
 func (p *Plan) rulesCopy() []Rule {

@@ -131,3 +131,76 @@ func TestDropConnection(t *testing.T) {
 		t.Fatalf("got a response (%d), want a dropped connection", resp.StatusCode)
 	}
 }
+
+func TestLatencyDelaysEveryCall(t *testing.T) {
+	var p Plan
+	if f, hit := p.Observe("A"); hit || f.Delay != 0 {
+		t.Fatalf("no latency: fault %+v, hit %v", f, hit)
+	}
+	if err := p.SetLatency(20 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"A", "UserInfo", "GetSecretValue"} {
+		f, hit := p.Observe(op)
+		if !hit || f.Delay != 20*time.Millisecond || f.Status != 0 || f.Drop {
+			t.Fatalf("%s: fault %+v, hit %v; want a 20ms delay only", op, f, hit)
+		}
+	}
+	// A rule's own delay and failure come on top of the latency.
+	if err := p.Add(Rule{Operation: "A", Status: 503, DelayMS: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := p.Observe("A"); f.Delay != 25*time.Millisecond || f.Status != 503 {
+		t.Fatalf("rule with latency: fault %+v", f)
+	}
+	for _, d := range []time.Duration{-time.Millisecond, MaxLatency + time.Millisecond} {
+		if err := p.SetLatency(d); err == nil || !strings.Contains(err.Error(), "latency") {
+			t.Fatalf("SetLatency(%v) = %v, want an error naming the latency", d, err)
+		}
+	}
+	if p.Latency() != 20*time.Millisecond {
+		t.Fatalf("a refused SetLatency changed it to %v", p.Latency())
+	}
+	_ = p.SetLatency(0)
+	if _, hit := p.Observe("B"); hit {
+		t.Fatal("latency 0 still delays")
+	}
+}
+
+func TestLatencyControlEndpoint(t *testing.T) {
+	var p Plan
+	h := p.ControlHandler(nil)
+	call := func(method, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "/_emulator/latency", strings.NewReader(body))
+		r.RemoteAddr = "127.0.0.1:1234"
+		rec := httptest.NewRecorder()
+		h(rec, r)
+		return rec
+	}
+	if rec := call(http.MethodPost, `{"latency_ms":20}`); rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"latency_ms":20}` {
+		t.Fatalf("POST: %d %s", rec.Code, rec.Body)
+	}
+	if p.Latency() != 20*time.Millisecond {
+		t.Fatalf("latency = %v", p.Latency())
+	}
+	for body, want := range map[string]string{
+		`{"latency_ms":-1}`:      "latency_ms must be 0 to",
+		`{"latency_ms":"20ms"}`:  "latency",
+		`{"latencyms":20}`:       "latencyms",
+		`{}`:                     "latency_ms is required",
+		`{"latency_ms":6000000}`: "latency_ms must be 0 to",
+	} {
+		if rec := call(http.MethodPost, body); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("POST %s: %d %s, want 400 naming %q", body, rec.Code, rec.Body, want)
+		}
+	}
+	if p.Latency() != 20*time.Millisecond {
+		t.Fatalf("a refused POST changed the latency to %v", p.Latency())
+	}
+	if rec := call(http.MethodGet, ""); strings.TrimSpace(rec.Body.String()) != `{"latency_ms":20}` {
+		t.Fatalf("GET: %s", rec.Body)
+	}
+	if rec := call(http.MethodDelete, ""); rec.Code != http.StatusNoContent || p.Latency() != 0 {
+		t.Fatalf("DELETE: %d, latency %v", rec.Code, p.Latency())
+	}
+}

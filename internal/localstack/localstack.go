@@ -1,7 +1,9 @@
 // Package localstack runs the Secrets Manager and Aiven emulators side by
 // side and registers the rotator with Secrets Manager, so that RotateSecret
 // runs a real rotation: the event crosses as JSON bytes, the rotator talks
-// HTTP to both emulators through the real AWS SDK and Aiven client.
+// HTTP to both emulators through the real AWS SDK and Aiven client. The
+// Secrets Manager listener also serves Lambda's Invoke API for the
+// rotator, so `aws lambda invoke` reaches it as it would reach Lambda.
 //
 // It serves `make localstack`, `make demo` and the end-to-end tests.
 package localstack
@@ -14,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -22,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaruntime"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
@@ -62,6 +66,10 @@ type Config struct {
 	// SecretsManagerMiddleware, when set, wraps the Secrets Manager
 	// emulator's handler (tests use it to see requests on the wire).
 	SecretsManagerMiddleware func(http.Handler) http.Handler
+	// Latency delays every call to either emulator (0 to
+	// faults.MaxLatency; 0: none), as a round trip to AWS and Aiven would.
+	// The control API's /_emulator/latency changes it later, per emulator.
+	Latency time.Duration
 	// SecretsManagerOptions and AivenOptions go to the emulators as they are.
 	SecretsManagerOptions []smemulator.Option
 	AivenOptions          []aivenemulator.Option
@@ -78,13 +86,18 @@ type Stack struct {
 	Rotator smemulator.Invoker
 
 	envOverrides map[string]string
+	lambda       *lambdaAPI
 	servers      []*http.Server
 	closers      []func() error
 }
 
 // Start listens on both addresses and serves until Close. It fails, having
-// started nothing, when an address is taken or not on loopback.
+// started nothing, when an address is taken or not on loopback, or the
+// latency is out of range.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.Latency < 0 || cfg.Latency > faults.MaxLatency {
+		return nil, fmt.Errorf("latency %v is outside 0 to %v", cfg.Latency, faults.MaxLatency)
+	}
 	smLn, err := listenLoopback(cfg.SecretsManagerAddr)
 	if err != nil {
 		return nil, fmt.Errorf("secrets manager emulator: %w", err)
@@ -101,9 +114,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		smemulator.WithBackgroundRotation(cfg.BackgroundRotation),
 	}
 	aivenOpts := []aivenemulator.Option{}
+	var lambdaLog *slog.Logger
 	if cfg.RequestLog != nil {
 		smOpts = append(smOpts, smemulator.WithLogger(cfg.RequestLog.With("emulator", "secretsmanager")))
 		aivenOpts = append(aivenOpts, aivenemulator.WithLogger(cfg.RequestLog.With("emulator", "aiven")))
+		lambdaLog = cfg.RequestLog.With("emulator", "lambda")
 	}
 	s := &Stack{
 		SecretsManager:    smemulator.New(append(smOpts, cfg.SecretsManagerOptions...)...),
@@ -111,12 +126,21 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		SecretsManagerURL: "http://" + smLn.Addr().String(),
 		AivenURL:          "http://" + aivenLn.Addr().String(),
 		envOverrides:      cfg.RotatorEnv,
+		lambda:            newLambdaAPI(Region, Account, lambdaLog),
 	}
+	_ = s.SecretsManager.Faults().SetLatency(cfg.Latency) // checked above
+	_ = s.Aiven.Faults().SetLatency(cfg.Latency)
 	var smHandler http.Handler = s.SecretsManager
 	if cfg.SecretsManagerMiddleware != nil {
 		smHandler = cfg.SecretsManagerMiddleware(smHandler)
 	}
-	s.serve(smLn, smHandler)
+	s.serve(smLn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, invokePrefix) {
+			s.lambda.ServeHTTP(w, r)
+			return
+		}
+		smHandler.ServeHTTP(w, r)
+	}))
 	s.serve(aivenLn, s.Aiven)
 
 	if cfg.NoRotator {
@@ -132,7 +156,14 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.Rotator = fn
 	s.SecretsManager.RegisterFunction(FunctionARN, fn)
+	s.lambda.register(FunctionARN, fn)
 	return s, nil
+}
+
+// WaitInvocations waits until no asynchronous (Event) invocation made
+// through the Lambda Invoke API is running, or ctx ends.
+func (s *Stack) WaitInvocations(ctx context.Context) error {
+	return s.lambda.wait(ctx)
 }
 
 // rotator builds the rotation function: in process through aws-lambda-go's
@@ -168,12 +199,15 @@ func (s *Stack) serve(ln net.Listener, h http.Handler) {
 	go func() { _ = srv.Serve(ln) }()
 }
 
-// Close stops both listeners, waiting briefly for requests in flight.
-// Closing twice is harmless.
+// Close stops both listeners, waiting briefly for requests and
+// asynchronous invocations in flight. Closing twice is harmless.
 func (s *Stack) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var errs []error
+	if err := s.lambda.wait(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("asynchronous invocations still running: %w", err))
+	}
 	for _, c := range s.closers {
 		errs = append(errs, c())
 	}
@@ -218,6 +252,39 @@ func (s *Stack) RotatorEnv() Env {
 		env[k] = v
 	}
 	return env
+}
+
+// PassedSettings are the rotator's configuration variables (the ones a
+// deployment sets on the Lambda function) that `make localstack` takes from
+// its own environment and hands to the function's, as Lambda's would: so
+// PREVIOUS_TOKEN_GRACE=5s make localstack runs a five-second grace. The
+// variables that point the rotator at the emulators (AIVEN_WEB_URL,
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, AIVEN_ALLOW_INSECURE_LOOPBACK) are the
+// stack's own and never passed; ALLOWED_API_HOSTS is, and must then still
+// allow 127.0.0.1. Passing a variable the rotator does not read is
+// harmless.
+var PassedSettings = []string{
+	"PREVIOUS_TOKEN_GRACE",
+	"ROTATE_BEFORE_EXPIRY",
+	"ROTATION_SAFETY_MARGIN",
+	"SWEEP_CONCURRENCY",
+	"SWEEP_TAG_KEY",
+	"ALLOWED_API_HOSTS",
+	"AWS_LAMBDA_LOG_LEVEL",
+	"AWS_LAMBDA_LOG_FORMAT",
+}
+
+// SettingsFrom picks PassedSettings out of an environment (lookup has the
+// shape of os.LookupEnv), for Config.RotatorEnv. A variable set to the
+// empty string is passed as set, as Lambda passes it.
+func SettingsFrom(lookup func(string) (string, bool)) map[string]string {
+	out := map[string]string{}
+	for _, name := range PassedSettings {
+		if v, ok := lookup(name); ok {
+			out[name] = v
+		}
+	}
+	return out
 }
 
 // AWSConfig is an AWS SDK configuration that reaches the Secrets Manager

@@ -95,6 +95,14 @@ func WithAttemptHook(f func(RotationAttempt)) Option { return func(e *Emulator) 
 // events in events/, for one).
 func WithARNSuffix(f func(name string) string) Option { return func(e *Emulator) { e.arnSuffix = f } }
 
+// WithLatency delays every API call by d before anything else happens to
+// it, as a round trip to AWS would (faults.Plan.SetLatency; also settable
+// through POST /_emulator/latency). A d outside 0 to faults.MaxLatency is
+// ignored.
+func WithLatency(d time.Duration) Option {
+	return func(e *Emulator) { _ = e.plan.SetLatency(d) }
+}
+
 // New returns an emulator with no secrets.
 func New(opts ...Option) *Emulator {
 	e := &Emulator{

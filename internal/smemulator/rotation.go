@@ -188,81 +188,76 @@ func (e *Emulator) rotateSecret(q *request) (any, *apiError) {
 	lambdaARN := q.text("RotationLambdaARN", false, 0, maxARNLength)
 	rules := readRules(q)
 	immediately := q.boolean("RotateImmediately")
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
 	configTest := immediately != nil && !*immediately
 
-	e.mu.Lock()
-	s, apiErr := e.usable(id)
+	var (
+		job   *rotationJob
+		first *RotationAttempt
+	)
+	out, apiErr := e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+		if lambdaARN == "" {
+			lambdaARN = s.rotationLambdaARN
+		}
+		if lambdaARN == "" {
+			// AWS documents the case under InvalidRequestException; the words
+			// are inferred.
+			return nil, errOf("InvalidRequestException", "No Lambda rotation function ARN is associated with this secret.")
+		}
+		if pending, ok := s.labels[StagePending]; ok && pending != s.labels[StageCurrent] {
+			return nil, errOf("InvalidRequestException", "A previous rotation isn't complete. That rotation will be reattempted.")
+		}
+		if _, ok := s.labels[StageCurrent]; !ok {
+			// Inferred: nothing to rotate from; AWS's own function would fail
+			// at createSecret instead.
+			return nil, errOf("InvalidRequestException", "You can't rotate a secret that has no AWSCURRENT version.")
+		}
+		fn, registered := e.functions[lambdaARN]
+		if !registered {
+			// AWS answers AccessDeniedException, recorded word for word, when
+			// it cannot invoke the function (missing, or its policy does not
+			// let Secrets Manager in); nothing is stored. The local stack adds
+			// why.
+			return nil, errOf("AccessDeniedException", "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com. (local stack: no function is registered for %s)", lambdaARN)
+		}
+		if token == "" {
+			token = uuid.NewString() // the SDK and the CLI always send one
+		}
+		if _, exists := s.versions[token]; exists {
+			// Inferred: a ClientRequestToken names a new version; reusing one
+			// would rotate onto a version that already exists.
+			return nil, errOf("ResourceExistsException", "A version with this ClientRequestToken already exists.")
+		}
+
+		now := e.now()
+		s.rotationLambdaARN = lambdaARN
+		if rules != nil {
+			s.rules = rules
+		}
+		s.rotationConfigured, s.rotationEnabled, s.rotationSince = true, true, now
+		s.rotationGen++
+		s.changed = now
+		s.addVersion(&version{id: token, created: now})
+		s.labels[StagePending] = token // taken from the current version if it still had it
+		job = &rotationJob{
+			secretARN: s.arn, version: token, lambdaARN: lambdaARN,
+			rotationToken: newRotationToken(), fn: fn, configTest: configTest, gen: s.rotationGen,
+		}
+		e.rotationTokens = append(e.rotationTokens, job.rotationToken)
+		// The first attempt is in the log before RotateSecret answers.
+		started, _, _ := outcomeNames(configTest)
+		first = &RotationAttempt{SecretARN: s.arn, VersionID: token, Attempt: 1, Outcome: started, Started: now}
+		e.rotations = append(e.rotations, first)
+		if e.running == 0 {
+			e.idle = make(chan struct{})
+		}
+		e.running++
+		return versionAnswer{ARN: s.arn, Name: s.name, VersionID: token}, nil
+	})
 	if apiErr != nil {
-		e.mu.Unlock()
 		return nil, apiErr
 	}
-	if lambdaARN == "" {
-		lambdaARN = s.rotationLambdaARN
-	}
-	if lambdaARN == "" {
-		e.mu.Unlock()
-		// AWS documents the case under InvalidRequestException; the words
-		// are inferred.
-		return nil, errOf("InvalidRequestException", "No Lambda rotation function ARN is associated with this secret.")
-	}
-	if pending, ok := s.labels[StagePending]; ok && pending != s.labels[StageCurrent] {
-		e.mu.Unlock()
-		return nil, errOf("InvalidRequestException", "A previous rotation isn't complete. That rotation will be reattempted.")
-	}
-	if _, ok := s.labels[StageCurrent]; !ok {
-		e.mu.Unlock()
-		// Inferred: nothing to rotate from; AWS's own function would fail
-		// at createSecret instead.
-		return nil, errOf("InvalidRequestException", "You can't rotate a secret that has no AWSCURRENT version.")
-	}
-	fn, registered := e.functions[lambdaARN]
-	if !registered {
-		e.mu.Unlock()
-		// AWS answers AccessDeniedException, recorded word for word, when
-		// it cannot invoke the function (missing, or its policy does not
-		// let Secrets Manager in); nothing is stored. The local stack adds
-		// why.
-		return nil, errOf("AccessDeniedException", "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com. (local stack: no function is registered for %s)", lambdaARN)
-	}
-	if token == "" {
-		token = uuid.NewString() // the SDK and the CLI always send one
-	}
-	if _, exists := s.versions[token]; exists {
-		e.mu.Unlock()
-		// Inferred: a ClientRequestToken names a new version; reusing one
-		// would rotate onto a version that already exists.
-		return nil, errOf("ResourceExistsException", "A version with this ClientRequestToken already exists.")
-	}
 
-	now := e.now()
-	s.rotationLambdaARN = lambdaARN
-	if rules != nil {
-		s.rules = rules
-	}
-	s.rotationConfigured, s.rotationEnabled, s.rotationSince = true, true, now
-	s.rotationGen++
-	s.changed = now
-	s.addVersion(&version{id: token, created: now})
-	s.labels[StagePending] = token // taken from the current version if it still had it
-	job := &rotationJob{
-		secretARN: s.arn, version: token, lambdaARN: lambdaARN,
-		rotationToken: newRotationToken(), fn: fn, configTest: configTest, gen: s.rotationGen,
-	}
-	e.rotationTokens = append(e.rotationTokens, job.rotationToken)
-	// The first attempt is in the log before RotateSecret answers.
-	started, _, _ := outcomeNames(configTest)
-	first := &RotationAttempt{SecretARN: s.arn, VersionID: token, Attempt: 1, Outcome: started, Started: now}
-	e.rotations = append(e.rotations, first)
-	if e.running == 0 {
-		e.idle = make(chan struct{})
-	}
-	e.running++
-	out := versionAnswer{ARN: s.arn, Name: s.name, VersionID: token}
-	e.mu.Unlock()
-
+	// The lock is released: the function calls back into the emulator.
 	if e.background {
 		go e.rotate(job, first)
 	} else {
@@ -424,10 +419,7 @@ func (e *Emulator) dropPlaceholder(job *rotationJob) {
 	}
 }
 
-// invoke runs one step as Lambda runs a synchronous invocation: the event
-// as JSON bytes, a deadline, a Lambda context with a fresh request id. A
-// function that outlives its deadline is abandoned with Lambda's timeout
-// message; a panic is the step's error.
+// invoke runs one step as Lambda runs a synchronous invocation (Run).
 func (e *Emulator) invoke(job *rotationJob, step string) error {
 	payload, err := json.Marshal(struct {
 		Step               string `json:"Step"`
@@ -438,58 +430,78 @@ func (e *Emulator) invoke(job *rotationJob, step string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.functionTimeout)
+	_, err = Run(job.fn, job.lambdaARN, payload, e.functionTimeout)
+	return err
+}
+
+// TimeoutError is an invocation that outlived its deadline; its text is
+// Lambda's own message.
+type TimeoutError struct{ Timeout time.Duration }
+
+func (t *TimeoutError) Error() string {
+	return fmt.Sprintf("Task timed out after %.2f seconds", t.Timeout.Seconds())
+}
+
+// PanicError is an invocation that panicked; its text is the panic value.
+type PanicError struct{ Value any }
+
+func (p *PanicError) Error() string { return fmt.Sprintf("%v", p.Value) }
+
+// Run invokes fn once as Lambda runs a synchronous invocation: the event
+// as JSON bytes, a deadline timeout away, a Lambda context with a fresh
+// request id and functionARN. It returns the function's result or its
+// error; a function that outlives its deadline is abandoned with a
+// *TimeoutError, a panic is a *PanicError. Each call is independent.
+func Run(fn Invoker, functionARN string, payload []byte, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       uuid.NewString(),
-		InvokedFunctionArn: job.lambdaARN,
+		InvokedFunctionArn: functionARN,
 	})
-	done := make(chan error, 1)
+	type answer struct {
+		out []byte
+		err error
+	}
+	done := make(chan answer, 1)
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				done <- fmt.Errorf("%v", p)
+				done <- answer{err: &PanicError{Value: p}}
 			}
 		}()
-		_, err := job.fn.Invoke(ctx, payload)
-		done <- err
+		out, err := fn.Invoke(ctx, payload)
+		done <- answer{out, err}
 	}()
+	var a answer
 	select {
-	case err = <-done:
+	case a = <-done:
 	case <-ctx.Done():
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		//lint:ignore ST1005 Lambda's own message, word for word
-		return fmt.Errorf("Task timed out after %.2f seconds", e.functionTimeout.Seconds())
+		return nil, &TimeoutError{Timeout: timeout}
 	}
-	return err
+	return a.out, a.err
 }
 
 func (e *Emulator) cancelRotateSecret(q *request) (any, *apiError) {
 	id := q.secretID()
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, apiErr := e.usable(id)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	// AWS turns rotation off and cancels a rotation in progress (no
-	// further steps or attempts here), but leaves the labels as they are:
-	// "You might need to remove the staging label AWSPENDING from the
-	// partially created version." Function and rules stay configured.
-	s.rotationEnabled = false
-	s.rotationGen++
-	s.changed = e.now()
-	out := versionAnswer{ARN: s.arn, Name: s.name}
-	if pending, ok := s.labels[StagePending]; ok && pending != s.labels[StageCurrent] {
-		// "The unique identifier of the version of the secret created
-		// during the rotation."
-		out.VersionID = pending
-	}
-	return out, nil
+	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+		// AWS turns rotation off and cancels a rotation in progress (no
+		// further steps or attempts here), but leaves the labels as they are:
+		// "You might need to remove the staging label AWSPENDING from the
+		// partially created version." Function and rules stay configured.
+		s.rotationEnabled = false
+		s.rotationGen++
+		s.changed = e.now()
+		out := versionAnswer{ARN: s.arn, Name: s.name}
+		if pending, ok := s.labels[StagePending]; ok && pending != s.labels[StageCurrent] {
+			// "The unique identifier of the version of the secret created
+			// during the rotation."
+			out.VersionID = pending
+		}
+		return out, nil
+	})
 }
 
 // Version is a secret version as the emulator holds it.

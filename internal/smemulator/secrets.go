@@ -175,6 +175,37 @@ func (e *Emulator) usable(secretID string) (*secretEntry, *apiError) {
 	return s, nil
 }
 
+// finder is how an operation finds the secret its SecretId names:
+// (*Emulator).resolve finds any secret, one scheduled for deletion too;
+// (*Emulator).usable refuses those. Callers hold e.mu.
+type finder func(e *Emulator, secretID string) (*secretEntry, *apiError)
+
+// locked is every operation's opening: it answers the request's first
+// error (serialization, then validation, then the operation's own checks)
+// if it has one, and otherwise runs fn under the emulator's lock and
+// answers what fn returns. A request refused before fn changes nothing.
+func (e *Emulator) locked(q *request, fn func() (any, *apiError)) (any, *apiError) {
+	if apiErr := q.result(); apiErr != nil {
+		return nil, apiErr
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return fn()
+}
+
+// withSecret is locked for an operation on the one secret id names: fn
+// runs on the secret find returns, and not at all when find refuses, whose
+// error is then the answer.
+func (e *Emulator) withSecret(q *request, id string, find finder, fn func(*secretEntry) (any, *apiError)) (any, *apiError) {
+	return e.locked(q, func() (any, *apiError) {
+		s, apiErr := find(e, id)
+		if apiErr != nil {
+			return nil, apiErr
+		}
+		return fn(s)
+	})
+}
+
 func (e *Emulator) forget(s *secretEntry) {
 	delete(e.secrets, s.arn)
 	if e.names[s.name] == s.arn {
@@ -212,6 +243,7 @@ func init() {
 		"UntagResource":            (*Emulator).untagResource,
 		"DeleteSecret":             (*Emulator).deleteSecret,
 		"RestoreSecret":            (*Emulator).restoreSecret,
+		"BatchGetSecretValue":      (*Emulator).batchGetSecretValue,
 	}
 }
 
@@ -305,64 +337,54 @@ func (e *Emulator) createSecret(q *request) (any, *apiError) {
 		// Inferred: the tagging quota, refused as a bad parameter.
 		q.fail(errOf("InvalidParameterException", "Invalid parameter: a secret can have at most %d tags.", maxTags))
 	}
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if arn, ok := e.names[name]; ok {
-		if existing, apiErr := e.resolve(arn); apiErr == nil {
-			if !existing.deleted.IsZero() {
-				return nil, errOf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
+	return e.locked(q, func() (any, *apiError) {
+		if arn, ok := e.names[name]; ok {
+			if existing, apiErr := e.resolve(arn); apiErr == nil {
+				if !existing.deleted.IsZero() {
+					return nil, errOf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
+				}
+				// A retry of the same create (same token, same value) is
+				// ignored, as the ClientRequestToken documentation says.
+				if v, ok := existing.versions[token]; ok && token != "" && (str != nil || bin != nil) && sameValue(v, str, bin) {
+					return versionAnswer{ARN: existing.arn, Name: existing.name, VersionID: token}, nil
+				}
+				return nil, errOf("ResourceExistsException", "The operation failed because the secret %s already exists.", name)
 			}
-			// A retry of the same create (same token, same value) is
-			// ignored, as the ClientRequestToken documentation says.
-			if v, ok := existing.versions[token]; ok && token != "" && (str != nil || bin != nil) && sameValue(v, str, bin) {
-				return versionAnswer{ARN: existing.arn, Name: existing.name, VersionID: token}, nil
+		}
+		now := e.now()
+		s := &secretEntry{
+			arn:  "arn:aws:secretsmanager:" + e.region + ":" + e.account + ":secret:" + name + "-" + e.arnSuffix(name),
+			name: name, description: desc, kmsKeyID: kmsKeyID,
+			versions: map[string]*version{}, labels: map[string]string{},
+			created: now, changed: now,
+		}
+		if len(tags) > 0 {
+			s.tags, s.tagged = mergeTags(nil, tags), true
+		}
+		out := versionAnswer{ARN: s.arn, Name: s.name}
+		if str != nil || bin != nil {
+			if token == "" {
+				token = uuid.NewString()
 			}
-			return nil, errOf("ResourceExistsException", "The operation failed because the secret %s already exists.", name)
+			s.addVersion(&version{id: token, str: str, bin: bin, created: now})
+			s.labels[StageCurrent] = token
+			out.VersionID = token
 		}
-	}
-	now := e.now()
-	s := &secretEntry{
-		arn:  "arn:aws:secretsmanager:" + e.region + ":" + e.account + ":secret:" + name + "-" + e.arnSuffix(name),
-		name: name, description: desc, kmsKeyID: kmsKeyID,
-		versions: map[string]*version{}, labels: map[string]string{},
-		created: now, changed: now,
-	}
-	if len(tags) > 0 {
-		s.tags, s.tagged = mergeTags(nil, tags), true
-	}
-	out := versionAnswer{ARN: s.arn, Name: s.name}
-	if str != nil || bin != nil {
-		if token == "" {
-			token = uuid.NewString()
-		}
-		s.addVersion(&version{id: token, str: str, bin: bin, created: now})
-		s.labels[StageCurrent] = token
-		out.VersionID = token
-	}
-	e.secrets[s.arn] = s
-	e.names[s.name] = s.arn
-	return out, nil
+		e.secrets[s.arn] = s
+		e.names[s.name] = s.arn
+		return out, nil
+	})
 }
 
 func (e *Emulator) describeSecret(q *request) (any, *apiError) {
 	id := q.secretID()
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	// DescribeSecret answers for a secret scheduled for deletion too, with
-	// its DeletedDate.
-	s, apiErr := e.resolve(id)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	d := e.describe(s)
-	d.VersionIdsToStages = s.versionIDsToStages()
-	return d, nil
+	return e.withSecret(q, id, (*Emulator).resolve, func(s *secretEntry) (any, *apiError) {
+		// DescribeSecret answers for a secret scheduled for deletion too, with
+		// its DeletedDate.
+		d := e.describe(s)
+		d.VersionIdsToStages = s.versionIDsToStages()
+		return d, nil
+	})
 }
 
 // describe is DescribeSecret's answer less the versions; ListSecrets
@@ -455,27 +477,13 @@ func (e *Emulator) getSecretValue(q *request) (any, *apiError) {
 	id := q.secretID()
 	versionID := q.versionID("VersionId")
 	stage := q.text("VersionStage", false, 1, maxStageLength)
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, apiErr := e.usable(id)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	v, apiErr := s.pick(versionID, stage)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	now := e.now()
-	s.accessed, v.accessed = now, now
-	out := secretValueAnswer{
-		ARN: s.arn, Name: s.name, VersionID: v.id,
-		SecretString: v.str, SecretBinary: v.bin,
-		VersionStages: s.stagesOf(v.id), CreatedDate: epochOf(v.created),
-	}
-	return out, nil
+	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+		v, apiErr := s.pick(versionID, stage)
+		if apiErr != nil {
+			return nil, apiErr
+		}
+		return e.readValue(s, v), nil
+	})
 }
 
 // pendingMiss labels, in the request log, the miss every healthy rotation
@@ -535,56 +543,49 @@ func (e *Emulator) putSecretValue(q *request) (any, *apiError) {
 	case str != nil && bin != nil:
 		q.fail(errOf("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret."))
 	}
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
 	explicit := q.has("VersionStages")
 	if !explicit {
 		stages = []string{StageCurrent}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, apiErr := e.usable(id)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	if token == "" {
-		token = uuid.NewString() // the SDK and the CLI always send one
-	}
-	now := e.now()
-	v, exists := s.versions[token]
-	switch {
-	case exists && v.hasValue():
-		if !sameValue(v, str, bin) {
-			return nil, errOf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
+	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+		if token == "" {
+			token = uuid.NewString() // the SDK and the CLI always send one
 		}
-		// Same token, same value: a retry, ignored.
+		now := e.now()
+		v, exists := s.versions[token]
+		switch {
+		case exists && v.hasValue():
+			if !sameValue(v, str, bin) {
+				return nil, errOf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
+			}
+			// Same token, same value: a retry, ignored.
+			return versionAnswer{ARN: s.arn, Name: s.name, VersionID: token, VersionStages: s.stagesOf(token)}, nil
+		case exists:
+			// The rotation placeholder receives its value.
+			v.str, v.bin = str, bin
+		default:
+			s.addVersion(&version{id: token, str: str, bin: bin, created: now})
+		}
+		if _, hasCurrent := s.labels[StageCurrent]; !hasCurrent && !slices.Contains(stages, StageCurrent) {
+			// "If this operation creates the first version for the secret,
+			// then Secrets Manager automatically attaches the staging label
+			// AWSCURRENT to it."
+			stages = append(stages, StageCurrent)
+		}
+		oldCurrent, hadCurrent := s.labels[StageCurrent]
+		for _, st := range stages {
+			s.moveLabel(st, token)
+		}
+		if !explicit && hadCurrent && oldCurrent != token && s.labels[StagePending] == oldCurrent {
+			// Recorded from AWS: a version holding AWSCURRENT and AWSPENDING
+			// that loses AWSCURRENT to a PutSecretValue without VersionStages
+			// loses AWSPENDING too (it keeps only AWSPREVIOUS).
+			delete(s.labels, StagePending)
+		}
+		s.changed = now
+		s.prune()
 		return versionAnswer{ARN: s.arn, Name: s.name, VersionID: token, VersionStages: s.stagesOf(token)}, nil
-	case exists:
-		// The rotation placeholder receives its value.
-		v.str, v.bin = str, bin
-	default:
-		s.addVersion(&version{id: token, str: str, bin: bin, created: now})
-	}
-	if _, hasCurrent := s.labels[StageCurrent]; !hasCurrent && !slices.Contains(stages, StageCurrent) {
-		// "If this operation creates the first version for the secret,
-		// then Secrets Manager automatically attaches the staging label
-		// AWSCURRENT to it."
-		stages = append(stages, StageCurrent)
-	}
-	oldCurrent, hadCurrent := s.labels[StageCurrent]
-	for _, st := range stages {
-		s.moveLabel(st, token)
-	}
-	if !explicit && hadCurrent && oldCurrent != token && s.labels[StagePending] == oldCurrent {
-		// Recorded from AWS: a version holding AWSCURRENT and AWSPENDING
-		// that loses AWSCURRENT to a PutSecretValue without VersionStages
-		// loses AWSPENDING too (it keeps only AWSPREVIOUS).
-		delete(s.labels, StagePending)
-	}
-	s.changed = now
-	s.prune()
-	return versionAnswer{ARN: s.arn, Name: s.name, VersionID: token, VersionStages: s.stagesOf(token)}, nil
+	})
 }
 
 func sameValue(v *version, str *string, bin []byte) bool {
@@ -599,48 +600,41 @@ func (e *Emulator) updateSecretVersionStage(q *request) (any, *apiError) {
 	stage := q.text("VersionStage", true, 1, maxStageLength)
 	moveTo := q.versionID("MoveToVersionId")
 	removeFrom := q.versionID("RemoveFromVersionId")
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, apiErr := e.usable(id)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	for _, v := range []string{moveTo, removeFrom} {
-		if _, ok := s.versions[v]; v != "" && !ok {
-			// Inferred (moto's words): AWS does not document this answer.
-			return nil, errOf("InvalidParameterException", "Not a valid version: %s", v)
+	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+		for _, v := range []string{moveTo, removeFrom} {
+			if _, ok := s.versions[v]; v != "" && !ok {
+				// Inferred (moto's words): AWS does not document this answer.
+				return nil, errOf("InvalidParameterException", "Not a valid version: %s", v)
+			}
 		}
-	}
-	holder, held := s.labels[stage]
-	switch {
-	case moveTo == "" && removeFrom == "":
-		// Inferred: a call that moves nothing is refused.
-		return nil, errOf("InvalidParameterException", "Invalid parameter: specify MoveToVersionId, RemoveFromVersionId, or both.")
-	case moveTo != "" && held && holder != moveTo && removeFrom == "":
-		return nil, errOf("InvalidParameterException", "The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", stage, holder)
-	case removeFrom != "" && (!held || holder != removeFrom):
-		// "If the label is attached and you either do not specify this
-		// parameter, or the version ID does not match, then the operation
-		// fails." A label attached nowhere cannot be removed either
-		// (inferred, the stricter reading).
-		return nil, errOf("InvalidParameterException", "When you move staging label %s, if you specify RemoveFromVersionId, it must be set to the version that currently has the staging label.", stage)
-	case moveTo == "" && stage == StageCurrent:
-		return nil, errOf("InvalidParameterException", "You can only move staging label AWSCURRENT to a different secret version. It can't be completely removed.")
-	}
-	if moveTo != "" && held && holder == moveTo && removeFrom != holder {
-		return arnName{ARN: s.arn, Name: s.name}, nil // already there: nothing to do
-	}
-	if moveTo != "" {
-		s.moveLabel(stage, moveTo)
-	} else {
-		delete(s.labels, stage)
-	}
-	s.changed = e.now()
-	s.prune()
-	return arnName{ARN: s.arn, Name: s.name}, nil
+		holder, held := s.labels[stage]
+		switch {
+		case moveTo == "" && removeFrom == "":
+			// Inferred: a call that moves nothing is refused.
+			return nil, errOf("InvalidParameterException", "Invalid parameter: specify MoveToVersionId, RemoveFromVersionId, or both.")
+		case moveTo != "" && held && holder != moveTo && removeFrom == "":
+			return nil, errOf("InvalidParameterException", "The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", stage, holder)
+		case removeFrom != "" && (!held || holder != removeFrom):
+			// "If the label is attached and you either do not specify this
+			// parameter, or the version ID does not match, then the operation
+			// fails." A label attached nowhere cannot be removed either
+			// (inferred, the stricter reading).
+			return nil, errOf("InvalidParameterException", "When you move staging label %s, if you specify RemoveFromVersionId, it must be set to the version that currently has the staging label.", stage)
+		case moveTo == "" && stage == StageCurrent:
+			return nil, errOf("InvalidParameterException", "You can only move staging label AWSCURRENT to a different secret version. It can't be completely removed.")
+		}
+		if moveTo != "" && held && holder == moveTo && removeFrom != holder {
+			return arnName{ARN: s.arn, Name: s.name}, nil // already there: nothing to do
+		}
+		if moveTo != "" {
+			s.moveLabel(stage, moveTo)
+		} else {
+			delete(s.labels, stage)
+		}
+		s.changed = e.now()
+		s.prune()
+		return arnName{ARN: s.arn, Name: s.name}, nil
+	})
 }
 
 // pageToken and readPage implement NextToken: an opaque offset.
@@ -649,8 +643,14 @@ func pageToken(offset int) string {
 }
 
 func readPage(q *request) (offset, size int) {
-	size = 100 // inferred default page size: the maximum MaxResults
-	if n := q.integer("MaxResults", 1, 100, true); n != nil {
+	return readPageOf(q, 100)
+}
+
+// readPageOf reads MaxResults (1 to maxSize; absent, maxSize: inferred
+// default page size) and NextToken.
+func readPageOf(q *request, maxSize int) (offset, size int) {
+	size = maxSize
+	if n := q.integer("MaxResults", 1, int64(maxSize), true); n != nil {
 		size = int(*n)
 	}
 	if tok, ok := q.str("NextToken"); ok {
@@ -669,40 +669,33 @@ func (e *Emulator) listSecretVersionIDs(q *request) (any, *apiError) {
 	id := q.secretID()
 	offset, size := readPage(q)
 	all := q.boolean("IncludeDeprecated")
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	// Inferred: refused while the secret is scheduled for deletion, like
-	// every other read of its versions.
-	s, apiErr := e.usable(id)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	kms := []string{"DefaultEncryptionKey"}
-	if s.kmsKeyID != "" {
-		kms = []string{s.kmsKeyID}
-	}
-	var versions []versionEntry
-	for _, vid := range s.order {
-		v := s.versions[vid]
-		stages := s.stagesOf(v.id)
-		if len(stages) == 0 && (all == nil || !*all) {
-			continue
+	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+		// Inferred: refused while the secret is scheduled for deletion, like
+		// every other read of its versions.
+		kms := []string{"DefaultEncryptionKey"}
+		if s.kmsKeyID != "" {
+			kms = []string{s.kmsKeyID}
 		}
-		versions = append(versions, versionEntry{VersionID: v.id, VersionStages: stages,
-			CreatedDate: epochOf(v.created), LastAccessedDate: day(v.accessed), KmsKeyIDs: kms})
-	}
-	out := versionList{ARN: s.arn, Name: s.name, Versions: []versionEntry{}}
-	if offset < len(versions) {
-		end := min(offset+size, len(versions))
-		out.Versions = versions[offset:end]
-		if end < len(versions) {
-			out.NextToken = pageToken(end)
+		var versions []versionEntry
+		for _, vid := range s.order {
+			v := s.versions[vid]
+			stages := s.stagesOf(v.id)
+			if len(stages) == 0 && (all == nil || !*all) {
+				continue
+			}
+			versions = append(versions, versionEntry{VersionID: v.id, VersionStages: stages,
+				CreatedDate: epochOf(v.created), LastAccessedDate: day(v.accessed), KmsKeyIDs: kms})
 		}
-	}
-	return out, nil
+		out := versionList{ARN: s.arn, Name: s.name, Versions: []versionEntry{}}
+		if offset < len(versions) {
+			end := min(offset+size, len(versions))
+			out.Versions = versions[offset:end]
+			if end < len(versions) {
+				out.NextToken = pageToken(end)
+			}
+		}
+		return out, nil
+	})
 }
 
 type filter struct {
@@ -712,7 +705,10 @@ type filter struct {
 
 var filterValuePattern = regexp.MustCompile(`^\!?[a-zA-Z0-9 :_@\/\+\=\.\-\!]*$`)
 
-func (e *Emulator) listSecrets(q *request) (any, *apiError) {
+// readFilters reads a Filters member as ListSecrets and
+// BatchGetSecretValue take it: at most 10 filters, each a known key with 1
+// to 10 values of at most 512 characters.
+func readFilters(q *request) []filter {
 	var filters []filter
 	q.read("Filters", "a list of {Key, Values} objects", &filters)
 	if len(filters) > 10 {
@@ -731,31 +727,35 @@ func (e *Emulator) listSecrets(q *request) (any, *apiError) {
 			}
 		}
 	}
-	planned := q.boolean("IncludePlannedDeletion")
-	offset, size := readPage(q)
-	order := q.enum("SortOrder", "asc", "desc")
-	sortBy := q.enum("SortBy", "created-date", "last-accessed-date", "last-changed-date", "name")
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	return filters
+}
+
+// selection is which secrets a listing shows, in which order.
+type selection struct {
+	filters []filter
+	planned bool   // IncludePlannedDeletion
+	sortBy  string // SortBy; "" is created-date
+	desc    bool   // SortOrder desc
+}
+
+// matching lists the secrets sel selects, sorted. Callers hold e.mu.
+func (e *Emulator) matching(sel selection) []*secretEntry {
 	var found []*secretEntry
 	for _, s := range e.secrets {
 		if _, apiErr := e.resolve(s.arn); apiErr != nil { // the recovery window ended
 			continue
 		}
-		if !s.deleted.IsZero() && (planned == nil || !*planned) {
+		if !s.deleted.IsZero() && !sel.planned {
 			continue
 		}
-		if matchesAll(s, filters) {
+		if e.matchesAll(s, sel.filters) {
 			found = append(found, s)
 		}
 	}
 	// "If not specified, secrets are listed by CreatedDate"; ascending
 	// unless SortOrder says otherwise (inferred), the ARN breaking ties.
 	key := func(s *secretEntry) (time.Time, string) {
-		switch sortBy {
+		switch sel.sortBy {
 		case "name":
 			return time.Time{}, s.name
 		case "last-accessed-date":
@@ -766,33 +766,56 @@ func (e *Emulator) listSecrets(q *request) (any, *apiError) {
 		return s.created, s.arn
 	}
 	sort.Slice(found, func(i, j int) bool {
-		if order == "desc" {
+		if sel.desc {
 			i, j = j, i
 		}
 		ti, ai := key(found[i])
 		tj, aj := key(found[j])
 		return ti.Before(tj) || (ti.Equal(tj) && ai < aj)
 	})
-	out := secretList{SecretList: []description{}}
-	if offset < len(found) {
-		end := min(offset+size, len(found))
-		for _, s := range found[offset:end] {
+	return found
+}
+
+// page cuts one page of size from offset out of all, with the NextToken
+// of the rest ("" when none is left).
+func page[T any](all []T, offset, size int) ([]T, string) {
+	if offset >= len(all) {
+		return nil, ""
+	}
+	end := min(offset+size, len(all))
+	if end < len(all) {
+		return all[offset:end], pageToken(end)
+	}
+	return all[offset:end], ""
+}
+
+func (e *Emulator) listSecrets(q *request) (any, *apiError) {
+	sel := selection{filters: readFilters(q)}
+	planned := q.boolean("IncludePlannedDeletion")
+	sel.planned = planned != nil && *planned
+	offset, size := readPage(q)
+	sel.desc = q.enum("SortOrder", "asc", "desc") == "desc"
+	sel.sortBy = q.enum("SortBy", "created-date", "last-accessed-date", "last-changed-date", "name")
+	return e.locked(q, func() (any, *apiError) {
+		found, next := page(e.matching(sel), offset, size)
+		out := secretList{SecretList: make([]description, 0, len(found)), NextToken: next}
+		for _, s := range found {
 			d := e.describe(s)
 			d.SecretVersionsToStages = s.versionIDsToStages()
 			out.SecretList = append(out.SecretList, d)
 		}
-		if end < len(found) {
-			out.NextToken = pageToken(end)
-		}
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 // matchesAll applies ListSecrets filters as AWS documents them: every
 // filter must match, within one any value; a value matches as a prefix
 // (case-sensitive, except description and all), "!" negates it, and "all"
-// matches any word of any attribute.
-func matchesAll(s *secretEntry, filters []filter) bool {
+// matches any word of any attribute. primary-region matches the
+// emulator's region, where every secret is made (inferred: AWS documents
+// the key, not what a secret never replicated answers); owning-service
+// matches nothing, as no secret here is managed by another service.
+func (e *Emulator) matchesAll(s *secretEntry, filters []filter) bool {
 	for _, f := range filters {
 		var fields []string
 		fold := false
@@ -809,6 +832,8 @@ func matchesAll(s *secretEntry, filters []filter) bool {
 			for _, t := range s.tags {
 				fields = append(fields, t.Value)
 			}
+		case "primary-region":
+			fields = []string{e.region}
 		case "all":
 			fold = true
 			for _, text := range append([]string{s.name, s.description}, tagTexts(s.tags)...) {
@@ -862,38 +887,24 @@ func (e *Emulator) tagResource(q *request) (any, *apiError) {
 	id := q.secretID()
 	q.required("Tags")
 	tags := q.tags()
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, apiErr := e.usable(id)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	merged := mergeTags(slices.Clone(s.tags), tags)
-	if len(merged) > maxTags {
-		return nil, errOf("InvalidParameterException", "Invalid parameter: a secret can have at most %d tags.", maxTags)
-	}
-	s.tags, s.tagged = merged, true
-	return struct{}{}, nil
+	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+		merged := mergeTags(slices.Clone(s.tags), tags)
+		if len(merged) > maxTags {
+			return nil, errOf("InvalidParameterException", "Invalid parameter: a secret can have at most %d tags.", maxTags)
+		}
+		s.tags, s.tagged = merged, true
+		return struct{}{}, nil
+	})
 }
 
 func (e *Emulator) untagResource(q *request) (any, *apiError) {
 	id := q.secretID()
 	q.required("TagKeys")
 	keys := q.stringList("TagKeys", 0, 0, 1, maxTagKey)
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, apiErr := e.usable(id)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	s.tags = slices.DeleteFunc(slices.Clone(s.tags), func(t tag) bool { return slices.Contains(keys, t.Key) })
-	return struct{}{}, nil
+	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+		s.tags = slices.DeleteFunc(slices.Clone(s.tags), func(t tag) bool { return slices.Contains(keys, t.Key) })
+		return struct{}{}, nil
+	})
 }
 
 func (e *Emulator) deleteSecret(q *request) (any, *apiError) {
@@ -907,53 +918,43 @@ func (e *Emulator) deleteSecret(q *request) (any, *apiError) {
 	case window != nil && (*window < 7 || *window > 30):
 		q.fail(errOf("InvalidParameterException", "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."))
 	}
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
 	days := int64(30)
 	if window != nil {
 		days = *window
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := e.now()
-	s, apiErr := e.resolve(id)
-	if apiErr != nil {
-		if forced {
-			// "If you forcibly delete an already deleted or nonexistent
-			// secret, the operation does not return
-			// ResourceNotFoundException." The answer names what was asked
-			// for (inferred).
-			out := deletion{Name: id, DeletionDate: epochOf(now)}
-			if strings.HasPrefix(id, "arn:") {
-				out.ARN, out.Name = id, id[strings.LastIndex(id, ":")+1:]
+	return e.locked(q, func() (any, *apiError) {
+		now := e.now()
+		s, apiErr := e.resolve(id)
+		if apiErr != nil {
+			if forced {
+				// "If you forcibly delete an already deleted or nonexistent
+				// secret, the operation does not return
+				// ResourceNotFoundException." The answer names what was asked
+				// for (inferred).
+				out := deletion{Name: id, DeletionDate: epochOf(now)}
+				if strings.HasPrefix(id, "arn:") {
+					out.ARN, out.Name = id, id[strings.LastIndex(id, ":")+1:]
+				}
+				return out, nil
 			}
-			return out, nil
+			return nil, apiErr
 		}
-		return nil, apiErr
-	}
-	if forced {
-		e.forget(s)
-		return deletion{ARN: s.arn, Name: s.name, DeletionDate: epochOf(now)}, nil
-	}
-	if !s.deleted.IsZero() {
-		return nil, errOf("InvalidRequestException", errDeleted)
-	}
-	s.deleted, s.deletion = now, now.Add(time.Duration(days)*24*time.Hour)
-	return deletion{ARN: s.arn, Name: s.name, DeletionDate: epochOf(s.deletion)}, nil
+		if forced {
+			e.forget(s)
+			return deletion{ARN: s.arn, Name: s.name, DeletionDate: epochOf(now)}, nil
+		}
+		if !s.deleted.IsZero() {
+			return nil, errOf("InvalidRequestException", errDeleted)
+		}
+		s.deleted, s.deletion = now, now.Add(time.Duration(days)*24*time.Hour)
+		return deletion{ARN: s.arn, Name: s.name, DeletionDate: epochOf(s.deletion)}, nil
+	})
 }
 
 func (e *Emulator) restoreSecret(q *request) (any, *apiError) {
 	id := q.secretID()
-	if apiErr := q.result(); apiErr != nil {
-		return nil, apiErr
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, apiErr := e.resolve(id)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	s.deleted, s.deletion = time.Time{}, time.Time{}
-	return arnName{ARN: s.arn, Name: s.name}, nil
+	return e.withSecret(q, id, (*Emulator).resolve, func(s *secretEntry) (any, *apiError) {
+		s.deleted, s.deletion = time.Time{}, time.Time{}
+		return arnName{ARN: s.arn, Name: s.name}, nil
+	})
 }

@@ -1,5 +1,8 @@
 // Command localstack runs the Secrets Manager emulator, the Aiven emulator
 // and the rotator in the foreground until interrupted: `make localstack`.
+// The Secrets Manager address also serves Lambda's Invoke API, so
+// `aws lambda invoke --endpoint-url http://127.0.0.1:4566 --function-name
+// aiven-token-rotator ...` runs the rotator.
 //
 // Environment:
 //
@@ -8,15 +11,27 @@
 //	LOCALSTACK_BOOTSTRAP            path to a built bootstrap binary: run the
 //	                                rotator through the Lambda Runtime API
 //	                                instead of in-process
+//	LOCALSTACK_LATENCY              delay for every emulator call, a Go
+//	                                duration such as 20ms (flag -latency)
+//	PREVIOUS_TOKEN_GRACE, ROTATE_BEFORE_EXPIRY, ROTATION_SAFETY_MARGIN,
+//	SWEEP_CONCURRENCY, SWEEP_TAG_KEY, ALLOWED_API_HOSTS,
+//	AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT
+//	                                passed to the rotator's environment, as
+//	                                a deployment sets them on the function
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
 )
@@ -33,14 +48,11 @@ func run() error {
 	defer stop()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg := localstack.Config{
-		SecretsManagerAddr: envOr("LOCALSTACK_SECRETSMANAGER_ADDR", "127.0.0.1:4566"),
-		AivenAddr:          envOr("LOCALSTACK_AIVEN_ADDR", "127.0.0.1:4567"),
-		BackgroundRotation: true,
-		RequestLog:         logger,
-		RotatorLog:         os.Stdout,
-		Bootstrap:          os.Getenv("LOCALSTACK_BOOTSTRAP"),
+	cfg, err := config(os.Args[1:], os.LookupEnv, os.Stderr)
+	if err != nil {
+		return err
 	}
+	cfg.RequestLog, cfg.RotatorLog = logger, os.Stdout
 	stack, err := localstack.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -53,20 +65,60 @@ func run() error {
 	}
 	logger.Info("local stack ready",
 		"secretsmanager", stack.SecretsManagerURL,
+		"lambda_invoke", stack.SecretsManagerURL,
 		"aiven", stack.AivenURL,
 		"rotation_function", localstack.FunctionARN,
-		"rotator", how)
-	fmt.Fprintf(os.Stderr, "\n  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_DEFAULT_REGION=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n  curl -s -XPOST %s/_emulator/users -d '{\"email\":\"me@example.com\"}'\n\nCtrl-C stops.\n\n",
-		stack.SecretsManagerURL, localstack.Region, stack.AivenURL)
+		"rotator", how,
+		"latency", cfg.Latency.String(),
+		"rotator_settings", settingsLine(cfg.RotatorEnv))
+	fmt.Fprintf(os.Stderr, "\n  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_DEFAULT_REGION=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n  curl -s -XPOST %s/_emulator/users -d '{\"email\":\"me@example.com\"}'\n  aws lambda invoke --endpoint-url %s --function-name aiven-token-rotator --payload '{...}' out.json\n    (AWS CLI v2: add --cli-binary-format raw-in-base64-out)\n\nCtrl-C stops.\n\n",
+		stack.SecretsManagerURL, localstack.Region, stack.AivenURL, stack.SecretsManagerURL)
 
 	<-ctx.Done()
 	logger.Info("stopping")
 	return nil
 }
 
-func envOr(name, fallback string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+// config reads the command line and the environment (lookup has the shape
+// of os.LookupEnv) into the stack's configuration; a bad value is an error
+// naming its flag or variable.
+func config(args []string, lookup func(string) (string, bool), usage io.Writer) (localstack.Config, error) {
+	env := func(name, fallback string) string {
+		if v, ok := lookup(name); ok && v != "" {
+			return v
+		}
+		return fallback
 	}
-	return fallback
+	fs := flag.NewFlagSet("localstack", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	latency := fs.String("latency", env("LOCALSTACK_LATENCY", "0s"), "delay for every call to either emulator, a Go duration (env LOCALSTACK_LATENCY)")
+	if err := fs.Parse(args); err != nil {
+		return localstack.Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return localstack.Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	d, err := time.ParseDuration(*latency)
+	if err != nil {
+		return localstack.Config{}, fmt.Errorf("-latency / LOCALSTACK_LATENCY %q: %w", *latency, err)
+	}
+	return localstack.Config{
+		SecretsManagerAddr: env("LOCALSTACK_SECRETSMANAGER_ADDR", "127.0.0.1:4566"),
+		AivenAddr:          env("LOCALSTACK_AIVEN_ADDR", "127.0.0.1:4567"),
+		BackgroundRotation: true,
+		Bootstrap:          env("LOCALSTACK_BOOTSTRAP", ""),
+		Latency:            d,
+		RotatorEnv:         localstack.SettingsFrom(lookup),
+	}, nil
+}
+
+// settingsLine shows the passed settings as NAME=value, sorted. None of
+// them is a secret.
+func settingsLine(env map[string]string) string {
+	var parts []string
+	for k, v := range env {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
 }
