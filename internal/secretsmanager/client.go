@@ -1,7 +1,9 @@
 // Package secretsmanager makes the AWS Secrets Manager calls the rotator
 // needs, over aws-sdk-go-v2. Every call it makes is idempotent and retried
 // by the SDK's standard retryer, with a backoff that gives up as soon as
-// the next attempt would start past the context's deadline.
+// the next attempt would start past the context's deadline. Every response
+// body it reads is capped (see cappedHTTPClient) and every error text it
+// returns is clipped.
 package secretsmanager
 
 import (
@@ -63,6 +65,9 @@ func New(cfg aws.Config, o Options) *Client {
 		if o.BaseEndpoint != "" {
 			so.BaseEndpoint = aws.String(o.BaseEndpoint)
 		}
+		// The SDK has resolved its HTTP client by now (cfg's or its own
+		// default): wrap whichever it is.
+		so.HTTPClient = cappedHTTPClient{base: so.HTTPClient}
 	})
 	return &Client{api: api, opts: o}
 }
@@ -101,7 +106,7 @@ type Description struct {
 func (c *Client) Describe(ctx context.Context, secretID string) (Description, error) {
 	out, err := c.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: &secretID}, c.withDeadline(ctx))
 	if err != nil {
-		return Description{}, err
+		return Description{}, clipped(err)
 	}
 	return Description{
 		ARN:             aws.ToString(out.ARN),
@@ -131,9 +136,9 @@ func (c *Client) GetValue(ctx context.Context, secretID, versionID, stage string
 	if err != nil {
 		var nf *types.ResourceNotFoundException
 		if errors.As(err, &nf) {
-			return "", fmt.Errorf("%w: %w", ErrNoValue, err)
+			return "", clipped(fmt.Errorf("%w: %w", ErrNoValue, err))
 		}
-		return "", err
+		return "", clipped(err)
 	}
 	if out.SecretString == nil {
 		return "", errors.New("the version holds SecretBinary; the rotator needs SecretString")
@@ -158,7 +163,7 @@ func (c *Client) PutPending(ctx context.Context, secretID, clientRequestToken, v
 		in.RotationToken = &rotationToken
 	}
 	_, err := c.api.PutSecretValue(ctx, in, c.withDeadline(ctx))
-	return err
+	return clipped(err)
 }
 
 // MoveCurrent moves AWSCURRENT to toVersion from fromVersion
@@ -175,5 +180,5 @@ func (c *Client) MoveCurrent(ctx context.Context, secretID, toVersion, fromVersi
 		in.RemoveFromVersionId = &fromVersion
 	}
 	_, err := c.api.UpdateSecretVersionStage(ctx, in, c.withDeadline(ctx))
-	return err
+	return clipped(err)
 }
