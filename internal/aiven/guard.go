@@ -152,8 +152,8 @@ func (c *cappedBody) Close() error { return c.r.Close() }
 
 // tokenRun is anything shaped like an Aiven token or a long part of one: a
 // long run of the base64 alphabet (Aiven tokens are standard base64, some
-// prefixed AVNU_).
-var tokenRun = regexp.MustCompile(`[A-Za-z0-9+/=_]{24,}`)
+// prefixed AVNU_, which leaves "AVNU_[cut]").
+var tokenRun = regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`)
 
 // scrub cuts every token-shaped run from s.
 func scrub(s string) string {

@@ -102,7 +102,7 @@ func TestAivenErrorMessageIsKeptButClipped(t *testing.T) {
 		{name: "a long errors array is dropped", body: `{"message":"bad","errors":[{"message":"` + strings.Repeat("x", 100000) + `","status":401}]}`,
 			want: "[401 UserInfo]: bad", maxLen: 100},
 		{name: "a token-shaped run in the message is cut", body: `{"message":"token ` + fullToken + ` is bad"}`,
-			want: "token [cut] is bad", maxLen: 100},
+			want: "token AVNU_[cut] is bad", maxLen: 100},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,9 @@ const (
 	// maxErrorBody caps a non-2xx body: Secrets Manager's error JSON
 	// ({"__type": ..., "Message": ...}) is well under 1 KiB.
 	maxErrorBody = 64 << 10
+	// maxHeaderBytes caps the response headers when the SDK's own HTTP
+	// client sends the request.
+	maxHeaderBytes = 64 << 10
 	// maxErrorText bounds the text of every error the package returns.
 	maxErrorText = 1024
 )

@@ -126,6 +126,7 @@ func TestHostileServer(t *testing.T) {
 	tests := []struct {
 		name    string
 		status  int
+		header  string // X-Amzn-Requestid; a long one when empty
 		body    func(w io.Writer)
 		want    string
 		check   func(error) bool
@@ -145,15 +146,22 @@ func TestHostileServer(t *testing.T) {
 		{name: "long unmodeled error message", status: 400, body: func(w io.Writer) {
 			_, _ = io.WriteString(w, `{"__type":"SomethingNew","message":"`+long+`"}`)
 		}, want: "clipped", maxText: maxErrorText + 64},
+		{name: "headers over 64 KiB", status: 200, header: strings.Repeat("h", 100<<10), body: func(w io.Writer) {
+			_, _ = io.WriteString(w, `{"SecretString":"x"}`)
+		}, want: "server response headers exceeded", maxText: maxErrorText + 64},
 		{name: "long request id", status: 500, body: func(w io.Writer) {
 			_, _ = io.WriteString(w, `{"__type":"InternalServiceError","message":"x"}`)
 		}, want: "clipped", maxText: maxErrorText + 64},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			requestID := tt.header
+			if requestID == "" {
+				requestID = strings.Repeat("r", 4000)
+			}
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-				w.Header().Set("X-Amzn-Requestid", strings.Repeat("r", 4000))
+				w.Header().Set("X-Amzn-Requestid", requestID)
 				w.WriteHeader(tt.status)
 				tt.body(w)
 			}))

@@ -10,11 +10,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
@@ -66,8 +68,13 @@ func New(cfg aws.Config, o Options) *Client {
 			so.BaseEndpoint = aws.String(o.BaseEndpoint)
 		}
 		// The SDK has resolved its HTTP client by now (cfg's or its own
-		// default): wrap whichever it is.
-		so.HTTPClient = cappedHTTPClient{base: so.HTTPClient}
+		// default): wrap whichever it is, and cap the response headers of
+		// the SDK's own kind (Go's default allows 10 MiB).
+		base := so.HTTPClient
+		if bc, ok := base.(*awshttp.BuildableClient); ok {
+			base = bc.WithTransportOptions(func(t *http.Transport) { t.MaxResponseHeaderBytes = maxHeaderBytes })
+		}
+		so.HTTPClient = cappedHTTPClient{base: base}
 	})
 	return &Client{api: api, opts: o}
 }
