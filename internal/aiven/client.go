@@ -2,14 +2,18 @@
 // go-client-codegen, with the rules a rotator must keep: a token goes only
 // where the Policy allows, idempotent calls are retried with backoff within
 // the context's deadline, a token creation is never retried blindly, and
-// errors are classified (401, 403, 404, 429, ambiguous).
+// errors are classified (401, 403, 404, 429, ambiguous). No response body
+// reaches an error unless it is parsed Aiven error JSON, every body read is
+// capped at 1 MiB, and every error text is clipped (see responseGuard).
 package aiven
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,7 +36,8 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	Now   func() time.Time
 	// Transport sends the requests (default: a clone of
-	// http.DefaultTransport). The Policy wraps it whatever it is.
+	// http.DefaultTransport with response headers capped at 64 KiB). The
+	// Policy and the response guard wrap it whatever it is.
 	Transport http.RoundTripper
 	// UserAgent is appended to go-client-codegen's own.
 	UserAgent string
@@ -58,7 +63,9 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	if o.Transport == nil {
-		o.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxResponseHeaderBytes = 64 << 10
+		o.Transport = t
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "aiven-token-rotator"
@@ -90,13 +97,13 @@ func New(baseURL, token string, o Options) (*Client, error) {
 	o = o.withDefaults()
 	u, err := o.Policy.CheckBaseURL(baseURL)
 	if err != nil {
-		return nil, err
+		return nil, bounded(err)
 	}
 	if token == "" {
 		return nil, errors.New("aiven client: the token is empty")
 	}
 	hc := &http.Client{
-		Transport: policyTransport{policy: o.Policy, base: o.Transport},
+		Transport: responseGuard{base: policyTransport{policy: o.Policy, base: o.Transport}},
 		// A redirect could carry the token elsewhere: stop at the first.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -111,7 +118,7 @@ func New(baseURL, token string, o Options) (*Client, error) {
 	if err != nil {
 		// NewClient fails only on a malformed AIVEN_* variable it reads
 		// through envconfig; its message names the variable, not a token.
-		return nil, fmt.Errorf("aiven client: %w", err)
+		return nil, bounded(fmt.Errorf("aiven client: %w", err))
 	}
 	return &Client{users: c, opts: o}, nil
 }
@@ -160,7 +167,7 @@ func (c *Client) Me(ctx context.Context) (User, error) {
 		return err
 	})
 	if err != nil {
-		return User{}, err
+		return User{}, bounded(err)
 	}
 	return User{Email: out.User, UserID: out.UserId}, nil
 }
@@ -175,7 +182,7 @@ func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, bounded(err)
 	}
 	tokens := make([]Token, 0, len(out))
 	for _, t := range out {
@@ -219,13 +226,13 @@ func (c *Client) CreateToken(ctx context.Context, r CreateRequest) (NewToken, er
 	})
 	if err != nil {
 		if ambiguous(err) {
-			return NewToken{}, &AmbiguousError{Err: err}
+			return NewToken{}, bounded(&AmbiguousError{Err: err})
 		}
-		return NewToken{}, err
+		return NewToken{}, bounded(err)
 	}
 	if out.FullToken == "" || out.TokenPrefix == "" {
 		// A 2xx without a token may still have created one.
-		return NewToken{}, &AmbiguousError{Err: errors.New("AccessTokenCreate answered without full_token or token_prefix")}
+		return NewToken{}, bounded(&AmbiguousError{Err: errors.New("AccessTokenCreate answered without full_token or token_prefix")})
 	}
 	return NewToken{
 		FullToken: out.FullToken,
@@ -256,7 +263,7 @@ func (c *Client) RevokeToken(ctx context.Context, prefix string) (revoked bool, 
 	if IsNotFound(err) {
 		return false, nil
 	}
-	return err == nil, err
+	return err == nil, bounded(err)
 }
 
 func deref(s *string) string {
@@ -310,7 +317,7 @@ func isRateLimited(err error) bool { return Status(err) == http.StatusTooManyReq
 
 // retryable: failures of an idempotent call that another attempt may cure.
 func retryable(err error) bool {
-	if IsPolicy(err) {
+	if IsPolicy(err) || errors.Is(err, errBodyTooLarge) {
 		return false
 	}
 	switch s := Status(err); {
@@ -344,7 +351,7 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 	for n := 1; ; n++ {
 		rec := &attempt{}
 		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, rec), c.opts.AttemptTimeout)
-		err = call(actx)
+		err = describeDecodeError(op, call(actx))
 		cancel()
 		if err == nil {
 			return nil
@@ -361,6 +368,14 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 		delay := c.backoff(n)
 		if isRateLimited(err) {
 			if d, ok := rateLimitDelay(rec.retryAfter, err, c.opts.Now()); ok {
+				// A server-given delay must fit in the time left.
+				if dl, ok := ctx.Deadline(); ok {
+					if left := dl.Sub(c.opts.Now()); d >= left {
+						return fmt.Errorf("%s: giving up after %d attempt(s): Aiven asked to retry after %s; that is past the invocation deadline (%s left): %w", op, n, humanDelay(d), humanDelay(left), err)
+					}
+				} else if d > maxServerDelay {
+					return fmt.Errorf("%s: giving up after %d attempt(s): Aiven asked to retry after %s; that is longer than the %s this client waits without a deadline: %w", op, n, humanDelay(d), maxServerDelay, err)
+				}
 				delay = d
 			}
 		}
@@ -381,13 +396,18 @@ func (c *Client) backoff(n int) time.Duration {
 	return d
 }
 
+// maxServerDelay bounds a server-given delay when the context has no
+// deadline: the longest a Lambda invocation can run.
+const maxServerDelay = 15 * time.Minute
+
 // rateLimitDelay reads the delay a 429 asks for: the Retry-After header
-// (seconds or an HTTP date), else Aiven's "try again in 28s".
+// (seconds or an HTTP date), else Aiven's "try again in 28s". A delay too
+// long for a time.Duration saturates at the longest one (about 292 years);
+// it never wraps.
 func rateLimitDelay(retryAfter string, err error, now time.Time) (time.Duration, bool) {
 	if retryAfter = strings.TrimSpace(retryAfter); retryAfter != "" {
-		var secs int
-		if _, serr := fmt.Sscanf(retryAfter, "%d", &secs); serr == nil && secs >= 0 && fmt.Sprint(secs) == retryAfter {
-			return time.Duration(secs) * time.Second, true
+		if d, ok := parseDelaySeconds(retryAfter); ok {
+			return d, true
 		}
 		if t, perr := http.ParseTime(retryAfter); perr == nil {
 			return max(t.Sub(now), 0), true
@@ -396,10 +416,51 @@ func rateLimitDelay(retryAfter string, err error, now time.Time) (time.Duration,
 	var e codegen.Error
 	if errors.As(err, &e) {
 		if m := tryAgainPattern.FindStringSubmatch(e.Message); m != nil {
-			if d, perr := time.ParseDuration(m[1]); perr == nil {
-				return d, true
+			f, perr := strconv.ParseFloat(m[1], 64)
+			if perr == nil || errors.Is(perr, strconv.ErrRange) {
+				unit := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute}[m[2]]
+				return saturate(f * float64(unit)), true
 			}
 		}
 	}
 	return 0, false
+}
+
+// parseDelaySeconds reads Retry-After's delay-seconds (1*DIGIT),
+// saturating instead of overflowing.
+func parseDelaySeconds(v string) (time.Duration, bool) {
+	if strings.Trim(v, "0123456789") != "" {
+		return 0, false
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) || err == nil && secs > math.MaxInt64/int64(time.Second) {
+		return math.MaxInt64, true
+	}
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
+}
+
+func saturate(ns float64) time.Duration {
+	switch {
+	case ns != ns || ns <= 0: // NaN or not positive
+		return 0
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
+}
+
+// humanDelay says a delay the way a person reads it: "28s", "3 days",
+// "292 years".
+func humanDelay(d time.Duration) string {
+	const day, year = 24 * time.Hour, 365 * 24 * time.Hour
+	switch {
+	case d >= 2*year:
+		return fmt.Sprintf("%d years", d/year)
+	case d >= 2*day:
+		return fmt.Sprintf("%d days", d/day)
+	}
+	return d.Round(time.Millisecond).String()
 }

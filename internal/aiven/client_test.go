@@ -295,7 +295,7 @@ func TestRetriesStopBeforeTheDeadline(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, 429, `{"message":"The user has sent too many requests in a given amount of time: Rate limit 120 exceeded - try again in 28s"}`)
 			},
-			want: "waiting 28s to retry would pass the invocation deadline",
+			want: "Aiven asked to retry after 28s; that is past the invocation deadline",
 		},
 		{
 			name: "429 with Retry-After longer than is left",
@@ -303,7 +303,7 @@ func TestRetriesStopBeforeTheDeadline(t *testing.T) {
 				w.Header().Set("Retry-After", "30")
 				writeJSON(w, 429, `{"message":"slow down"}`)
 			},
-			want: "waiting 30s to retry",
+			want: "Aiven asked to retry after 30s; that is past the invocation deadline",
 		},
 	}
 	for _, tt := range tests {

@@ -112,4 +112,4 @@ type attempt struct {
 
 type attemptKey struct{}
 
-var tryAgainPattern = regexp.MustCompile(`try again in ([0-9]+(?:\.[0-9]+)?(?:ms|s|m))`)
+var tryAgainPattern = regexp.MustCompile(`try again in ([0-9]+(?:\.[0-9]+)?)(ms|s|m)\b`)

@@ -1,18 +1,22 @@
 // Package secretsmanager makes the AWS Secrets Manager calls the rotator
 // needs, over aws-sdk-go-v2. Every call it makes is idempotent and retried
 // by the SDK's standard retryer, with a backoff that gives up as soon as
-// the next attempt would start past the context's deadline.
+// the next attempt would start past the context's deadline. Every response
+// body it reads is capped (see cappedHTTPClient) and every error text it
+// returns is clipped.
 package secretsmanager
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
@@ -63,6 +67,14 @@ func New(cfg aws.Config, o Options) *Client {
 		if o.BaseEndpoint != "" {
 			so.BaseEndpoint = aws.String(o.BaseEndpoint)
 		}
+		// The SDK has resolved its HTTP client by now (cfg's or its own
+		// default): wrap whichever it is, and cap the response headers of
+		// the SDK's own kind (Go's default allows 10 MiB).
+		base := so.HTTPClient
+		if bc, ok := base.(*awshttp.BuildableClient); ok {
+			base = bc.WithTransportOptions(func(t *http.Transport) { t.MaxResponseHeaderBytes = maxHeaderBytes })
+		}
+		so.HTTPClient = cappedHTTPClient{base: base}
 	})
 	return &Client{api: api, opts: o}
 }
@@ -101,7 +113,7 @@ type Description struct {
 func (c *Client) Describe(ctx context.Context, secretID string) (Description, error) {
 	out, err := c.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: &secretID}, c.withDeadline(ctx))
 	if err != nil {
-		return Description{}, err
+		return Description{}, clipped(err)
 	}
 	return Description{
 		ARN:             aws.ToString(out.ARN),
@@ -131,9 +143,9 @@ func (c *Client) GetValue(ctx context.Context, secretID, versionID, stage string
 	if err != nil {
 		var nf *types.ResourceNotFoundException
 		if errors.As(err, &nf) {
-			return "", fmt.Errorf("%w: %w", ErrNoValue, err)
+			return "", clipped(fmt.Errorf("%w: %w", ErrNoValue, err))
 		}
-		return "", err
+		return "", clipped(err)
 	}
 	if out.SecretString == nil {
 		return "", errors.New("the version holds SecretBinary; the rotator needs SecretString")
@@ -158,7 +170,7 @@ func (c *Client) PutPending(ctx context.Context, secretID, clientRequestToken, v
 		in.RotationToken = &rotationToken
 	}
 	_, err := c.api.PutSecretValue(ctx, in, c.withDeadline(ctx))
-	return err
+	return clipped(err)
 }
 
 // MoveCurrent moves AWSCURRENT to toVersion from fromVersion
@@ -175,5 +187,5 @@ func (c *Client) MoveCurrent(ctx context.Context, secretID, toVersion, fromVersi
 		in.RemoveFromVersionId = &fromVersion
 	}
 	_, err := c.api.UpdateSecretVersionStage(ctx, in, c.withDeadline(ctx))
-	return err
+	return clipped(err)
 }

@@ -1,0 +1,245 @@
+package aiven
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Bounds on what an answer from Aiven, or anything in front of it, can put
+// into memory and into an error.
+const (
+	// maxBody bounds every response body read. Aiven's largest answer the
+	// rotator reads is a token list: at most a few hundred tokens of well
+	// under 1 KiB each.
+	maxBody = 1 << 20
+	// maxMessage bounds Aiven's own error message as it reaches an error.
+	maxMessage = 300
+	// maxErrorText bounds the text of every error the package returns.
+	maxErrorText = 1024
+)
+
+// errBodyTooLarge is the failure of a read past maxBody. It is not
+// retried: the same call would get the same answer.
+var errBodyTooLarge = errors.New("Aiven response body over 1 MiB; not read further")
+
+// responseGuard makes sure no response body reaches go-client-codegen
+// unless it is bounded and, for a non-2xx status, parsed Aiven error JSON:
+// go-client-codegen copies a non-JSON error body verbatim into its error
+// message, and a proxy's error page may quote anything, a new full_token
+// included.
+//
+// For a non-2xx status it reads the body (at most maxBody+1 bytes) and
+// replaces it with {"message": M}: M is Aiven's message, clipped, when the
+// body is an Aiven error object, and otherwise a summary of the body by
+// status, content type and length. For a 2xx it caps the body's reads at
+// maxBody. It also scrubs transport errors, whose text may quote what a
+// server sent (a malformed status line, for one).
+type responseGuard struct {
+	base http.RoundTripper
+}
+
+func (g responseGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	rsp, err := g.base.RoundTrip(req)
+	if err != nil {
+		return nil, &scrubbedError{err: err}
+	}
+	if rsp.StatusCode >= 200 && rsp.StatusCode < 300 {
+		rsp.Body = &cappedBody{r: rsp.Body, left: maxBody}
+		return rsp, nil
+	}
+	b, rerr := io.ReadAll(io.LimitReader(rsp.Body, maxBody+1))
+	rsp.Body.Close() // unread bytes past the cap: the connection is dropped
+	var msg string
+	switch {
+	case rerr != nil:
+		msg = fmt.Sprintf("%d response whose body could not be read (%s, %d bytes read)", rsp.StatusCode, contentType(rsp.Header), len(b))
+	case len(b) > maxBody:
+		msg = fmt.Sprintf("%d response: %s (%s)", rsp.StatusCode, errBodyTooLarge, contentType(rsp.Header))
+	default:
+		var ok bool
+		if msg, ok = aivenMessage(b); !ok {
+			msg = summary(rsp.StatusCode, rsp.Header, len(b))
+		}
+	}
+	body, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{msg})
+	rsp.Body = io.NopCloser(bytes.NewReader(body))
+	rsp.ContentLength = int64(len(body))
+	rsp.Header = rsp.Header.Clone()
+	rsp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	rsp.Header.Set("Content-Type", "application/json")
+	rsp.Header.Del("Content-Encoding")
+	return rsp, nil
+}
+
+// summary describes a body that is not Aiven error JSON without quoting it.
+func summary(status int, h http.Header, n int) string {
+	return fmt.Sprintf("%d response with a body that is not Aiven error JSON (%s, %d bytes)", status, contentType(h), n)
+}
+
+// aivenMessage is the message of an Aiven error object (a JSON object whose
+// "message" is a string; "errors", when present, an array), clipped and
+// scrubbed; ok is false for any other body.
+func aivenMessage(b []byte) (msg string, ok bool) {
+	var e struct {
+		Message *string          `json:"message"`
+		Errors  *json.RawMessage `json:"errors"`
+	}
+	if !bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{")) || json.Unmarshal(b, &e) != nil || e.Message == nil {
+		return "", false
+	}
+	if e.Errors != nil {
+		var errs []json.RawMessage
+		if raw := bytes.TrimSpace(*e.Errors); !bytes.Equal(raw, []byte("null")) && json.Unmarshal(raw, &errs) != nil {
+			return "", false
+		}
+	}
+	return clip(scrub(*e.Message), maxMessage), true
+}
+
+var mediaType = regexp.MustCompile(`^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$`)
+
+// contentType names the response's media type when it is a plausible one,
+// and never repeats anything else a server put in the header.
+func contentType(h http.Header) string {
+	v := h.Get("Content-Type")
+	if v == "" {
+		return "no content type"
+	}
+	mt, _, err := mime.ParseMediaType(v)
+	if err != nil || !mediaType.MatchString(mt) {
+		return "an unrecognised content type"
+	}
+	return mt
+}
+
+// cappedBody fails a read past left bytes with errBodyTooLarge, having read
+// at most one byte more than the cap from r.
+type cappedBody struct {
+	r    io.ReadCloser
+	left int64
+	err  error
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	if int64(n) > c.left {
+		c.err = errBodyTooLarge
+		return int(c.left), c.err
+	}
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cappedBody) Close() error { return c.r.Close() }
+
+// tokenRun is anything shaped like an Aiven token or a long part of one: a
+// long run of the base64 alphabet (Aiven tokens are standard base64, some
+// prefixed AVNU_, which leaves "AVNU_[cut]").
+var tokenRun = regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`)
+
+// scrub cuts every token-shaped run from s.
+func scrub(s string) string {
+	return tokenRun.ReplaceAllString(s, "[cut]")
+}
+
+// clip bounds s to about n bytes, cut at a rune boundary, and says so.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (clipped, %d bytes in all)", len(s))
+}
+
+// scrubbedError is an error whose text is scrubbed of token-shaped runs
+// and clipped, whatever it wraps.
+type scrubbedError struct{ err error }
+
+func (e *scrubbedError) Error() string { return clip(scrub(e.err.Error()), maxErrorText) }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// Timeout and Temporary keep what *url.Error asks of the error it wraps.
+func (e *scrubbedError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.err, &t) && t.Timeout()
+}
+
+func (e *scrubbedError) Temporary() bool {
+	var t interface{ Temporary() bool }
+	return errors.As(e.err, &t) && t.Temporary()
+}
+
+// bounded is err with its text scrubbed and clipped to maxErrorText; nil
+// stays nil. errors.Is and errors.As see through it.
+func bounded(err error) error {
+	if err == nil {
+		return nil
+	}
+	var s *scrubbedError
+	if errors.As(err, &s) && s == err {
+		return err
+	}
+	return &scrubbedError{err: err}
+}
+
+// describeDecodeError replaces an error from decoding a 2xx answer, whose
+// text may quote the answer (time.ParseError quotes the value, a type error
+// quotes a number), with one that says where it failed and nothing of
+// what was there. Other errors pass unchanged.
+func describeDecodeError(op string, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tp *time.ParseError
+	switch {
+	case errors.As(err, &syn):
+		return &decodeError{op: op, what: fmt.Sprintf("malformed JSON at byte %d", syn.Offset), err: err}
+	case errors.As(err, &typ):
+		return &decodeError{op: op, what: fmt.Sprintf("a JSON %s of the wrong type at byte %d", jsonKind(typ.Value), typ.Offset), err: err}
+	case errors.As(err, &tp):
+		return &decodeError{op: op, what: "a timestamp that is not RFC 3339", err: err}
+	}
+	return err
+}
+
+func jsonKind(v string) string {
+	kind, _, _ := strings.Cut(v, " ") // "number 123" -> "number"
+	switch kind {
+	case "string", "number", "bool", "array", "object", "null":
+		return kind
+	}
+	return "value"
+}
+
+// decodeError is a 2xx answer that is not the JSON expected. Its text
+// never quotes the answer; Unwrap gives the decoder's own error.
+type decodeError struct {
+	op, what string
+	err      error
+}
+
+func (e *decodeError) Error() string {
+	return fmt.Sprintf("%s: Aiven answered with a body that is not the JSON expected (%s)", e.op, e.what)
+}
+
+func (e *decodeError) Unwrap() error { return e.err }
