@@ -62,6 +62,8 @@ type Config struct {
 	// SecretsManagerMiddleware, when set, wraps the Secrets Manager
 	// emulator's handler (tests use it to see requests on the wire).
 	SecretsManagerMiddleware func(http.Handler) http.Handler
+	// AivenMiddleware, when set, wraps the Aiven emulator's handler.
+	AivenMiddleware func(http.Handler) http.Handler
 	// SecretsManagerOptions and AivenOptions go to the emulators as they are.
 	SecretsManagerOptions []smemulator.Option
 	AivenOptions          []aivenemulator.Option
@@ -116,8 +118,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.SecretsManagerMiddleware != nil {
 		smHandler = cfg.SecretsManagerMiddleware(smHandler)
 	}
+	var aivenHandler http.Handler = s.Aiven
+	if cfg.AivenMiddleware != nil {
+		aivenHandler = cfg.AivenMiddleware(aivenHandler)
+	}
 	s.serve(smLn, smHandler)
-	s.serve(aivenLn, s.Aiven)
+	s.serve(aivenLn, aivenHandler)
 
 	if cfg.NoRotator {
 		return s, nil
