@@ -189,7 +189,7 @@ func killInCall(t *testing.T, bin string, call outsideCall, lands bool) {
 	t.Logf("killed in %s (then answered %d); attempt 1: %s", call, held[0].status, attempts1(w, version))
 	w.mustSucceed(version) // and I1-I3 after every step and attempt
 	attempts := attemptsOf(w, version)
-	if len(attempts) < 2 || attempts[0].Outcome != smemulator.RotationFailed || !strings.Contains(attempts[0].Error, "killed") {
+	if len(attempts) < 2 || attempts[0].Outcome == smemulator.RotationSucceeded || !strings.Contains(attempts[0].Error, "killed") {
 		t.Fatalf("attempts %+v: want the first to fail with the kill and a retry to succeed", attempts)
 	}
 	if n := fn.processes(); n != 2 {
