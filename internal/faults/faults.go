@@ -77,6 +77,13 @@ type Plan struct {
 	rules   []*ruleState
 	calls   map[string]int
 	latency time.Duration
+	arrived []arrival
+}
+
+type arrival struct {
+	operation string
+	n         int
+	ch        chan struct{}
 }
 
 // MaxLatency bounds SetLatency: a minute is far beyond any real round trip
@@ -137,6 +144,7 @@ func (p *Plan) Observe(operation string) (Fault, bool) {
 		p.calls = make(map[string]int)
 	}
 	p.calls[operation]++
+	p.signalArrivals(operation)
 	var (
 		fault Fault
 		found bool
@@ -162,6 +170,37 @@ func (p *Plan) Observe(operation string) (Fault, bool) {
 		found = true
 	}
 	return fault, found
+}
+
+// Arrived returns a channel that is closed once the call count of
+// operation (as Calls reports it) reaches n: at that instant the nth call
+// has been counted and its fault, if any, is about to apply, so a test can
+// act while a delayed call is held. A count already reached gives a closed
+// channel. Each call makes its own channel.
+func (p *Plan) Arrived(operation string, n int) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch := make(chan struct{})
+	if p.calls[operation] >= n {
+		close(ch)
+		return ch
+	}
+	p.arrived = append(p.arrived, arrival{operation, n, ch})
+	return ch
+}
+
+// signalArrivals closes the channels whose count operation has reached.
+// Callers hold p.mu.
+func (p *Plan) signalArrivals(operation string) {
+	kept := p.arrived[:0]
+	for _, a := range p.arrived {
+		if a.operation == operation && p.calls[operation] >= a.n {
+			close(a.ch)
+			continue
+		}
+		kept = append(kept, a)
+	}
+	p.arrived = kept
 }
 
 // Calls returns a copy of the call counts.

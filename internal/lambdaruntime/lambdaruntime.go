@@ -235,6 +235,24 @@ func (f *Function) Close() error {
 	return f.srv.Close()
 }
 
+// Kill ends the process at once with SIGKILL, as Lambda's sandbox ends a
+// function that runs out of memory or time: no signal handler runs, no
+// deferred call, no buffered write. An invocation in flight then fails
+// with the death error ("function exited during the invocation: signal:
+// killed"), and the Function serves nothing more; start another for the
+// next event, as Lambda starts a fresh execution environment. Kill returns
+// once the process is gone; killing a process already gone is harmless.
+func (f *Function) Kill() error {
+	if err := f.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill: %w", err)
+	}
+	<-f.exited
+	return nil
+}
+
+// Exited is closed once the process has exited, for whatever reason.
+func (f *Function) Exited() <-chan struct{} { return f.exited }
+
 // PeakRSSKiB is the running child's peak resident memory so far, from
 // VmHWM in /proc (Linux only). The exit status's rusage is no use here:
 // its high-water mark can include the parent's memory at fork time.

@@ -150,3 +150,49 @@ func TestCloseStopsTheProcess(t *testing.T) {
 		t.Fatal("Invoke after Close succeeded")
 	}
 }
+
+// signalWriter closes seen when a write holds want.
+type signalWriter struct {
+	want string
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func TestKillDuringAnInvocation(t *testing.T) {
+	out := &signalWriter{want: "holding", seen: make(chan struct{})}
+	f, err := lambdaruntime.Start(t.Context(), echofn(t), nil, lambdaruntime.WithOutput(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	errc := make(chan error, 1)
+	go func() {
+		_, err := f.Invoke(t.Context(), []byte(`{"hold":true}`))
+		errc <- err
+	}()
+	<-out.seen // the handler runs: the invocation is in flight
+	if err := f.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.Exited():
+	default:
+		t.Fatal("Kill returned with the process still running")
+	}
+	if err := <-errc; err == nil || !strings.Contains(err.Error(), "during the invocation") || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("the invocation in flight returned %v, want the death error naming the kill", err)
+	}
+	if _, err := f.Invoke(t.Context(), []byte(`{"echo":"x"}`)); err == nil {
+		t.Fatal("a killed function served another event")
+	}
+	if err := f.Kill(); err != nil {
+		t.Fatalf("second Kill: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -40,10 +41,19 @@ type world struct {
 	logs   *syncBuffer
 	wire   *wireTap
 	tokens map[string]string // every token value seen, by prefix
+	// aivenWire taps the Aiven emulator as wire taps Secrets Manager's;
+	// every full_token it answers with is a token the leak scan knows.
+	aivenWire  *wireTap
+	requestLog *syncBuffer // both emulators' request logs
 
 	mu       sync.Mutex
 	versions map[string]string // version id → the value first seen there (I3)
 	problems []string
+	// invokeErrors are the error texts direct invocations returned.
+	invokeErrors []string
+	// leakReport, when set, receives what the leak scan at cleanup finds
+	// instead of failing the test (the scan's own tests plant leaks).
+	leakReport func(string)
 	// malformedCurrent is set by tests that seed a malformed AWSCURRENT on
 	// purpose: I1 has no token to check then.
 	malformedCurrent bool
@@ -60,18 +70,22 @@ func newWorld(t *testing.T, opts ...worldOption) *world {
 func newWorldNamed(t *testing.T, secretName string, opts ...worldOption) *world {
 	t.Helper()
 	w := &world{
-		t:        t,
-		ctx:      t.Context(),
-		logs:     &syncBuffer{},
-		wire:     &wireTap{},
-		tokens:   map[string]string{},
-		versions: map[string]string{},
+		t:          t,
+		ctx:        t.Context(),
+		logs:       &syncBuffer{},
+		wire:       &wireTap{},
+		aivenWire:  &wireTap{captureIssued: true},
+		requestLog: &syncBuffer{},
+		tokens:     map[string]string{},
+		versions:   map[string]string{},
 	}
 	cfg := localstack.Config{
 		SecretsManagerAddr:       "127.0.0.1:0",
 		AivenAddr:                "127.0.0.1:0",
 		RotatorLog:               w.logs,
+		RequestLog:               slog.New(slog.NewJSONHandler(w.requestLog, nil)),
 		SecretsManagerMiddleware: w.wire.wrap,
+		AivenMiddleware:          w.aivenWire.wrap,
 		SecretsManagerOptions: []smemulator.Option{
 			smemulator.WithStepHook(w.afterStep),
 			smemulator.WithAttemptHook(w.afterAttempt),
@@ -80,6 +94,9 @@ func newWorldNamed(t *testing.T, secretName string, opts ...worldOption) *world 
 	for _, o := range opts {
 		o(&cfg)
 	}
+	// Registered first, so it runs last: after the stack and every
+	// process it ran are closed and have written their last line.
+	t.Cleanup(w.leakScanAtCleanup)
 	stack, err := localstack.Start(w.ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -255,35 +272,13 @@ func prefixes(ts []aivenemulator.TokenRecord) []string {
 	return out
 }
 
-// assertNoSecretsLeaked checks I4 over the rotator's logs and metrics, the
-// rotation log's errors, and every URL the Secrets Manager emulator saw.
+// assertNoSecretsLeaked checks I4 now, with the leak scan every world
+// also runs at cleanup (leakscan_test.go).
 func (w *world) assertNoSecretsLeaked() {
 	w.t.Helper()
 	w.recordVersions()
-	var haystack strings.Builder
-	haystack.WriteString(w.logs.String())
-	for _, a := range w.stack.SecretsManager.Rotations() {
-		haystack.WriteString(a.Error)
-	}
-	for _, u := range w.wire.urls() {
-		haystack.WriteString(u)
-	}
-	text := haystack.String()
-	secrets := w.wire.rotationTokens()
-	for _, tok := range w.tokens {
-		secrets = append(secrets, tok)
-	}
-	if len(secrets) < 2 {
-		w.t.Fatalf("expected to know at least two secrets, got %d", len(secrets))
-	}
-	for _, s := range secrets {
-		if s != "" && strings.Contains(text, s) {
-			w.t.Errorf("I4: a secret value (%d chars) appears in logs or errors", len(s))
-		}
-		// A token's tail is secret too: a prefix is fine, anything longer is not.
-		if len(s) > 40 && strings.Contains(text, s[12:40]) {
-			w.t.Errorf("I4: part of a secret beyond its prefix appears in logs or errors")
-		}
+	for _, l := range w.findLeaks() {
+		w.t.Errorf("I4: %s", l)
 	}
 }
 
@@ -364,8 +359,8 @@ func TestEveryStepTwiceIsIdempotent(t *testing.T) {
 
 // happyPathCalls rotates once without faults and returns the calls each
 // emulator saw, by operation.
-func happyPathCalls(t *testing.T) (sm, av map[string]int) {
-	w := newWorld(t)
+func happyPathCalls(t *testing.T, opts ...worldOption) (sm, av map[string]int) {
+	w := newWorld(t, opts...)
 	w.stack.SecretsManager.Faults().ResetCalls()
 	w.stack.Aiven.Faults().ResetCalls()
 	w.mustSucceed(w.rotate())
@@ -499,6 +494,11 @@ func (w *world) invoke(step, version, rotationToken string) error {
 		"Step": step, "SecretId": w.arn, "ClientRequestToken": version, "RotationToken": rotationToken,
 	})
 	_, err := w.stack.Rotator.Invoke(w.ctx, payload)
+	if err != nil {
+		w.mu.Lock()
+		w.invokeErrors = append(w.invokeErrors, err.Error())
+		w.mu.Unlock()
+	}
 	return err
 }
 
@@ -674,12 +674,27 @@ func TestRotationTokenReachesPutSecretValue(t *testing.T) {
 	w.assertNoSecretsLeaked()
 }
 
-// wireTap records what crosses the wire to the Secrets Manager emulator:
-// request URLs and the RotationToken of every PutSecretValue.
+// wireTap records what crosses the wire to an emulator: request URLs and
+// headers (all but Authorization, which must carry the token), the
+// RotationToken of every PutSecretValue and, with captureIssued, every
+// full_token in a response (the tokens Aiven issued).
 type wireTap struct {
-	mu     sync.Mutex
-	seen   []string
-	tokens []string
+	captureIssued bool
+
+	mu       sync.Mutex
+	seen     []string
+	headers  []string
+	tokens   []string
+	issued   []string
+	inflight map[*tappedCall]bool
+}
+
+// tappedCall is one request the tap has seen arrive; done is closed once
+// the emulator has answered it (or dropped it: status 0).
+type tappedCall struct {
+	target string // X-Amz-Target, or method and path
+	status int
+	done   chan struct{}
 }
 
 func (w *wireTap) wrap(next http.Handler) http.Handler {
@@ -688,15 +703,87 @@ func (w *wireTap) wrap(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		w.mu.Lock()
 		w.seen = append(w.seen, r.URL.String())
+		for name, values := range r.Header {
+			if name != "Authorization" {
+				w.headers = append(w.headers, name+": "+strings.Join(values, ", "))
+			}
+		}
 		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutSecretValue") {
 			var in struct{ RotationToken string }
 			if json.Unmarshal(body, &in) == nil && in.RotationToken != "" {
 				w.tokens = append(w.tokens, in.RotationToken)
 			}
 		}
+		call := &tappedCall{target: r.Header.Get("X-Amz-Target"), done: make(chan struct{})}
+		if call.target == "" {
+			call.target = r.Method + " " + r.URL.Path
+		}
+		if w.inflight == nil {
+			w.inflight = map[*tappedCall]bool{}
+		}
+		w.inflight[call] = true
 		w.mu.Unlock()
-		next.ServeHTTP(rw, r)
+		capture := &responseCapture{ResponseWriter: rw, keepBody: w.captureIssued}
+		defer func() {
+			w.mu.Lock()
+			delete(w.inflight, call)
+			call.status = capture.status
+			w.mu.Unlock()
+			close(call.done)
+		}()
+		next.ServeHTTP(capture, r)
+		if !w.captureIssued {
+			return
+		}
+		var out struct {
+			FullToken string `json:"full_token"`
+		}
+		if json.Unmarshal(capture.body.Bytes(), &out) == nil && out.FullToken != "" {
+			w.mu.Lock()
+			w.issued = append(w.issued, out.FullToken)
+			w.mu.Unlock()
+		}
 	})
+}
+
+// responseCapture keeps a copy of the response body, even one written to
+// a client that has gone (a killed process still had its call land).
+type responseCapture struct {
+	http.ResponseWriter
+	keepBody bool
+	status   int
+	body     bytes.Buffer
+}
+
+func (c *responseCapture) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *responseCapture) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if c.keepBody && c.body.Len() < 1<<20 {
+		c.body.Write(p)
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (drop faults).
+func (c *responseCapture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// callsInFlight are the requests that have arrived and are not answered.
+func (w *wireTap) callsInFlight() []*tappedCall {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*tappedCall, 0, len(w.inflight))
+	for c := range w.inflight {
+		out = append(out, c)
+	}
+	return out
 }
 
 func (w *wireTap) urls() []string {
@@ -705,10 +792,23 @@ func (w *wireTap) urls() []string {
 	return slices.Clone(w.seen)
 }
 
+func (w *wireTap) headerLines() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.headers)
+}
+
 func (w *wireTap) rotationTokens() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.tokens)
+}
+
+// issuedTokens are the full_token values seen in responses.
+func (w *wireTap) issuedTokens() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.issued)
 }
 
 type syncBuffer struct {

@@ -70,6 +70,8 @@ type Config struct {
 	// faults.MaxLatency; 0: none), as a round trip to AWS and Aiven would.
 	// The control API's /_emulator/latency changes it later, per emulator.
 	Latency time.Duration
+	// AivenMiddleware, when set, wraps the Aiven emulator's handler.
+	AivenMiddleware func(http.Handler) http.Handler
 	// SecretsManagerOptions and AivenOptions go to the emulators as they are.
 	SecretsManagerOptions []smemulator.Option
 	AivenOptions          []aivenemulator.Option
@@ -134,6 +136,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.SecretsManagerMiddleware != nil {
 		smHandler = cfg.SecretsManagerMiddleware(smHandler)
 	}
+	var aivenHandler http.Handler = s.Aiven
+	if cfg.AivenMiddleware != nil {
+		aivenHandler = cfg.AivenMiddleware(aivenHandler)
+	}
 	s.serve(smLn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, invokePrefix) {
 			s.lambda.ServeHTTP(w, r)
@@ -141,7 +147,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		smHandler.ServeHTTP(w, r)
 	}))
-	s.serve(aivenLn, s.Aiven)
+	s.serve(aivenLn, aivenHandler)
 
 	if cfg.NoRotator {
 		return s, nil

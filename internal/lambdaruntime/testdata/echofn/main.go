@@ -17,6 +17,8 @@ import (
 type event struct {
 	Echo string `json:"echo"`
 	Fail string `json:"fail"`
+	// Hold keeps the invocation in flight until its deadline.
+	Hold bool `json:"hold"`
 }
 
 type reply struct {
@@ -35,6 +37,11 @@ func main() {
 		os.Exit(3)
 	}
 	lambda.Start(func(ctx context.Context, ev event) (reply, error) {
+		if ev.Hold {
+			os.Stdout.WriteString("holding\n")
+			<-ctx.Done()
+			return reply{}, ctx.Err()
+		}
 		if ev.Fail != "" {
 			return reply{}, errors.New(ev.Fail)
 		}
