@@ -98,6 +98,8 @@ func newRotator(cfg Config, store secretStore, open tokenAPIFor, logger *slog.Lo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// Every line the rotator writes passes the scrubber (scrub.go).
+	logger = slog.New(newScrubHandler(logger.Handler()))
 	if cfg.NoDeadlineTimeout <= 0 {
 		cfg.NoDeadlineTimeout = DefaultNoDeadlineTimeout
 	}
