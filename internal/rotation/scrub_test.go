@@ -120,7 +120,7 @@ func TestScrubKeepsPrefixesARNsAndVersionIDs(t *testing.T) {
 		secret.Describe("CI deploys", marker),
 		"ResourceNotFoundException: Secrets Manager can't find the specified secret.",
 		"InternalServiceErrorInvalidRequestExceptionThrottling", // letters only, 53 characters
-		strings.Repeat("0123456789abcdef", 4),                    // SHA-256 in hex
+		strings.Repeat("0123456789abcdef", 4),                   // SHA-256 in hex
 		"user.name+tag@example.com",
 		"https://api.aiven.io/v1/access_token/AVNU_aB3%2B%2F9z",
 		strings.Repeat("aB3", 10) + "x", // 31 characters of mixed base64: under the threshold
@@ -141,7 +141,7 @@ func TestScrubThresholds(t *testing.T) {
 	tests := []struct {
 		in, want string
 	}{
-		{strings.Repeat("aB3", 10) + "xy", scrubbed},               // 32 mixed: cut
+		{strings.Repeat("aB3", 10) + "xy", scrubbed},                        // 32 mixed: cut
 		{"x " + strings.Repeat("aB3", 11) + "== y", "x " + scrubbed + " y"}, // padding goes too
 		{strings.Repeat("ab", 35) + "c", strings.Repeat("ab", 35) + "c"},    // 71 letters: kept
 		{strings.Repeat("ab", 36), scrubbed},                                // 72 of anything: cut
