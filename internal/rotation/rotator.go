@@ -260,7 +260,7 @@ func decodeEvent(raw json.RawMessage) (rotationEvent, error) {
 		return ev, errors.New("unrecognised event: empty payload; expected a Secrets Manager rotation event {Step, SecretId, ClientRequestToken}")
 	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
+	if err := json.Unmarshal(trimmed, &fields); err != nil || fields == nil {
 		if !json.Valid(trimmed) {
 			return ev, errors.New("unrecognised event: the payload is not JSON; expected a Secrets Manager rotation event {Step, SecretId, ClientRequestToken}")
 		}
