@@ -47,6 +47,25 @@ release:
 test:
 	$(GO) test $(RACE) -count=1 -parallel 16 ./...
 
+## fuzz: every Fuzz* target in the module, each for FUZZTIME (default 10s), stopping at the first failure
+# Targets are found by `go test -list`, so a new one needs no edit here. The
+# corpus the fuzzer grows lives in the build cache ($(go env GOCACHE)/fuzz);
+# a failing input lands in the package's testdata/fuzz/, to keep as a
+# regression seed or to delete once fixed.
+FUZZTIME      ?= 10s
+.PHONY: fuzz
+fuzz:
+	@mkdir -p $(BIN)
+	@$(GO) test -list '^Fuzz' ./... > $(BIN)/fuzz-list || { cat $(BIN)/fuzz-list; exit 1; }
+	@awk '/^Fuzz/ { n = n " " $$1; next } /^ok/ { if (n != "") print $$2 n; n = "" }' $(BIN)/fuzz-list > $(BIN)/fuzz-targets
+	@test -s $(BIN)/fuzz-targets || { echo "make fuzz: no Fuzz targets found" >&2; exit 1; }
+	@while read -r pkg names; do \
+	  for name in $$names; do \
+	    echo "== $$name ($$pkg) for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg" || exit 1; \
+	  done; \
+	done < $(BIN)/fuzz-targets
+
 ## demo: three real rotations on the in-process local stack
 # Built first, with a word, because a cold build cache takes about a minute
 # and `go run` says nothing meanwhile; warm, the build is a cache hit.

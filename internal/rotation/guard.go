@@ -20,17 +20,17 @@ func (r *Rotator) guard(ctx context.Context, ev rotationEvent) (secretsmanager.D
 		desc.ARN = ev.SecretID
 	}
 	if !desc.RotationEnabled {
-		return desc, false, fmt.Errorf("secret %s is not enabled for rotation", desc.ARN)
+		return desc, false, tagKind(kindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation", desc.ARN))
 	}
 	stages, ok := desc.Versions[ev.ClientRequestToken]
 	if !ok {
-		return desc, false, fmt.Errorf("version %s is not a version of secret %s", ev.ClientRequestToken, desc.ARN)
+		return desc, false, tagKind(kindEventRejected, fmt.Errorf("version %s is not a version of secret %s", ev.ClientRequestToken, desc.ARN))
 	}
 	if slices.Contains(stages, secretsmanager.StageCurrent) {
 		return desc, true, nil
 	}
 	if !slices.Contains(stages, secretsmanager.StagePending) {
-		return desc, false, fmt.Errorf("version %s of secret %s is not staged as AWSPENDING", ev.ClientRequestToken, desc.ARN)
+		return desc, false, tagKind(kindEventRejected, fmt.Errorf("version %s of secret %s is not staged as AWSPENDING", ev.ClientRequestToken, desc.ARN))
 	}
 	return desc, false, nil
 }

@@ -107,6 +107,8 @@ func newRotator(cfg Config, store secretStore, open tokenAPIFor, logger *slog.Lo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// Every line the rotator writes passes the scrubber (scrub.go).
+	logger = slog.New(newScrubHandler(logger.Handler()))
 	if cfg.NoDeadlineTimeout <= 0 {
 		cfg.NoDeadlineTimeout = DefaultNoDeadlineTimeout
 	}
@@ -123,14 +125,15 @@ type rotationEvent = events.SecretsManagerSecretRotationEvent
 func (r *Rotator) Handle(ctx context.Context, event json.RawMessage) error {
 	ev, err := decodeEvent(event)
 	if err != nil {
-		r.log.ErrorContext(ctx, "event rejected", "outcome", "rejected", "error", err.Error())
+		err = typed(kindEventRejected, err)
+		r.log.ErrorContext(ctx, "event rejected", "outcome", "rejected", "error_type", errorTypeName(err), "error", err.Error())
 		return err
 	}
 	switch ev.Step {
 	case StepCreate, StepSet, StepTest, StepFinish:
 	default:
-		err := fmt.Errorf("unknown rotation step %q: expected %s, %s, %s or %s; nothing was done", clip(ev.Step, 40), StepCreate, StepSet, StepTest, StepFinish)
-		r.log.ErrorContext(ctx, "event rejected", "secret", ev.SecretID, "version", ev.ClientRequestToken, "outcome", "rejected", "error", err.Error())
+		err := typed(kindEventRejected, fmt.Errorf("unknown rotation step %q: expected %s, %s, %s or %s; nothing was done", clip(ev.Step, 40), StepCreate, StepSet, StepTest, StepFinish))
+		r.log.ErrorContext(ctx, "event rejected", "secret", ev.SecretID, "version", ev.ClientRequestToken, "outcome", "rejected", "error_type", errorTypeName(err), "error", err.Error())
 		return err
 	}
 	return r.runStep(ctx, ev)
@@ -173,9 +176,13 @@ func (r *Rotator) runStep(ctx context.Context, ev rotationEvent) error {
 	if err == nil {
 		defer cancel()
 		err = r.step(ctx, ev, rep)
+	} else {
+		err = tagKind(kindConfig, err)
 	}
 	if err != nil {
-		err = redact(fmt.Errorf("%s: %w", ev.Step, err), rep.secrets)
+		// Classified before redaction, which may lose the chain.
+		kind := classify(err)
+		err = typed(kind, redact(fmt.Errorf("%s: %w", ev.Step, err), rep.secrets))
 		rep.outcome = "failed"
 	}
 	elapsed := r.now().Sub(start)
@@ -196,7 +203,7 @@ func (r *Rotator) runStep(ctx context.Context, ev rotationEvent) error {
 		attrs = append(attrs, "notes", redactString(strings.Join(rep.notes, "; "), rep.secrets))
 	}
 	if err != nil {
-		r.log.ErrorContext(ctx, "step failed", append(attrs, "error", err.Error())...)
+		r.log.ErrorContext(ctx, "step failed", append(attrs, "error_type", errorTypeName(err), "error", err.Error())...)
 	} else {
 		r.log.InfoContext(ctx, "step done", attrs...)
 	}
@@ -266,7 +273,7 @@ func decodeEvent(raw json.RawMessage) (rotationEvent, error) {
 		return ev, errors.New("unrecognised event: empty payload; expected a Secrets Manager rotation event {Step, SecretId, ClientRequestToken}")
 	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
+	if err := json.Unmarshal(trimmed, &fields); err != nil || fields == nil {
 		if !json.Valid(trimmed) {
 			return ev, errors.New("unrecognised event: the payload is not JSON; expected a Secrets Manager rotation event {Step, SecretId, ClientRequestToken}")
 		}

@@ -64,9 +64,17 @@ func ParseMarker(description string) (Marker, bool) {
 }
 
 // StripMarkers removes every marker from a description, and the space that
-// joined it: what remains is the user's own description.
+// joined it: what remains is the user's own description. It repeats until
+// none is left, since removing one can join the text around it into
+// another; each pass removes at least one, so it ends.
 func StripMarkers(description string) string {
-	return strings.TrimSpace(markerPattern.ReplaceAllString(description, ""))
+	for {
+		stripped := markerPattern.ReplaceAllString(description, "")
+		if stripped == description {
+			return strings.TrimSpace(stripped)
+		}
+		description = stripped
+	}
 }
 
 // Describe is the description of a new token: the user's description

@@ -91,3 +91,17 @@ func TestNewMarkerRejectsUnsafeVersion(t *testing.T) {
 		}
 	}
 }
+
+// Found by FuzzMarker: removing a nested marker joined the text around it
+// into another marker, which StripMarkers left in the user's description
+// (and Describe then changed on a second call).
+func TestStripMarkersLeavesNoneBehind(t *testing.T) {
+	nested := "ops [aiven-token-rotator secret=0123456789abcdef version=[aiven-token-rotator secret=0123456789abcdef version=a]b]"
+	if got := StripMarkers(nested); got != "ops" {
+		t.Errorf("StripMarkers = %q, want %q", got, "ops")
+	}
+	m := mustMarker(t, arnA, verA)
+	if d := Describe(nested, m); d != "ops "+m.String() || Describe(d, m) != d {
+		t.Errorf("Describe = %q", d)
+	}
+}

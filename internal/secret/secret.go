@@ -98,6 +98,9 @@ func Parse(s string) (*Value, error) {
 		if strings.IndexFunc(trimmed, unicode.IsSpace) >= 0 {
 			return nil, &FieldError{Field: "token", Reason: "a plain-string secret must be a single token without whitespace"}
 		}
+		if err := checkTokenBytes(trimmed); err != nil {
+			return nil, err
+		}
 		return &Value{Token: trimmed, Kind: KindPersonal, Bootstrap: true}, nil
 	}
 
@@ -153,6 +156,9 @@ func (v *Value) decodeKnown(raw map[string]json.RawMessage) error {
 	if strings.IndexFunc(v.Token, unicode.IsSpace) >= 0 {
 		return &FieldError{Field: "token", Reason: "must not contain whitespace"}
 	}
+	if err := checkTokenBytes(v.Token); err != nil {
+		return err
+	}
 	v.kindSet = v.Kind != ""
 	switch v.Kind {
 	case "":
@@ -199,6 +205,24 @@ func (v *Value) decodeKnown(raw map[string]json.RawMessage) error {
 			return &FieldError{Field: f.name, Reason: "must be an array of strings"}
 		}
 		*f.dst = &list
+	}
+	return nil
+}
+
+// checkTokenBytes refuses a token that could not travel in an HTTP
+// Authorization header as Aiven expects it: Aiven tokens are base64 (and
+// "AVNU_"), so anything outside printable ASCII is a damaged secret, and
+// sending it would only be refused or retried. The error gives the offset,
+// never the byte's neighbours.
+func checkTokenBytes(tok string) *FieldError {
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		switch {
+		case c < 0x20 || c == 0x7f:
+			return &FieldError{Field: "token", Reason: fmt.Sprintf("must not contain control characters (byte %d of %d is one)", i+1, len(tok))}
+		case c >= 0x80:
+			return &FieldError{Field: "token", Reason: fmt.Sprintf("must be printable ASCII, as Aiven tokens are; byte %d of %d is not (a control character, a non-ASCII character or invalid UTF-8)", i+1, len(tok))}
+		}
 	}
 	return nil
 }

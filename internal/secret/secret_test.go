@@ -146,3 +146,51 @@ func TestMarshalRefusesOversizedVersion(t *testing.T) {
 		t.Fatal("Marshal accepted a value over 64 KiB")
 	}
 }
+
+// Issue 7, defect 7: a token with a byte that cannot be sent in an HTTP
+// header used to parse, and the call was then retried for nothing. Every
+// such token is refused at parse time, in both forms, naming the field and
+// quoting nothing of it.
+func TestParseRefusesTokensThatAreNotHeaderValues(t *testing.T) {
+	const head, tail = "AVNU_c2VjcmV0LXRva2Vu", "LXZhbHVlLWZvci10ZXN0cw=="
+	bad := []struct{ name, inner, jsonInner string }{
+		{"NUL", "\x00", `\u0000`},
+		{"SOH", "\x01", `\u0001`},
+		{"ESC", "\x1b", `\u001b`},
+		{"DEL", "\x7f", "\x7f"},
+		{"C1 CSI", "\u009b", `\u009b`},
+		{"C1 NEL", "\u0085", `\u0085`},
+		{"zero-width space", "\u200b", `\u200b`},
+		{"non-ASCII letter", "é", "é"},
+		{"invalid UTF-8", "\xff", "\xff"},
+	}
+	for _, b := range bad {
+		tok := head + b.inner + tail
+		for _, form := range []struct{ name, in string }{
+			{"plain", tok},
+			{"JSON", `{"token":"` + head + b.jsonInner + tail + `","user":"u@example.com"}`},
+		} {
+			t.Run(b.name+"/"+form.name, func(t *testing.T) {
+				v, err := Parse(form.in)
+				if err == nil {
+					t.Fatalf("Parse accepted a token with %s (token %q)", b.name, v.Token)
+				}
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != "token" {
+					t.Fatalf("error %v does not name the token field", err)
+				}
+				for _, part := range []string{head, tail, head[len(head)-8:], tail[:8]} {
+					if strings.Contains(err.Error(), part) {
+						t.Fatalf("error %q quotes the token", err)
+					}
+				}
+			})
+		}
+	}
+	// Printable ASCII stays accepted, in both forms.
+	for _, in := range []string{sampleToken, `{"token":"` + sampleToken + `"}`, "!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"} {
+		if _, err := Parse(in); err != nil {
+			t.Errorf("Parse(%q): %v", in, err)
+		}
+	}
+}

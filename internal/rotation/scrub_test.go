@@ -1,0 +1,194 @@
+package rotation
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+)
+
+// aivenShapedToken is a token as Aiven issues them: 372 characters of
+// standard base64, with "AVNU_" in front when avnu is set.
+func aivenShapedToken(t testing.TB, avnu bool) string {
+	t.Helper()
+	b := make([]byte, 279)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	tok := base64.StdEncoding.EncodeToString(b)
+	if len(tok) != 372 {
+		t.Fatalf("token is %d characters", len(tok))
+	}
+	if avnu {
+		return "AVNU_" + tok
+	}
+	return tok
+}
+
+// leaks reports the first run of 16 or more characters of tok in out.
+func leaks(out, tok string) (string, bool) {
+	for i := 0; i+16 <= len(tok); i++ {
+		if strings.Contains(out, tok[i:i+16]) {
+			return tok[i : i+16], true
+		}
+	}
+	return "", false
+}
+
+type stringer string
+
+func (s stringer) String() string { return string(s) }
+
+type valuer string
+
+func (v valuer) LogValue() slog.Value { return slog.StringValue(string(v)) }
+
+type withSecret struct {
+	Name  string
+	token string
+}
+
+func TestScrubHandlerCutsTokensWhereverTheyAre(t *testing.T) {
+	for _, avnu := range []bool{false, true} {
+		tok := aivenShapedToken(t, avnu)
+		cases := []struct {
+			name string
+			log  func(l *slog.Logger)
+		}{
+			{"message", func(l *slog.Logger) { l.Info("proxy said: " + tok + " (502)") }},
+			{"string attr", func(l *slog.Logger) { l.Info("step failed", "error", "body: {\"full_token\":\""+tok+"\"}") }},
+			{"nested group", func(l *slog.Logger) {
+				l.Info("x", slog.Group("outer", slog.Group("inner", slog.String("body", tok), slog.Int("n", 1))))
+			}},
+			{"error attr", func(l *slog.Logger) {
+				l.Error("x", "error", fmt.Errorf("createSecret: list tokens: %w", errors.New("502 Bad Gateway: "+tok)))
+			}},
+			{"error in a group", func(l *slog.Logger) { l.Error("x", slog.Group("g", "err", errors.New(tok))) }},
+			{"Stringer", func(l *slog.Logger) { l.Info("x", "v", stringer("token="+tok)) }},
+			{"LogValuer", func(l *slog.Logger) { l.Info("x", "v", valuer(tok)) }},
+			{"struct with an unexported field", func(l *slog.Logger) { l.Info("x", "v", withSecret{Name: "n", token: tok}) }},
+			{"bytes", func(l *slog.Logger) { l.Info("x", "v", []byte(tok)) }},
+			{"With", func(l *slog.Logger) { l.With("body", tok).Info("x") }},
+			{"WithGroup then attr", func(l *slog.Logger) { l.WithGroup("g").Info("x", "body", tok) }},
+			{"attr key", func(l *slog.Logger) { l.Info("x", tok, 1) }},
+			{"fragment", func(l *slog.Logger) { l.Info("clipped: " + tok[100:140] + "...") }},
+		}
+		for _, c := range cases {
+			for _, h := range []string{"json", "text"} {
+				t.Run(fmt.Sprintf("avnu=%v/%s/%s", avnu, c.name, h), func(t *testing.T) {
+					var buf bytes.Buffer
+					var next slog.Handler = slog.NewJSONHandler(&buf, nil)
+					if h == "text" {
+						next = slog.NewTextHandler(&buf, nil)
+					}
+					c.log(slog.New(newScrubHandler(next)))
+					out := buf.String()
+					if run, ok := leaks(out, tok); ok {
+						t.Fatalf("the line holds %q of the token:\n%s", run, out)
+					}
+					if !strings.Contains(out, scrubbed) {
+						t.Fatalf("nothing was marked as cut:\n%s", out)
+					}
+				})
+			}
+		}
+	}
+}
+
+// What an operator needs to read survives the scrubber untouched.
+func TestScrubKeepsPrefixesARNsAndVersionIDs(t *testing.T) {
+	arn := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/aiven/ServiceToken2024-AbCdEf"
+	version := "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+	marker, err := secret.NewMarker(arn, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := []string{
+		"AVNU_aB3+/9z", // a new-style prefix, 12 characters
+		"Qm9vdHN0cmFw", // an old-style prefix
+		"aB+/cD9eF0gH", // one with + and /
+		arn,
+		version,
+		secret.Describe("CI deploys", marker),
+		"ResourceNotFoundException: Secrets Manager can't find the specified secret.",
+		"InternalServiceErrorInvalidRequestExceptionThrottling", // letters only, 53 characters
+		strings.Repeat("0123456789abcdef", 4),                   // SHA-256 in hex
+		"user.name+tag@example.com",
+		"https://api.aiven.io/v1/access_token/AVNU_aB3%2B%2F9z",
+		strings.Repeat("aB3", 10) + "x", // 31 characters of mixed base64: under the threshold
+	}
+	for _, s := range keep {
+		var buf bytes.Buffer
+		slog.New(newScrubHandler(slog.NewJSONHandler(&buf, nil))).Info(s, "secret", s, slog.Group("g", "v", s))
+		if strings.Contains(buf.String(), scrubbed) {
+			t.Errorf("%q was cut:\n%s", s, buf.String())
+		}
+		if got := scrubString(s); got != s {
+			t.Errorf("scrubString(%q) = %q", s, got)
+		}
+	}
+}
+
+func TestScrubThresholds(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{strings.Repeat("aB3", 10) + "xy", scrubbed},                        // 32 mixed: cut
+		{"x " + strings.Repeat("aB3", 11) + "== y", "x " + scrubbed + " y"}, // padding goes too
+		{strings.Repeat("ab", 35) + "c", strings.Repeat("ab", 35) + "c"},    // 71 letters: kept
+		{strings.Repeat("ab", 36), scrubbed},                                // 72 of anything: cut
+		{"AVNU_abcdefg", "AVNU_abcdefg"},                                    // a prefix
+		{"Bearer AVNU_abcdefgh.", "Bearer " + scrubbed + "."},               // more than a prefix
+		{"AVNU_" + strings.Repeat("x", 40), scrubbed},
+		{"a:" + strings.Repeat("aB3", 11) + ":" + strings.Repeat("aB3", 11), "a:" + scrubbed + ":" + scrubbed},
+	}
+	for _, tt := range tests {
+		if got := scrubString(tt.in); got != tt.want {
+			t.Errorf("scrubString(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestScrubHandlerKeepsContextAndLevels(t *testing.T) {
+	var buf bytes.Buffer
+	h := newScrubHandler(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if h.Enabled(context.Background(), slog.LevelInfo) || !h.Enabled(context.Background(), slog.LevelError) {
+		t.Fatal("levels not passed through")
+	}
+	if newScrubHandler(h) != h {
+		t.Fatal("a wrapped handler was wrapped again")
+	}
+}
+
+// Every rotator log line goes through the scrubber: a token that no step
+// knows of (so that redact cannot cut it), quoted by Aiven's client in an
+// error, never reaches the log.
+func TestRotatorLogsAreScrubbed(t *testing.T) {
+	w := newWorld(t)
+	w.seedSecret(w.seedToken("", true))
+	stranger := aivenShapedToken(t, true)
+	r := w.rotator()
+	w.aivenFor = func(token string) *fakeTokens {
+		f := w.defaultAiven(token)
+		f.list = func(ctx context.Context) ([]aiven.Token, error) {
+			return nil, errors.New("502 Bad Gateway: {\"full_token\":\"" + stranger + "\"}")
+		}
+		return f
+	}
+	w.startRotation("v2")
+	_ = w.rotate(r, "v2")
+	if run, ok := leaks(w.logs.String(), stranger); ok {
+		t.Fatalf("the log holds %q of a token:\n%s", run, w.logs.String())
+	}
+	if !strings.Contains(w.logs.String(), scrubbed) {
+		t.Fatalf("the step's failure was not logged:\n%s", w.logs.String())
+	}
+}
