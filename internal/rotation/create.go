@@ -2,6 +2,8 @@ package rotation
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -46,6 +48,9 @@ func (r *Rotator) createSecret(ctx context.Context, ev rotationEvent, desc secre
 	if err != nil {
 		return err
 	}
+	if marker, err = marker.ForAttempt(newAttemptID()); err != nil {
+		return err
+	}
 	api, err := r.openAiven(current)
 	if err != nil {
 		return fmt.Errorf("api_url: %w", err)
@@ -66,7 +71,7 @@ func (r *Rotator) createSecret(ctx context.Context, ev rotationEvent, desc secre
 	}
 
 	req := newTokenRequest(current, currentListed, marker)
-	created, err := r.createReconciled(ctx, api, req, rep)
+	created, err := r.createReconciled(ctx, api, req, marker, rep)
 	if err != nil {
 		return err
 	}
@@ -146,7 +151,7 @@ func (r *Rotator) revokeOrphans(ctx context.Context, api tokenAPI, tokens []aive
 		if t.CurrentlyActive {
 			continue
 		}
-		if m, ok := secret.ParseMarker(t.Description); !ok || m != marker {
+		if m, ok := secret.ParseMarker(t.Description); !ok || !m.SameVersion(marker) {
 			continue
 		}
 		if youngerThan(t, orphanAge, r.now()) {
@@ -173,13 +178,15 @@ func youngerThan(t aiven.Token, d time.Duration, now time.Time) bool {
 	return t.CreateTime.IsZero() || now.Sub(t.CreateTime) < d
 }
 
-// createReconciled creates the token, at most maxCreateAttempts times. An
-// ambiguous failure may have created one whose value is lost; it carries
-// this version's marker, so finishSecret revokes it (or a later createSecret
-// once it is older than orphanAge). It is not revoked here, since a token
-// with this marker may as well be a concurrent invocation's, about to be
-// stored. It stops early, and says so, when the step's deadline passes.
-func (r *Rotator) createReconciled(ctx context.Context, api tokenAPI, req aiven.CreateRequest, rep *stepReport) (aiven.NewToken, error) {
+// createReconciled creates the token, at most maxCreateAttempts times,
+// never blindly: after an ambiguous failure it lists the tokens and revokes
+// the ones carrying this invocation's own marker (its attempt id is unique
+// to the invocation, so a concurrent createSecret's token is never among
+// them) before it creates again. When the listing or that revocation fails
+// it stops: a token it may have made carries this version's marker and is
+// revoked by finishSecret, or by a later createSecret once older than
+// orphanAge. It stops early, and says so, when the step's deadline passes.
+func (r *Rotator) createReconciled(ctx context.Context, api tokenAPI, req aiven.CreateRequest, marker secret.Marker, rep *stepReport) (aiven.NewToken, error) {
 	var lastErr error
 	attempts := 0
 	for attempts < maxCreateAttempts {
@@ -192,12 +199,45 @@ func (r *Rotator) createReconciled(ctx context.Context, api tokenAPI, req aiven.
 			return aiven.NewToken{}, fmt.Errorf("create token: %w", explainAiven(err, currentToken, "create"))
 		}
 		lastErr = err
-		rep.note("create attempt %d ended ambiguously: a token it may have made carries this version's marker, and finishSecret revokes it", attempts)
+		rep.note("create attempt %d ended ambiguously; reconciled by this invocation's marker", attempts)
 		if ctx.Err() != nil {
 			return aiven.NewToken{}, fmt.Errorf("create token: stopped after %d ambiguous attempt(s) of %d because the step's deadline passed (a token they may have made carries this version's marker; a retry's finishSecret revokes it): %w", attempts, maxCreateAttempts, lastErr)
 		}
+		tokens, lerr := api.ListTokens(ctx)
+		if lerr != nil {
+			return aiven.NewToken{}, fmt.Errorf("create token: %w; listing the tokens to reconcile also failed (a token it may have made carries this version's marker; a retry's finishSecret revokes it): %v", err, explainAiven(lerr, currentToken, "list"))
+		}
+		if err := r.revokeOwn(ctx, api, tokens, marker, rep); err != nil {
+			return aiven.NewToken{}, fmt.Errorf("create token: %w", err)
+		}
 	}
 	return aiven.NewToken{}, fmt.Errorf("create token: gave up after %d ambiguous attempts: %w", attempts, lastErr)
+}
+
+// revokeOwn revokes the tokens that carry exactly marker, attempt id
+// included: tokens this invocation made whose values an ambiguous answer
+// lost. Run twice, it finds them revoked.
+func (r *Rotator) revokeOwn(ctx context.Context, api tokenAPI, tokens []aiven.Token, marker secret.Marker, rep *stepReport) error {
+	for _, t := range tokens {
+		if m, ok := secret.ParseMarker(t.Description); !ok || m != marker || t.CurrentlyActive {
+			continue
+		}
+		revoked, err := r.revoke(ctx, api, t.Prefix, rep)
+		if err != nil {
+			return fmt.Errorf("revoke token %s that an ambiguous create of this invocation made: %w", t.Prefix, explainAiven(err, currentToken, "revoke"))
+		}
+		if revoked {
+			rep.orphansRevoked++
+		}
+	}
+	return nil
+}
+
+// newAttemptID is 8 random hex digits naming one createSecret invocation.
+func newAttemptID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }
 
 // cleanupContext is ctx detached from its cancellation, with half the

@@ -258,9 +258,12 @@ func TestOrphanReconciliation(t *testing.T) {
 		// after createSecret.
 		wantMarked int
 	}{
-		{name: "ambiguous create, token landed: left for finishSecret", ambiguous: 1, wantCreates: 2, wantMarked: 2},
-		{name: "two ambiguous creates", ambiguous: 2, wantCreates: 3, wantMarked: 3},
-		{name: "ambiguous forever is bounded", ambiguous: 99, wantErr: "gave up after 3 ambiguous attempts", wantCreates: 3, wantMarked: 3},
+		// Never a blind retry: after an ambiguous create the invocation
+		// lists the tokens and revokes the ones carrying its own attempt
+		// id, then creates again.
+		{name: "ambiguous create, token landed: revoked by its attempt id, then created again", ambiguous: 1, wantCreates: 2, wantMarked: 1, wantOrphans: 1},
+		{name: "two ambiguous creates", ambiguous: 2, wantCreates: 3, wantMarked: 1, wantOrphans: 2},
+		{name: "ambiguous forever is bounded", ambiguous: 99, wantErr: "gave up after 3 ambiguous attempts", wantCreates: 3, wantMarked: 0, wantOrphans: 3},
 		{
 			name: "old orphan of an earlier attempt revoked, others untouched",
 			before: func(w *world) []string {
@@ -289,6 +292,18 @@ func TestOrphanReconciliation(t *testing.T) {
 				return []string{young}
 			},
 			wantCreates: 1, wantMarked: 2,
+		},
+		{
+			// A concurrent createSecret's token carries the same version
+			// but another attempt id: reconciling an ambiguous create of
+			// this invocation leaves it alone.
+			name: "ambiguous create beside a concurrent invocation's token: only this invocation's is revoked",
+			before: func(w *world) []string {
+				same, _ := secret.NewMarker(testARN, "v1")
+				other, _ := same.ForAttempt("0badcafe")
+				return []string{w.prefixOf(w.seedToken(secret.Describe("", other), false))}
+			},
+			ambiguous: 1, wantCreates: 2, wantMarked: 2, wantOrphans: 1,
 		},
 	}
 	for _, tt := range tests {
@@ -333,7 +348,7 @@ func TestOrphanReconciliation(t *testing.T) {
 			marked := func() int {
 				n := 0
 				for _, tok := range w.live() {
-					if m, ok := secret.ParseMarker(tok.description); ok && m == marker {
+					if m, ok := secret.ParseMarker(tok.description); ok && m.SameVersion(marker) {
 						n++
 					}
 				}
@@ -407,7 +422,7 @@ func TestCompensation(t *testing.T) {
 			marker, _ := secret.NewMarker(testARN, "v1")
 			alive := false
 			for _, tok := range w.live() {
-				if m, ok := secret.ParseMarker(tok.description); ok && m == marker {
+				if m, ok := secret.ParseMarker(tok.description); ok && m.SameVersion(marker) {
 					alive = true
 				}
 			}
