@@ -130,3 +130,13 @@ func TestNewFromEnvNamesTheBadVariable(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// go-client-codegen reads AIVEN_* from the process environment whatever
+// getenv says: NewFromEnv checks that environment too, at init.
+func TestNewFromEnvRefusesAMalformedAivenVariableOfTheProcess(t *testing.T) {
+	t.Setenv("AIVEN_CLIENT_RETRY_MAX", "many")
+	_, err := NewFromEnv(func(string) string { return "" }, aws.Config{}, nil, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "AIVEN_CLIENT_RETRY_MAX: is not an integer") || strings.Contains(err.Error(), "many") {
+		t.Fatalf("NewFromEnv: %v; want an error naming AIVEN_CLIENT_RETRY_MAX without its value", err)
+	}
+}
