@@ -66,7 +66,7 @@ func TestProxyErrorPageQuotingTheNewTokenStaysOutOfErrors(t *testing.T) {
 			o.MaxAttempts = 2
 			c := newTestClient(t, srv.URL, o)
 			nt, err := c.CreateToken(context.Background(), CreateRequest{Description: "rotator [m]"})
-			if err != nil || nt.FullToken != fullToken {
+			if err != nil || nt.FullToken.Reveal() != fullToken {
 				t.Fatalf("create: %v", err)
 			}
 			_, lerr := c.ListTokens(context.Background())
@@ -293,7 +293,7 @@ func TestServerGivenDelays(t *testing.T) {
 			clock := &virtualClock{}
 			o := loopbackOptions()
 			o.MaxAttempts = 12
-			o.Sleep, o.Now = clock.sleep, clock.now
+			o.sleep, o.now = clock.sleep, clock.now
 			ctx := context.Background()
 			if tt.deadline > 0 {
 				var cancel context.CancelFunc

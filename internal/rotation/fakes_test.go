@@ -130,11 +130,11 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) rotator() *Rotator {
 	logger := slog.New(slog.NewJSONHandler(&w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := newRotator(w.cfg, w.store, func(baseURL, token string) (tokenAPI, error) {
+	r := newRotator(w.cfg, w.store, func(baseURL string, token secret.Token) (tokenAPI, error) {
 		w.mu.Lock()
 		w.apiURLs = append(w.apiURLs, baseURL)
 		w.mu.Unlock()
-		return w.aivenFor(token), nil
+		return w.aivenFor(token.Reveal()), nil
 	}, logger, metrics.New(&w.metricsOut))
 	r.now = func() time.Time { return w.now }
 	return r
@@ -215,7 +215,7 @@ func (w *world) describe(ctx context.Context, id string) (secretsmanager.Descrip
 	if id != testARN {
 		return secretsmanager.Description{}, errors.New("ResourceNotFoundException: no such secret")
 	}
-	d := secretsmanager.Description{ARN: testARN, Name: "prod/aiven", RotationEnabled: w.rotationEnabled, Versions: map[string][]string{}}
+	d := secretsmanager.Description{ARN: testARN, RotationEnabled: w.rotationEnabled, Versions: map[string][]string{}}
 	for vid, v := range w.versions {
 		if len(v.stages) > 0 {
 			d.Versions[vid] = slices.Clone(v.stages)
@@ -275,9 +275,9 @@ func (w *world) moveCurrent(ctx context.Context, id, to, from string) error {
 		return errors.New("InvalidParameterException: AWSCURRENT is not on RemoveFromVersionId")
 	}
 	for _, v := range w.versions {
-		v.stages = slices.DeleteFunc(v.stages, func(s string) bool { return s == secretsmanager.StagePrevious })
+		v.stages = slices.DeleteFunc(v.stages, func(s string) bool { return s == stagePrevious })
 	}
-	w.versions[from].stages = []string{secretsmanager.StagePrevious}
+	w.versions[from].stages = []string{stagePrevious}
 	w.versions[to].stages = append(w.versions[to].stages, secretsmanager.StageCurrent)
 	return nil
 }
@@ -321,7 +321,7 @@ func (w *world) defaultAiven(token string) *fakeTokens {
 					continue
 				}
 				out = append(out, aiven.Token{Prefix: p, Description: t.description, CurrentlyActive: p == me,
-					CreatedManually: t.manual, CreateTime: t.created, MaxAgeSeconds: t.maxAge, ExtendWhenUsed: t.extend,
+					CreateTime: t.created, MaxAgeSeconds: t.maxAge, ExtendWhenUsed: t.extend,
 					IPAllowlist: t.ipAllowlist, Scopes: t.scopes})
 			}
 			slices.SortFunc(out, func(a, b aiven.Token) int { return strings.Compare(a.Prefix, b.Prefix) })
@@ -340,7 +340,7 @@ func (w *world) defaultAiven(token string) *fakeTokens {
 			full := w.newTokenLocked(r, false)
 			p := w.prefixOf(full)
 			exp := w.now.Add(30 * 24 * time.Hour)
-			return aiven.NewToken{FullToken: full, Token: aiven.Token{Prefix: p, Description: r.Description, CreateTime: w.now, ExpiryTime: &exp}}, nil
+			return aiven.NewToken{FullToken: secret.NewToken(full), Token: aiven.Token{Prefix: p, Description: r.Description, CreateTime: w.now, ExpiryTime: &exp}}, nil
 		},
 		revoke: func(ctx context.Context, prefix string) (bool, error) {
 			w.mu.Lock()
@@ -421,3 +421,7 @@ func (w *world) logLines(t *testing.T) []map[string]any {
 	}
 	return out
 }
+
+// stagePrevious is the label Secrets Manager moves along with AWSCURRENT;
+// the rotator never names it.
+const stagePrevious = "AWSPREVIOUS"

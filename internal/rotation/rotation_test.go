@@ -30,7 +30,7 @@ func TestFirstRotationFromPlainString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cur.Bootstrap || cur.Token == seed || cur.TokenPrefix == "" || cur.PreviousTokenPrefix != seedPrefix || cur.User != testUser || cur.CreatedAt == "" || cur.ExpiryTime == "" {
+	if cur.Token.Reveal() == seed || cur.TokenPrefix == "" || cur.PreviousTokenPrefix != seedPrefix || cur.User != testUser || cur.CreatedAt == "" || cur.ExpiryTime == "" {
 		t.Errorf("AWSCURRENT = %+v", cur)
 	}
 	live := w.live()
@@ -38,7 +38,7 @@ func TestFirstRotationFromPlainString(t *testing.T) {
 		t.Error("the bootstrap token is still live")
 	}
 	nt, ok := live[cur.TokenPrefix]
-	if !ok || nt.full != cur.Token {
+	if !ok || nt.full != cur.Token.Reveal() {
 		t.Fatal("the AWSCURRENT token is not live")
 	}
 	m, ok := secret.ParseMarker(nt.description)
@@ -51,7 +51,7 @@ func TestFirstRotationFromPlainString(t *testing.T) {
 	if len(w.rotatorTokens()) != 1 {
 		t.Errorf("rotator tokens live: %v", w.rotatorTokens())
 	}
-	if w.value(secretsmanager.StagePrevious) != seed {
+	if w.value(stagePrevious) != seed {
 		t.Error("AWSPREVIOUS is not the bootstrap value")
 	}
 	// Budgets of the happy path.
@@ -182,7 +182,7 @@ func TestGuard(t *testing.T) {
 		{name: "already AWSCURRENT: done", version: "v0"},
 		{name: "not AWSPENDING", setup: func(w *world) {
 			v := `{"token":"x"}`
-			w.versions["old"] = &version{value: &v, stages: []string{secretsmanager.StagePrevious}}
+			w.versions["old"] = &version{value: &v, stages: []string{stagePrevious}}
 		}, version: "old", wantErr: "is not staged as AWSPENDING"},
 	}
 	for _, tt := range tests {
@@ -373,7 +373,7 @@ func TestOrphanReconciliation(t *testing.T) {
 				t.Errorf("after the rotation %d live tokens carry this version's marker, want 1", n)
 			}
 			cur, _ := secret.Parse(w.value(secretsmanager.StageCurrent))
-			if tok, ok := w.live()[cur.TokenPrefix]; !ok || tok.full != cur.Token {
+			if tok, ok := w.live()[cur.TokenPrefix]; !ok || tok.full != cur.Token.Reveal() {
 				t.Error("the AWSCURRENT token is not live")
 			}
 		})
@@ -731,7 +731,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 }
 
 func TestRedactIsTheLastLineOfDefence(t *testing.T) {
-	err := redact(errors.New("boom: AVNU_secretvalue123 leaked"), []string{"AVNU_secretvalue123"})
+	err := redact(errors.New("boom: AVNU_secretvalue123 leaked"), []secret.Token{secret.NewToken("AVNU_secretvalue123")})
 	if strings.Contains(err.Error(), "secretvalue") || !strings.Contains(err.Error(), "[REDACTED]") {
 		t.Errorf("got %q", err)
 	}
