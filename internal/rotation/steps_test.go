@@ -190,7 +190,10 @@ func TestGuard(t *testing.T) {
 		wantErr string
 	}{
 		{name: "rotation not enabled", cfg: worldConfig{noRotation: true}, wantErr: "is not enabled for rotation",
-			setup: func(w *world) string { v, _ := w.stack.SecretsManager.VersionByStage(w.arn, stageCurrent); return v.VersionID }},
+			setup: func(w *world) string {
+				v, _ := w.stack.SecretsManager.VersionByStage(w.arn, stageCurrent)
+				return v.VersionID
+			}},
 		{name: "not a version of the secret", setup: func(*world) string { return v3 }, wantErr: "is not a version of secret"},
 		{name: "already AWSCURRENT: done", setup: func(w *world) string {
 			v, _ := w.stack.SecretsManager.VersionByStage(w.arn, stageCurrent)

@@ -97,12 +97,12 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 		aivenOpts = append(aivenOpts, aivenemulator.WithClock(time.Now().Add(-cfg.aivenClock)))
 	}
 	stack, err := localstack.Start(w.ctx, localstack.Config{
-		SecretsManagerAddr:       "127.0.0.1:0",
-		AivenAddr:                "127.0.0.1:0",
-		Invoker:                  w.fn,
-		AivenOptions:             aivenOpts,
-		SecretsManagerOptions:    []smemulator.Option{smemulator.WithMaxAttempts(1)},
-		AivenMiddleware:          w.aivenMiddleware,
+		SecretsManagerAddr:    "127.0.0.1:0",
+		AivenAddr:             "127.0.0.1:0",
+		Invoker:               w.fn,
+		AivenOptions:          aivenOpts,
+		SecretsManagerOptions: []smemulator.Option{smemulator.WithMaxAttempts(1)},
+		AivenMiddleware:       w.aivenMiddleware,
 		SecretsManagerMiddleware: func(next http.Handler) http.Handler {
 			if cfg.smMiddleware != nil {
 				next = cfg.smMiddleware(next)
