@@ -370,6 +370,11 @@ func (w *world) metricLines() []map[string]any {
 func (w *world) aivenMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		isCreate := r.Method == http.MethodPost && r.URL.Path == "/v1/access_token"
+		// Read the body first: only then does net/http watch the
+		// connection, so that a client giving up ends a held call's
+		// context (the emulator's fault delay waits on it).
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
 		if isCreate {
