@@ -206,3 +206,46 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		t.Error("no log lines captured")
 	}
 }
+
+// Defect 9a of issue 7: when the current token's prefix cannot be known,
+// the rotation goes on but says so loudly: an error-level log line and a
+// metric. A stored token_prefix that does not begin the token is not used
+// instead. Aiven's list always shows the calling token; here the wire
+// loses it, the one way its prefix can go missing.
+func TestPreviousTokenUnknownIsLoud(t *testing.T) {
+	var bystander string
+	w := newWorld(t, worldConfig{secretFn: func(w *world) string {
+		_, bystander = w.createToken("ci pipeline")
+		return `{"token":"` + w.user.Token + `","token_prefix":"` + bystander + `"}`
+	}})
+	w.hideFromList = func(p string) bool { return p == w.user.TokenPrefix }
+	if err := w.rotate(v1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.live()[bystander]; !ok {
+		t.Error("the token the stored token_prefix named was revoked")
+	}
+	var errorLines, warnLines int
+	for _, l := range w.logLines() {
+		switch {
+		case l["level"] == "ERROR" && l["outcome"] == "previous_token_unknown":
+			errorLines++
+		case l["level"] == "WARN" && l["stored_token_prefix"] == bystander:
+			warnLines++
+		}
+	}
+	if errorLines != 1 || warnLines != 1 {
+		t.Errorf("%d error-level lines about the unknown prefix (want 1), %d warnings about the stored token_prefix (want 1)", errorLines, warnLines)
+	}
+	byStep := map[string]map[string]any{}
+	for _, m := range w.metricLines() {
+		step, _ := m["Step"].(string)
+		byStep[step] = m
+	}
+	if got := byStep[rotation.StepCreate]["PreviousTokenUnknown"]; got != 1.0 {
+		t.Errorf("createSecret metric PreviousTokenUnknown = %v, want 1", got)
+	}
+	if got := byStep[rotation.StepFinish]["PreviousTokenUnknown"]; got != 0.0 {
+		t.Errorf("finishSecret metric PreviousTokenUnknown = %v, want 0", got)
+	}
+}

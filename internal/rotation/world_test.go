@@ -70,7 +70,10 @@ type world struct {
 	// createFault, when it returns true, lets an AccessTokenCreate take
 	// effect and then drops the connection unanswered.
 	createFault func() bool
-	r           *rotation.Rotator
+	// hideFromList, when set, takes the tokens it names out of Aiven's
+	// answers to AccessTokenList.
+	hideFromList func(prefix string) bool
+	r            *rotation.Rotator
 	// putRotationTokens are the RotationTokens PutSecretValue carried.
 	putRotationTokens *issuedTap
 }
@@ -81,6 +84,8 @@ type worldConfig struct {
 	aivenClock time.Duration
 	// secret is the first value; default: the user's token as a plain string.
 	secret string
+	// secretFn, when set, makes the first value instead of secret.
+	secretFn func(w *world) string
 	// noRotation leaves the secret without rotation configured.
 	noRotation bool
 	// smMiddleware wraps the Secrets Manager emulator.
@@ -120,6 +125,9 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 	}
 	w.tokens.add(w.user.Token)
 	value := cfg.secret
+	if cfg.secretFn != nil {
+		value = cfg.secretFn(w)
+	}
 	if value == "" {
 		value = w.user.Token
 	}
@@ -389,6 +397,25 @@ func (w *world) aivenMiddleware(next http.Handler) http.Handler {
 				// client, as when a load balancer resets the connection.
 				faults.DropConnection(rw)
 				return
+			}
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/access_token" && w.hideFromList != nil && rec.Code == http.StatusOK {
+			var list map[string]any
+			if json.Unmarshal(rec.Body.Bytes(), &list) == nil {
+				all, _ := list["tokens"].([]any)
+				kept := []any{}
+				for _, tok := range all {
+					if m, ok := tok.(map[string]any); ok {
+						if p, _ := m["token_prefix"].(string); w.hideFromList(p) {
+							continue
+						}
+					}
+					kept = append(kept, tok)
+				}
+				list["tokens"] = kept
+				b, _ := json.Marshal(list)
+				rec.Body = bytes.NewBuffer(b)
+				rec.Header().Del("Content-Length")
 			}
 		}
 		for k, vs := range rec.Header() {
