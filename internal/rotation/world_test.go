@@ -429,9 +429,11 @@ func (w *world) aivenMiddleware(next http.Handler) http.Handler {
 // smTap records the RotationToken of every PutSecretValue on the wire.
 func (w *world) smTap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		// Read the body first: only then does net/http watch the
+		// connection, so that a client giving up ends a held call.
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if r.Header.Get("X-Amz-Target") == "secretsmanager.PutSecretValue" {
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
 			var in struct{ RotationToken string }
 			if json.Unmarshal(body, &in) == nil {
 				w.putRotationTokens.add(in.RotationToken)
