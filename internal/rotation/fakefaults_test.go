@@ -3,21 +3,16 @@ package rotation
 // A small fake of Secrets Manager and Aiven, of function fields, for the
 // faults neither emulator's fault plan can produce. The rotation's own
 // behaviour is tested against the emulators (steps_test.go, limits_test.go,
-// package rotation_test); this fake serves only errortype_test.go and
-// scrub_test.go, whose every case fails at DescribeSecret, GetSecretValue
-// or AccessTokenList, so it models nothing past them: storing a version,
-// moving a stage, creating or revoking a token all fail loudly.
+// package rotation_test); this fake serves only the tests below, whose
+// every case fails at DescribeSecret, GetSecretValue or AccessTokenList,
+// so it models nothing past them: storing a version, moving a stage,
+// creating or revoking a token all fail loudly.
 //
-// Why the emulators cannot express those tests' faults:
-//   - an error value of a given Go type from inside the client
-//     (aiven.PolicyError from a list, a wrapped context.DeadlineExceeded,
-//     a plain errors.New) is not something a server can answer;
-//   - an error whose text quotes a token or the RotationToken (the
-//     redaction and the scrubber): the emulators never echo a secret, and
-//     the Aiven client keeps non-JSON bodies out of its errors;
-//   - AccessDenied and Throttling from DescribeSecret with no retry
-//     backoff: through the SDK a throttled call is retried with real
-//     sleeps.
+// Each test says why an emulator cannot express its fault: in short, a
+// server answers bytes, not Go error values; the emulators never echo a
+// secret and the Aiven client cuts token shapes from what Aiven says, so
+// no answer reaches the rotator's redaction or scrubber uncut; and a
+// throttled Secrets Manager call is retried by the SDK with real sleeps.
 
 import (
 	"bytes"
@@ -26,12 +21,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	codegen "github.com/aiven/go-client-codegen"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/smithy-go"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
@@ -182,4 +181,149 @@ func (w *world) rotate(r *Rotator, version string) error {
 		}
 	}
 	return nil
+}
+
+// lambdaErrorResponse is the JSON aws-lambda-go posts to the Runtime API
+// for a handler's error: lambda/errors.go's lambdaErrorResponse, which
+// names the error's type (the element type's name for a pointer).
+func lambdaErrorResponse(err error) []byte {
+	typ := reflect.TypeOf(err)
+	if typ.Kind() == reflect.Ptr {
+		typ = typ.Elem()
+	}
+	b, _ := json.Marshal(messages.InvokeResponse_Error{Message: err.Error(), Type: typ.Name()})
+	return b
+}
+
+// TestLambdaErrorTypes holds the errorType cases the emulators cannot
+// cause quickly or at all (fake: see each case): an error whose text quotes the RotationToken
+// (the emulators never echo a secret), which must keep its type while its
+// message is redacted, and a throttled Secrets Manager. Every other case
+// runs against the emulators, in errortypes_test.go.
+func TestLambdaErrorTypes(t *testing.T) {
+	failing := func(w *world, f func(*fakeTokens)) {
+		base := w.aivenFor
+		w.aivenFor = func(token string) *fakeTokens {
+			tok := base(token)
+			f(tok)
+			return tok
+		}
+	}
+	listFails := func(err error) func(w *world) {
+		return func(w *world) {
+			failing(w, func(f *fakeTokens) {
+				f.list = func(context.Context) ([]aiven.Token, error) { return nil, err }
+			})
+		}
+	}
+	tests := []struct {
+		name     string
+		setup    func(w *world)
+		payload  string // default: createSecret for v1
+		ctx      func(w *world) (context.Context, context.CancelFunc)
+		wantType string
+		// still says what errors.Is / errors.As still find through it.
+		still func(err error) bool
+	}{
+		{name: "rate limited, message redacted", wantType: "AivenRateLimited",
+			setup: listFails(fmt.Errorf("echo %s: %w", rotationToken, codegen.Error{Status: 429, Message: "slow down"}))},
+		// Through the SDK a throttled call is retried with real backoff
+		// sleeps, seconds of them; the classification needs none.
+		{name: "Secrets Manager throttled", wantType: "Transient", setup: func(w *world) {
+			w.store.describe = func(context.Context, string) (secretsmanager.Description, error) {
+				return secretsmanager.Description{}, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.seedSecret(w.seedToken("", true))
+			w.startRotation("v1")
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			payload := tt.payload
+			if payload == "" {
+				payload = string(event(StepCreate, "v1"))
+			}
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if tt.ctx != nil {
+				ctx, cancel = tt.ctx(w)
+			}
+			defer cancel()
+			r := w.rotator()
+			_, err := lambda.NewHandler(r.Handle).Invoke(ctx, []byte(payload))
+			if err == nil {
+				t.Fatal("the invocation succeeded")
+			}
+			var resp messages.InvokeResponse_Error
+			if jerr := json.Unmarshal(lambdaErrorResponse(err), &resp); jerr != nil {
+				t.Fatal(jerr)
+			}
+			if resp.Type != tt.wantType {
+				t.Errorf("errorType %q, want %q (message %q)", resp.Type, tt.wantType, resp.Message)
+			}
+			if resp.Message != err.Error() || strings.Contains(resp.Message, rotationToken) {
+				t.Errorf("errorMessage %q", resp.Message)
+			}
+			if got := errorTypeName(err); got != tt.wantType {
+				t.Errorf("the log's error_type is %q, want %q", got, tt.wantType)
+			}
+			if !strings.Contains(w.logs.String(), `"error_type":"`+tt.wantType+`"`) {
+				t.Errorf("no error_type %s in the log:\n%s", tt.wantType, w.logs.String())
+			}
+			if tt.still != nil && !tt.still(err) {
+				t.Errorf("errors.Is/As no longer find the cause in %v", err)
+			}
+		})
+	}
+}
+
+// The typed error keeps the step's message word for word, and callers can
+// match the type itself. Fake: errors.Is must find the very error value
+// DescribeSecret failed with, and a server can only answer bytes.
+func TestTypedErrorKeepsMessageAndChain(t *testing.T) {
+	w := newWorld(t)
+	w.seedSecret(w.seedToken("", true))
+	w.startRotation("v1")
+	cause := errors.New("boom")
+	w.store.describe = func(context.Context, string) (secretsmanager.Description, error) {
+		return secretsmanager.Description{}, cause
+	}
+	err := w.rotator().Handle(context.Background(), event(StepCreate, "v1"))
+	if err == nil || err.Error() != "createSecret: describe secret: boom" {
+		t.Fatalf("err = %v", err)
+	}
+	var re *RotationError
+	if !errors.As(err, &re) || !errors.Is(err, cause) {
+		t.Fatalf("errors.As/Is do not see through %T", err)
+	}
+}
+
+// Every rotator log line goes through the scrubber: a token that no step
+// knows of (so that redact cannot cut it), quoted by Aiven's client in an
+// error, never reaches the log. Fake: the Aiven client cuts token shapes
+// from every answer on the wire itself (TestAivenErrorQuotingATokenLeaksNothing),
+// so only an error made inside the process reaches the scrubber uncut.
+func TestRotatorLogsAreScrubbed(t *testing.T) {
+	w := newWorld(t)
+	w.seedSecret(w.seedToken("", true))
+	stranger := aivenShapedToken(t, true)
+	r := w.rotator()
+	w.aivenFor = func(token string) *fakeTokens {
+		f := w.defaultAiven(token)
+		f.list = func(ctx context.Context) ([]aiven.Token, error) {
+			return nil, errors.New("502 Bad Gateway: {\"full_token\":\"" + stranger + "\"}")
+		}
+		return f
+	}
+	w.startRotation("v2")
+	_ = w.rotate(r, "v2")
+	if run, ok := leaks(w.logs.String(), stranger); ok {
+		t.Fatalf("the log holds %q of a token:\n%s", run, w.logs.String())
+	}
+	if !strings.Contains(w.logs.String(), scrubbed) {
+		t.Fatalf("the step's failure was not logged:\n%s", w.logs.String())
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +248,34 @@ func TestPreviousTokenUnknownIsLoud(t *testing.T) {
 	}
 	if got := byStep[rotation.StepFinish]["PreviousTokenUnknown"]; got != 0.0 {
 		t.Errorf("finishSecret metric PreviousTokenUnknown = %v, want 0", got)
+	}
+}
+
+// An Aiven error whose own JSON message quotes a token (one no step knows
+// of, so redact cannot cut it) leaks it neither into the log nor into the
+// step's error. (That the rotator's scrubber, behind the client's own
+// guard, also cuts one is TestRotatorLogsAreScrubbed, on the fake.)
+func TestAivenErrorQuotingATokenLeaksNothing(t *testing.T) {
+	w := newWorld(t, worldConfig{})
+	stranger, _ := w.createToken("someone else's")
+	w.aivenAnswer = func(r *http.Request) (int, string, bool) {
+		if r.Method != http.MethodGet || r.URL.Path != "/v1/access_token" {
+			return 0, "", false
+		}
+		return http.StatusBadRequest, `{"message":"invalid token ` + stranger + `","errors":[{"message":"invalid token","status":400}]}`, true
+	}
+	err := w.step(rotation.StepCreate, v1)
+	if err == nil {
+		t.Fatal("createSecret succeeded")
+	}
+	for name, out := range map[string]string{"log": w.logs.String(), "error": err.Error()} {
+		for i := 0; i+16 <= len(stranger); i++ {
+			if strings.Contains(out, stranger[i:i+16]) {
+				t.Fatalf("the %s holds %q of a token:\n%s", name, stranger[i:i+16], out)
+			}
+		}
+	}
+	if !strings.Contains(w.logs.String(), `"step":"createSecret"`) {
+		t.Fatalf("the step's failure was not logged:\n%s", w.logs.String())
 	}
 }

@@ -73,7 +73,10 @@ type world struct {
 	// hideFromList, when set, takes the tokens it names out of Aiven's
 	// answers to AccessTokenList.
 	hideFromList func(prefix string) bool
-	r            *rotation.Rotator
+	// aivenAnswer, when it returns ok, answers an Aiven call in the
+	// emulator's stead (before it sees the call): an upstream's own page.
+	aivenAnswer func(r *http.Request) (status int, body string, ok bool)
+	r           *rotation.Rotator
 	// putRotationTokens are the RotationTokens PutSecretValue carried.
 	putRotationTokens *issuedTap
 }
@@ -383,6 +386,14 @@ func (w *world) aivenMiddleware(next http.Handler) http.Handler {
 		// context (the emulator's fault delay waits on it).
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if w.aivenAnswer != nil {
+			if status, answer, ok := w.aivenAnswer(r); ok {
+				rw.Header().Set("Content-Type", "application/json")
+				rw.WriteHeader(status)
+				_, _ = io.WriteString(rw, answer)
+				return
+			}
+		}
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
 		if isCreate {
