@@ -3,6 +3,7 @@ package aiven
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
 // emulatorWorld is an Aiven emulator with an organization admin, a member
@@ -59,7 +61,7 @@ func newEmulatorWorld(t *testing.T) *emulatorWorld {
 
 func (w *emulatorWorld) client(t *testing.T, token string) *Client {
 	t.Helper()
-	c, err := New(w.url, token, loopbackOptions())
+	c, err := New(w.url, secret.NewToken(token), loopbackOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestApplicationTokenCycleAgainstTheEmulator(t *testing.T) {
 		if err != nil {
 			t.Fatalf("create %d: %v", i, err)
 		}
-		if !strings.HasPrefix(nt.FullToken, nt.Prefix) || nt.MaxAgeSeconds != 3600 || nt.Description != "ci [m]" {
+		if !nt.FullToken.HasPrefix(nt.Prefix) || nt.MaxAgeSeconds != 3600 || nt.Description != "ci [m]" {
 			t.Fatalf("create %d: prefix %q, settings %+v", i, nt.Prefix, nt.Token)
 		}
 		made = append(made, nt)
@@ -116,7 +118,7 @@ func TestApplicationTokenCycleAgainstTheEmulator(t *testing.T) {
 		}
 	}
 
-	me, err := w.client(t, made[0].FullToken).Me(ctx)
+	me, err := w.client(t, made[0].FullToken.Reveal()).Me(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestApplicationTokenCycleAgainstTheEmulator(t *testing.T) {
 		if err != nil || !revoked {
 			t.Fatalf("revoke %q: %v, %v", nt.Prefix, revoked, err)
 		}
-		if w.emu.Authenticates(nt.FullToken) {
+		if w.emu.Authenticates(nt.FullToken.Reveal()) {
 			t.Fatalf("token %q still authenticates after its revocation", nt.Prefix)
 		}
 		revoked, err = tokens.RevokeToken(ctx, nt.Prefix)
@@ -171,7 +173,7 @@ func TestApplicationTokenErrorsAgainstTheEmulator(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		appToken = nt.FullToken
+		appToken = nt.FullToken.Reveal()
 	}
 	tests := []struct {
 		name  string
@@ -196,7 +198,11 @@ func TestApplicationTokenErrorsAgainstTheEmulator(t *testing.T) {
 			c := w.client(t, tt.token)
 			_, lerr := c.ListApplicationTokens(ctx, tt.user)
 			_, cerr := c.CreateApplicationToken(ctx, tt.user, CreateRequest{Description: "x"})
-			for _, err := range []error{lerr, cerr} {
+			for i, err := range []error{lerr, cerr} {
+				// The operation stays readable: scrub keeps its long name.
+				if op := []string{"ApplicationUserAccessTokensList", "ApplicationUserAccessTokenCreate"}[i]; !strings.Contains(fmt.Sprint(err), op) {
+					t.Errorf("error %v does not name the operation %s", err, op)
+				}
 				if !tt.is(err) || IsAmbiguous(err) {
 					t.Errorf("err = %v (status %d, ambiguous %v)", err, Status(err), IsAmbiguous(err))
 				}
@@ -296,7 +302,7 @@ func TestCreateApplicationToken(t *testing.T) {
 			if !strings.Contains(srv.bodies[0], `"max_age_seconds":86400,`) || strings.Contains(srv.bodies[0], "ip_allowlist") {
 				t.Errorf("body %s", srv.bodies[0])
 			}
-			if err == nil && (nt.FullToken != "NEWFULLTOKEN" || nt.Prefix != "NEWFULL" || nt.MaxAgeSeconds != age) {
+			if err == nil && (nt.FullToken.Reveal() != "NEWFULLTOKEN" || nt.Prefix != "NEWFULL" || nt.MaxAgeSeconds != age) {
 				t.Errorf("got %+v", nt.Token)
 			}
 		})

@@ -30,7 +30,7 @@ const (
 
 // errBodyTooLarge is the failure of a read past maxBody. It is not
 // retried: the same call would get the same answer.
-var errBodyTooLarge = errors.New("Aiven response body over 1 MiB; not read further")
+var errBodyTooLarge = errors.New("response body from Aiven over 1 MiB; not read further")
 
 // responseGuard makes sure no response body reaches go-client-codegen
 // unless it is bounded and, for a non-2xx status, parsed Aiven error JSON:
@@ -155,9 +155,16 @@ func (c *cappedBody) Close() error { return c.r.Close() }
 // prefixed AVNU_, which leaves "AVNU_[cut]").
 var tokenRun = regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`)
 
-// scrub cuts every token-shaped run from s.
+// scrub cuts every token-shaped run from s, except the names of the
+// operations the client calls (operationNames), which are long runs of
+// letters and nothing secret.
 func scrub(s string) string {
-	return tokenRun.ReplaceAllString(s, "[cut]")
+	return tokenRun.ReplaceAllStringFunc(s, func(run string) string {
+		if operationNames[run] {
+			return run
+		}
+		return "[cut]"
+	})
 }
 
 // clip bounds s to about n bytes, cut at a rune boundary, and says so.
