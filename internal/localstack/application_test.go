@@ -729,3 +729,19 @@ func TestApplicationConfigurationTest(t *testing.T) {
 		}
 	})
 }
+
+// I5 for application tokens: every step run twice in a row, as a retry of
+// a step whose answer was lost would, ends as one run does.
+func TestApplicationEveryStepTwiceIsIdempotent(t *testing.T) {
+	aw := newAppWorld(t, nil, func(_ *appWorld, c *localstack.Config) {
+		c.WrapRotator = func(i smemulator.Invoker) smemulator.Invoker { return twice{i} }
+	})
+	for range 2 {
+		aw.mustSucceed(aw.rotateARN(aw.arn))
+	}
+	_, v := aw.appCurrent()
+	if live := aw.liveOf(aw.app.Email); len(live) != 1 || live[0].TokenPrefix != v.TokenPrefix {
+		t.Fatalf("live tokens %v, want only the current %s", prefixes(live), v.TokenPrefix)
+	}
+	aw.assertNoSecretsLeaked()
+}
