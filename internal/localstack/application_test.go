@@ -8,6 +8,7 @@ package localstack_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaruntime"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
@@ -742,6 +744,108 @@ func TestApplicationEveryStepTwiceIsIdempotent(t *testing.T) {
 	_, v := aw.appCurrent()
 	if live := aw.liveOf(aw.app.Email); len(live) != 1 || live[0].TokenPrefix != v.TokenPrefix {
 		t.Fatalf("live tokens %v, want only the current %s", prefixes(live), v.TokenPrefix)
+	}
+	aw.assertNoSecretsLeaked()
+}
+
+// TestKillDuringEveryOutsideCallApplication is TestKillDuringEveryOutsideCall
+// for an application token: the built binary is killed in each outside
+// call of its rotation (the manager secret's reads and the manager's
+// Aiven calls included), once where the held call then lands and once
+// where it fails; the rotation must end exactly as a clean one does, on
+// Secrets Manager's retry served by a fresh process.
+func TestKillDuringEveryOutsideCallApplication(t *testing.T) {
+	bin := buildRotator(t)
+	probe, _ := appKillWorld(t, bin)
+	probe.stack.SecretsManager.Faults().ResetCalls()
+	probe.stack.Aiven.Faults().ResetCalls()
+	probe.mustSucceed(probe.rotateARN(probe.arn))
+	sm := probe.stack.SecretsManager.Faults().Calls()
+	delete(sm, "RotateSecret")
+	calls := outsideCalls(sm, probe.stack.Aiven.Faults().Calls())
+	t.Logf("kill matrix: %d outside calls × 2 = %d kills", len(calls), 2*len(calls))
+	for _, call := range calls {
+		for _, landing := range []string{"lands", "lost"} {
+			t.Run(call.String()+"/"+landing, func(t *testing.T) {
+				t.Parallel()
+				appKillInCall(t, bin, call, landing == "lands")
+			})
+		}
+	}
+}
+
+// appKillWorld is an appWorld whose rotator is the built binary under a
+// respawner.
+func appKillWorld(t *testing.T, bin string) (*appWorld, *respawner) {
+	t.Helper()
+	r := &respawner{t: t, starts: 1}
+	aw := newAppWorld(t, nil, func(_ *appWorld, c *localstack.Config) {
+		c.Bootstrap = bin
+		c.WrapRotator = func(first smemulator.Invoker) smemulator.Invoker {
+			r.cur = first.(*lambdaruntime.Function)
+			return r
+		}
+	})
+	r.start = func() (*lambdaruntime.Function, error) {
+		return lambdaruntime.Start(context.Background(), bin, aw.stack.RotatorEnv().List(),
+			lambdaruntime.WithOutput(aw.logs), lambdaruntime.WithFunctionARN(localstack.FunctionARN))
+	}
+	return aw, r
+}
+
+func appKillInCall(t *testing.T, bin string, call outsideCall, lands bool) {
+	aw, fn := appKillWorld(t, bin)
+	plan := aw.stack.SecretsManager.Faults()
+	if call.emulator == "aiven" {
+		plan = aw.stack.Aiven.Faults()
+	}
+	aw.stack.SecretsManager.Faults().ResetCalls()
+	aw.stack.Aiven.Faults().ResetCalls()
+	rule := faults.Rule{Operation: call.op, After: call.nth, Times: 1, DelayMS: heldMS}
+	if !lands {
+		rule.Status = 503
+	}
+	if err := plan.Add(rule); err != nil {
+		t.Fatal(err)
+	}
+	arrived := plan.Arrived(call.op, call.nth+1)
+	killed := make(chan error, 1)
+	go func() {
+		select {
+		case <-arrived:
+			killed <- fn.kill()
+		case <-aw.ctx.Done():
+			killed <- aw.ctx.Err()
+		}
+	}()
+
+	version := aw.rotateARN(aw.arn)
+	if err := <-killed; err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+	aw.mustSucceed(version)
+	attempts := attemptsOf(aw.world, version)
+	if len(attempts) < 2 || attempts[0].Outcome == smemulator.RotationSucceeded || !strings.Contains(attempts[0].Error, "killed") {
+		t.Fatalf("attempts %+v: want the first to fail with the kill and a retry to succeed", attempts)
+	}
+	if n := fn.processes(); n != 2 {
+		t.Fatalf("%d processes ran, want 2: the killed one and one fresh start", n)
+	}
+	if pending := plan.Pending(); len(pending) != 0 {
+		t.Fatalf("the held call never came: %+v", pending)
+	}
+	gotVersion, v := aw.appCurrent()
+	if gotVersion != version || v.PreviousTokenPrefix == "" {
+		t.Fatalf("AWSCURRENT %s (want %s), previous %q", gotVersion, version, v.PreviousTokenPrefix)
+	}
+	if live := aw.liveOf(aw.app.Email); len(live) != 1 || live[0].TokenPrefix != v.TokenPrefix {
+		t.Fatalf("I2: live tokens %v, want only the current %s", prefixes(live), v.TokenPrefix)
+	}
+	if aw.stack.Aiven.Authenticates(aw.first) {
+		t.Fatal("the replaced application token still authenticates")
+	}
+	if pending, ok := aw.stack.SecretsManager.VersionByStage(aw.arn, "AWSPENDING"); ok {
+		t.Fatalf("AWSPENDING left on %s", pending.VersionID)
 	}
 	aw.assertNoSecretsLeaked()
 }
