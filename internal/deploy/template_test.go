@@ -311,6 +311,7 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		resource any
 	}{
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, ref("SecretArn")},
+		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, map[string]any{"Fn::Sub": managerSecretsArn}},
 		{"", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, map[string]any{"Fn::GetAtt": "RotatorLogGroup.Arn"}},
 		{"HasKmsKey", []string{"kms:Decrypt", "kms:GenerateDataKey"}, ref("KmsKeyArn")},
 		{"HasKmsKey", []string{"kms:DescribeKey"}, ref("KmsKeyArn")},
@@ -375,6 +376,43 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 	trust, _ := json.Marshal(role.Properties["AssumeRolePolicyDocument"])
 	if !strings.Contains(string(trust), `"Service":"lambda.amazonaws.com"`) || !strings.Contains(string(trust), `"sts:AssumeRole"`) {
 		t.Errorf("AssumeRolePolicyDocument = %s, want lambda.amazonaws.com to assume it", trust)
+	}
+}
+
+// managerSecretsArn is every secret of the stack's account and region: the
+// manager secrets of application tokens, narrowed by their tag.
+const managerSecretsArn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
+
+// An application token is managed with the token of another secret, its
+// manager_secret_id. The role reads it under the tag key the fleet uses
+// (aiven-token-rotator, any value), and nothing else on other secrets: no
+// write, no secret without the tag, no other account or region.
+func TestManagerSecretsReadableOnlyUnderTheTag(t *testing.T) {
+	found := 0
+	for _, s := range roleStatements(t, loadTemplate(t)) {
+		if reflect.DeepEqual(s.resource, ref("SecretArn")) || !slices.ContainsFunc(s.actions, func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) {
+			continue
+		}
+		if _, fleet := condKey(s.condition, "secretsmanager:resource/AllowRotationLambdaArn"); fleet {
+			continue // the sweep's statement, limited to secrets this function rotates
+		}
+		found++
+		if got := slices.Sorted(slices.Values(s.actions)); !slices.Equal(got, []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}) {
+			t.Errorf("manager secrets: actions %v, want DescribeSecret and GetSecretValue only", got)
+		}
+		if !reflect.DeepEqual(s.resource, map[string]any{"Fn::Sub": managerSecretsArn}) {
+			t.Errorf("manager secrets: Resource %v, want this account's and region's secrets", s.resource)
+		}
+		null, _ := s.condition["Null"].(map[string]any)
+		if v := null["aws:ResourceTag/aiven-token-rotator"]; v != "false" || len(s.condition) != 1 || len(null) != 1 {
+			t.Errorf("manager secrets: Condition %v, want exactly Null aws:ResourceTag/aiven-token-rotator false (the tag is present)", s.condition)
+		}
+		if s.guard != "" || s.effect != "Allow" {
+			t.Errorf("manager secrets: guard %q, effect %q", s.guard, s.effect)
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d statements on secrets other than SecretArn outside the fleet's, want 1 (manager secrets)", found)
 	}
 }
 
