@@ -128,8 +128,9 @@ func (b failingBody) Close() error             { return nil }
 // one object: a user holds at most 10 personal tokens and an application
 // user few more, a token has about a dozen fields and short scope and
 // allowlist arrays, so 1000 is a hundred times what Aiven sends.
-// maxValues bounds the values of the whole answer, so that nesting many
-// containers under the per-container bound cannot add up either.
+// maxValues bounds the JSON tokens (keys and values) of the whole answer,
+// so that many containers under the per-container bound cannot add up
+// either; 50000 tokens decode to a few MiB at most.
 const (
 	maxElements = 1000
 	maxValues   = 50000
@@ -141,7 +142,7 @@ var errAnswerTooComplex = errors.New("response body from Aiven holds more JSON e
 
 // checkShape walks b's JSON tokens and fails with errAnswerTooComplex as
 // soon as a container holds more than maxElements elements or the answer
-// more than maxValues values. Malformed JSON passes: the decoder that
+// more than maxValues tokens. Malformed JSON passes: the decoder that
 // follows reports it.
 func checkShape(b []byte) error {
 	type level struct {

@@ -170,7 +170,7 @@ const (
 	maxValues   = 50000
 )
 
-var errAnswerTooComplex = errors.New("Secrets Manager response body holds more JSON elements than any answer the rotator reads; not decoded")
+var errAnswerTooComplex = errors.New("response body from Secrets Manager holds more JSON elements than any answer the rotator reads; not decoded")
 
 // checkShape walks b's JSON tokens and fails with errAnswerTooComplex as
 // soon as a container holds more than maxElements elements or the answer
