@@ -59,7 +59,7 @@ func TestApplicationFinishDoesNotPromoteADeadToken(t *testing.T) {
 	}
 	found := false
 	for _, at := range aw.stack.SecretsManager.Rotations() {
-		found = found || strings.Contains(at.Error, "is not among the application user's tokens at Aiven")
+		found = found || strings.Contains(at.Error, "is not a live token of the application user at Aiven")
 	}
 	if !found {
 		t.Errorf("no attempt failed because the pending token is gone; last: %s", a.Error)

@@ -73,16 +73,21 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 // manager: the token must be among its user's tokens (a revoked one is
 // not). pending: the version is not AWSCURRENT yet. It only reads.
 func (r *Rotator) proveNewToken(ctx context.Context, api countingAPI, v *secret.Value, pending bool) ([]aiven.Token, error) {
-	who, what := newToken, "the new token"
-	if pending {
-		who, what = pendingToken, "the pending token"
-	}
 	tokens, err := api.ListTokens(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens to prove %s before AWSCURRENT moves to it: %w", what, explainAiven(err, who, "list"))
+	if !pending {
+		if err != nil {
+			return nil, fmt.Errorf("list tokens for the sweep: %w", explainAiven(err, newToken, "list"))
+		}
+		return tokens, nil
 	}
-	if pending && v.Kind == secret.KindApplication && listedAs(tokens, v.TokenPrefix) == nil {
-		return nil, fmt.Errorf("%s %s is not among the application user's tokens at Aiven: it was revoked or has expired since testSecret; AWSCURRENT was not moved: remove the AWSPENDING label from this version and rotate again", what, v.TokenPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens to prove the pending token before AWSCURRENT moves to it: %w", explainAiven(err, pendingToken, "list"))
+	}
+	if v.Kind == secret.KindApplication {
+		own := listedAs(tokens, v.TokenPrefix)
+		if own == nil || own.ExpiryTime != nil && !own.ExpiryTime.After(r.now()) {
+			return nil, fmt.Errorf("the pending token %s is not a live token of the application user at Aiven: it was revoked or has expired since testSecret; AWSCURRENT was not moved: remove the AWSPENDING label from this version (aws secretsmanager update-secret-version-stage --version-stage AWSPENDING --remove-from-version-id <version>) and rotate again", v.TokenPrefix)
+		}
 	}
 	return tokens, nil
 }

@@ -27,7 +27,8 @@ type result struct {
 	// them out of its error (redact) should one ever quote them.
 	tokens []secret.Token
 	// previousTokenUnknown: createSecret found no prefix to revoke the
-	// replaced token by (a metric, and an error-level log line).
+	// replaced token by (a metric, and an error-level log line), or
+	// finishSecret did not honour a stored one (previousToRevoke).
 	previousTokenUnknown bool
 }
 
