@@ -32,7 +32,8 @@ type Step struct {
 	TokensRevoked  int
 	OrphansRevoked int
 	// PreviousTokenUnknown: createSecret could not tell the replaced
-	// token's prefix, so it stays live until revoked by hand.
+	// token's prefix, or finishSecret would not revoke by a stored one it
+	// could not trust, so it stays live until revoked by hand.
 	PreviousTokenUnknown bool
 }
 

@@ -251,7 +251,7 @@ func (m explainingManager) explain(err error, op string) error {
 func (r *Rotator) applicationPrevious(ctx context.Context, api tokenAPI, current *secret.Value, tokens []aiven.Token, ev rotationEvent, secretARN string) (previous, error) {
 	var begins []*aiven.Token
 	for i := range tokens {
-		if current.Token.HasPrefix(tokens[i].Prefix) {
+		if checkPrefix(tokens[i].Prefix) == nil && current.Token.HasPrefix(tokens[i].Prefix) {
 			begins = append(begins, &tokens[i])
 		}
 	}
@@ -262,9 +262,7 @@ func (r *Rotator) applicationPrevious(ctx context.Context, api tokenAPI, current
 	switch {
 	case aiven.IsUnauthorized(err):
 		var p previous
-		if current.Token.HasPrefix(current.TokenPrefix) {
-			p.prefix = current.TokenPrefix
-		}
+		p.prefix = storedPrefix(current)
 		p.dead = true
 		p.notes = append(p.notes, "the current application token no longer authenticates (401: revoked, expired or invalidated): the manager token replaces it; this rotation heals the secret")
 		r.log.WarnContext(ctx, "healing: the current application token is dead; the manager token replaces it",

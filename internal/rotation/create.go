@@ -281,7 +281,9 @@ func tokensOf(ctx context.Context, in stepInput, current *secret.Value) (countin
 // current token, from the listing made with that token: the one Aiven
 // marks currently_active (the caller), else the one listed token whose
 // prefix begins the current token, else the stored token_prefix when it
-// begins the current token. A stored token_prefix alone is never trusted:
+// is the current token's first secret.PrefixLength characters; a prefix
+// not shaped as Aiven's (checkPrefix) is never chosen. A stored
+// token_prefix alone is never trusted:
 // one that disagrees is noted and logged as a warning, and the token wins.
 // An unknown prefix is an error-level log line (and, by the caller, a
 // metric): the rotation goes on, and the replaced token must be revoked by
@@ -297,7 +299,7 @@ func (r *Rotator) previousToken(ctx context.Context, current *secret.Value, toke
 	if p.listed == nil {
 		var begins []*aiven.Token
 		for i := range tokens {
-			if current.Token.HasPrefix(tokens[i].Prefix) {
+			if checkPrefix(tokens[i].Prefix) == nil && current.Token.HasPrefix(tokens[i].Prefix) {
 				begins = append(begins, &tokens[i])
 			}
 		}
@@ -308,17 +310,19 @@ func (r *Rotator) previousToken(ctx context.Context, current *secret.Value, toke
 	note := func(format string, args ...any) { p.notes = append(p.notes, fmt.Sprintf(format, args...)) }
 	stored := current.TokenPrefix
 	switch {
-	case p.listed != nil:
+	case p.listed != nil && checkPrefix(p.listed.Prefix) == nil:
 		p.prefix = p.listed.Prefix
-	case current.Token.HasPrefix(stored):
+	case p.listed != nil:
+		note("Aiven lists the current token under a prefix that %v, so it is not used", checkPrefix(p.listed.Prefix))
+	case storedPrefix(current) != "":
 		p.prefix = stored
-		note("Aiven's listing does not show the current token: it is revoked by the stored token_prefix, which begins the token")
+		note("Aiven's listing does not show the current token: it is revoked by the stored token_prefix, the token's first %d characters", secret.PrefixLength)
 	}
 	logAttrs := []any{"step", ev.Step, "secret", secretARN, "version", ev.ClientRequestToken}
 	if stored != "" && stored != p.prefix {
-		shown := clip(stored, secret.PrefixLength)
+		shown := shownPrefix(stored)
 		if p.prefix == "" {
-			note("the secret's token_prefix %q does not begin the current token, so it is not used", shown)
+			note("the secret's token_prefix %q is not the current token's first %d characters, so it is not used", shown, secret.PrefixLength)
 		} else {
 			note("the secret's token_prefix %q is not the current token's prefix %q: the token wins, and finishSecret revokes %q", shown, p.prefix, p.prefix)
 		}

@@ -3,6 +3,7 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
@@ -11,8 +12,9 @@ import (
 
 // finishSecret promotes the version to AWSCURRENT, then revokes the token
 // it replaced and every other token of this secret that sweepRule allows
-// (rotation.md, "finishSecret"). The Aiven host policy is checked before
-// AWSCURRENT moves, so a refused api_url leaves the rotation where it was.
+// (rotation.md, "finishSecret"). The Aiven host policy is checked, and the
+// new token proven by the listing the sweep uses, before AWSCURRENT moves,
+// so a refused api_url or a dead token leaves the rotation where it was.
 // Run again, it finds AWSCURRENT in place and still does the revocations,
 // so a retry completes them: a token already revoked is not an error.
 func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, err error) {
@@ -24,26 +26,34 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 		return res, err
 	}
 	res.holds(v)
-	if v.TokenPrefix == "" {
-		return res, &secret.FieldError{Field: "token_prefix", Reason: "is required in a version createSecret wrote"}
+	if err := checkTokenPrefix(v); err != nil {
+		return res, err
 	}
 	api, err := in.aiven(v)
 	if err != nil {
 		return res, err
 	}
+	from := currentVersion(in.desc)
+	// The listing the sweep needs, made before AWSCURRENT moves, proves
+	// the new token still works (I1); it also shows the version's marker.
+	tokens, err := r.proveNewToken(ctx, api, v, from != version)
+	if err != nil {
+		return res, err
+	}
 
 	res.outcome = "already_current"
-	if from := currentVersion(in.desc); from != version {
+	if from != version {
 		if err := r.store.MoveCurrent(ctx, arn, version, from); err != nil {
 			return res, fmt.Errorf("move AWSCURRENT to version %s: %w", version, err)
 		}
 		res.outcome = "promoted"
 	}
 
-	if prev := v.PreviousTokenPrefix; prev != "" && prev != v.TokenPrefix {
+	if prev := r.previousToRevoke(ctx, in, v, tokens, &res); prev != "" {
 		if _, err := api.RevokeToken(ctx, prev); err != nil {
 			return res, fmt.Errorf("revoke the previous token %s: %w", prev, explainAiven(err, newToken, "revoke"))
 		}
+		tokens = slices.DeleteFunc(tokens, func(t aiven.Token) bool { return t.Prefix == prev })
 	}
 	rule := sweepRule{
 		secretHash:  secret.SecretHash(arn),
@@ -53,7 +63,77 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 		now:         r.now(),
 		minStaleAge: staleAge,
 	}
-	return res, revokeStaleTokens(ctx, api, rule)
+	return res, revokeStale(ctx, api, tokens, rule)
+}
+
+// proveNewToken lists the tokens with the finishing version's token API
+// before AWSCURRENT moves to it. For a personal token the listing is made
+// with the token itself: its answer proves it authenticates, and a 401
+// fails the step, touching nothing. An application token is listed by its
+// manager: the token must be among its user's tokens (a revoked one is
+// not). pending: the version is not AWSCURRENT yet. It only reads.
+func (r *Rotator) proveNewToken(ctx context.Context, api countingAPI, v *secret.Value, pending bool) ([]aiven.Token, error) {
+	tokens, err := api.ListTokens(ctx)
+	if !pending {
+		if err != nil {
+			return nil, fmt.Errorf("list tokens for the sweep: %w", explainAiven(err, newToken, "list"))
+		}
+		return tokens, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list tokens to prove the pending token before AWSCURRENT moves to it: %w", explainAiven(err, pendingToken, "list"))
+	}
+	if v.Kind == secret.KindApplication {
+		own := listedAs(tokens, v.TokenPrefix)
+		if own == nil || own.ExpiryTime != nil && !own.ExpiryTime.After(r.now()) {
+			return nil, fmt.Errorf("the pending token %s is not a live token of the application user at Aiven: it was revoked or has expired since testSecret; AWSCURRENT was not moved: remove the AWSPENDING label from this version (aws secretsmanager update-secret-version-stage --version-stage AWSPENDING --remove-from-version-id <version>) and rotate again", v.TokenPrefix)
+		}
+	}
+	return tokens, nil
+}
+
+// listedAs is the listed token with prefix, or nil.
+func listedAs(tokens []aiven.Token, prefix string) *aiven.Token {
+	for i := range tokens {
+		if tokens[i].Prefix == prefix {
+			return &tokens[i]
+		}
+	}
+	return nil
+}
+
+// previousToRevoke is the prefix finishSecret revokes for the token v
+// replaced: v's previous_token_prefix, honoured only when createSecret of
+// this rotation wrote it, that is when v's own token is listed at Aiven
+// with this secret's and this version's marker, and only when it is
+// prefix-shaped and not v's own token's prefix. Otherwise it returns "",
+// and says so (a note, a warning and the PreviousTokenUnknown metric): a
+// stored field alone never revokes a token.
+func (r *Rotator) previousToRevoke(ctx context.Context, in stepInput, v *secret.Value, tokens []aiven.Token, res *result) string {
+	prev := v.PreviousTokenPrefix
+	if prev == "" {
+		return "" // createSecret found none, and said so then
+	}
+	var why string
+	if err := checkPrefix(prev); err != nil {
+		why = "it " + err.Error()
+	} else if v.Token.HasPrefix(prev) || prev == v.TokenPrefix {
+		why = "it is the prefix of the version's own token"
+	} else if own := listedAs(tokens, v.TokenPrefix); own == nil {
+		why = "the version's token " + v.TokenPrefix + " is not in Aiven's listing, so its marker cannot be checked"
+	} else if m, ok := secret.ParseMarker(own.Description); !ok || m.Secret != secret.SecretHash(in.desc.ARN) || m.Version != in.ev.ClientRequestToken {
+		why = "the version's token " + v.TokenPrefix + " does not carry this version's marker: the version was not written by createSecret for this rotation"
+	}
+	if why == "" {
+		return prev
+	}
+	shown := shownPrefix(prev)
+	res.previousTokenUnknown = true
+	res.note("previous_token_prefix %q is not revoked because %s; revoke the token it names by hand if it must go", shown, why)
+	r.log.WarnContext(ctx, "previous_token_prefix not honoured: the replaced token is not revoked",
+		"step", in.ev.Step, "secret", in.desc.ARN, "version", in.ev.ClientRequestToken,
+		"stored_previous_token_prefix", shown, "outcome", "previous_token_not_revoked")
+	return ""
 }
 
 // staleAge is how old a token of this secret, other than one of the
@@ -97,14 +177,10 @@ func (s sweepRule) revocable(t aiven.Token) bool {
 	return !youngerThan(t, s.minStaleAge, s.now)
 }
 
-// revokeStaleTokens lists the tokens and revokes those the rule allows:
-// leftovers of earlier rotations. Run twice, the second run finds them
-// gone. The fleet sweep is to call it with its own rule.
-func revokeStaleTokens(ctx context.Context, api countingAPI, rule sweepRule) error {
-	tokens, err := api.ListTokens(ctx)
-	if err != nil {
-		return fmt.Errorf("list tokens for the sweep: %w", explainAiven(err, newToken, "list"))
-	}
+// revokeStale revokes the listed tokens the rule allows: leftovers of
+// earlier rotations. Run twice, the second run finds them gone. The fleet
+// sweep is to call it with its own listing and rule.
+func revokeStale(ctx context.Context, api countingAPI, tokens []aiven.Token, rule sweepRule) error {
 	for _, t := range tokens {
 		if !rule.revocable(t) {
 			continue

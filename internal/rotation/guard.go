@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
@@ -18,6 +21,9 @@ func (r *Rotator) guard(ctx context.Context, ev rotationEvent) (secretsmanager.D
 	}
 	if !desc.RotationEnabled {
 		return desc, false, tagKind(kindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation", desc.ARN))
+	}
+	if err := rotatedByThisFunction(ctx, desc); err != nil {
+		return desc, false, tagKind(kindEventRejected, err)
 	}
 	stages, ok := desc.Versions[ev.ClientRequestToken]
 	if !ok {
@@ -42,4 +48,36 @@ func pendingVersions(desc secretsmanager.Description) map[string]bool {
 		}
 	}
 	return out
+}
+
+// rotatedByThisFunction refuses a secret whose rotation function is not
+// the one invoked (lambdacontext's InvokedFunctionArn): IAM alone should
+// not be what keeps this function from rotating another function's
+// secret. ARNs compare unqualified, so an alias or version still matches.
+// Without a Lambda context (tests, tools) there is nothing to compare
+// with, and the check is skipped.
+func rotatedByThisFunction(ctx context.Context, desc secretsmanager.Description) error {
+	lc, ok := lambdacontext.FromContext(ctx)
+	if !ok || lc.InvokedFunctionArn == "" {
+		return nil
+	}
+	self := unqualifiedFunctionARN(lc.InvokedFunctionArn)
+	if desc.RotationLambdaARN == "" {
+		return fmt.Errorf("secret %s names no rotation function, and this function is %s: refusing to rotate it; nothing was done", desc.ARN, self)
+	}
+	if theirs := unqualifiedFunctionARN(desc.RotationLambdaARN); theirs != self {
+		return fmt.Errorf("secret %s is rotated by function %s, not by this function %s: refusing to rotate it; nothing was done", desc.ARN, theirs, self)
+	}
+	return nil
+}
+
+// unqualifiedFunctionARN is a Lambda function ARN without its alias or
+// version qualifier (arn:aws:lambda:region:account:function:name[:q]);
+// anything else is returned as it is.
+func unqualifiedFunctionARN(arn string) string {
+	parts := strings.SplitN(arn, ":", 8)
+	if len(parts) == 8 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" {
+		return strings.Join(parts[:7], ":")
+	}
+	return arn
 }

@@ -66,3 +66,41 @@ func TestRedactIsTheLastLineOfDefence(t *testing.T) {
 		t.Errorf("got %q", err)
 	}
 }
+
+// Findings 1 and 2 of the review of 20:05 UTC: only the shape of an Aiven
+// token prefix is ever sent to revoke by, and a refused one is never
+// quoted (it may be a whole token).
+func TestCheckPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		ok     bool
+	}{
+		{"AbCd0123+/yZ", true},
+		{"AVNU_abc+/12", true},
+		{"AbCd0123yZ==", true},
+		{"", false},
+		{"A", false},
+		{"AbCd0123yZ1", false},   // 11
+		{"AbCd0123yZ123", false}, // 13
+		{strings.Repeat("Ab0/", 93), false},
+		{"AbCd0123%2Fy", false},
+		{"AbCd 0123yZ1", false},
+		{"AbCd_0123yZ1", false}, // "_" only after AVNU
+		{"../../../me1", false},
+	} {
+		err := checkPrefix(tc.prefix)
+		if (err == nil) != tc.ok {
+			t.Errorf("checkPrefix(%q) = %v, want ok %v", tc.prefix, err, tc.ok)
+		}
+		if err != nil && len(tc.prefix) > 4 && strings.Contains(err.Error(), tc.prefix) {
+			t.Errorf("checkPrefix's error quotes the prefix: %v", err)
+		}
+		if got := shownPrefix(tc.prefix); !tc.ok && tc.prefix != "" && strings.Contains(got, tc.prefix) {
+			t.Errorf("shownPrefix(%q) = %q", tc.prefix, got)
+		}
+	}
+	var c countingAPI // a refused prefix is refused before the API is reached
+	if _, err := c.RevokeToken(t.Context(), strings.Repeat("Ab0/", 93)); err == nil || strings.Contains(err.Error(), "Ab0/Ab0/") {
+		t.Errorf("RevokeToken by a whole token: %v", err)
+	}
+}

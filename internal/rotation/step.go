@@ -27,7 +27,8 @@ type result struct {
 	// them out of its error (redact) should one ever quote them.
 	tokens []secret.Token
 	// previousTokenUnknown: createSecret found no prefix to revoke the
-	// replaced token by (a metric, and an error-level log line).
+	// replaced token by (a metric, and an error-level log line), or
+	// finishSecret did not honour a stored one (previousToRevoke).
 	previousTokenUnknown bool
 }
 
@@ -42,7 +43,7 @@ func (res *result) note(format string, args ...any) {
 // and its prefixes for the log line.
 func (res *result) holds(v *secret.Value) {
 	res.heldToken(v.Token)
-	res.tokenPrefix, res.previousTokenPrefix = v.TokenPrefix, v.PreviousTokenPrefix
+	res.tokenPrefix, res.previousTokenPrefix = shownPrefix(v.TokenPrefix), shownPrefix(v.PreviousTokenPrefix)
 }
 
 // tally counts what one invocation revoked through its countingAPI.
@@ -62,8 +63,14 @@ type countingAPI struct {
 	t *tally
 }
 
-// RevokeToken revokes by prefix and counts a revocation it made.
+// RevokeToken revokes by prefix and counts a revocation it made. A
+// prefix that is not shaped as Aiven's (checkPrefix) is refused, sending
+// nothing: it names no token (a 404 would pass for "already revoked"), or
+// is the token itself, which must never go into a URL.
 func (c countingAPI) RevokeToken(ctx context.Context, prefix string) (bool, error) {
+	if err := checkPrefix(prefix); err != nil {
+		return false, fmt.Errorf("refusing to revoke by a prefix that %w", err)
+	}
 	revoked, err := c.tokenAPI.RevokeToken(ctx, prefix)
 	if revoked {
 		c.t.revoked++
@@ -112,6 +119,9 @@ func (r *Rotator) rotate(ctx context.Context, ev rotationEvent, t *tally) (resul
 	res := result{secretARN: ev.SecretID}
 	desc, done, err := r.guard(ctx, ev)
 	if err != nil {
+		if desc.ARN != "" {
+			res.secretARN = desc.ARN // the secret's own, not the event's word
+		}
 		return res, err
 	}
 	step := rotationSteps[ev.Step]
@@ -183,8 +193,11 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 	} else {
 		r.log.InfoContext(ctx, "step done", attrs...)
 	}
+	// The log line passes the scrubber; the metric line does not, and may
+	// hold the event's SecretId (the guard failed before DescribeSecret
+	// named the secret): scrubbed and clipped as the logger would.
 	if merr := r.metrics.Step(metrics.Step{
-		Name: inv.name, SecretARN: res.secretARN, Succeeded: err == nil, Duration: elapsed,
+		Name: inv.name, SecretARN: clip(scrubString(res.secretARN), maxSecretIDShown), Succeeded: err == nil, Duration: elapsed,
 		TokensRevoked: t.revoked, OrphansRevoked: t.leftovers,
 		PreviousTokenUnknown: res.previousTokenUnknown,
 	}); merr != nil {
@@ -192,6 +205,10 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 	}
 	return err
 }
+
+// maxSecretIDShown bounds a secret id in a metric line: a secret ARN is at
+// most 2048 characters (Secrets Manager's SecretId limit).
+const maxSecretIDShown = 2048
 
 // bound gives the invocation's work a deadline SafetyMargin before the
 // invocation's own, so that a step returns its own error in time.

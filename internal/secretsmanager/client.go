@@ -103,6 +103,8 @@ func (c *Client) withDeadline(ctx context.Context) func(*sm.Options) {
 type Description struct {
 	ARN             string
 	RotationEnabled bool
+	// RotationLambdaARN is the secret's rotation function, "" when none.
+	RotationLambdaARN string
 	// Versions maps each labelled version id to its staging labels.
 	Versions map[string][]string
 }
@@ -115,9 +117,10 @@ func (c *Client) Describe(ctx context.Context, secretID string) (Description, er
 		return Description{}, clipped(err)
 	}
 	return Description{
-		ARN:             aws.ToString(out.ARN),
-		RotationEnabled: aws.ToBool(out.RotationEnabled),
-		Versions:        out.VersionIdsToStages,
+		ARN:               aws.ToString(out.ARN),
+		RotationEnabled:   aws.ToBool(out.RotationEnabled),
+		RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
+		Versions:          out.VersionIdsToStages,
 	}, nil
 }
 
