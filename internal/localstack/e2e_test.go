@@ -94,6 +94,15 @@ func newWorldNamed(t *testing.T, secretName string, opts ...worldOption) *world 
 	for _, o := range opts {
 		o(&cfg)
 	}
+	// The worlds' checks expect the replaced token to die in finishSecret:
+	// no grace, unless a test asks for one.
+	if _, set := cfg.RotatorEnv["PREVIOUS_TOKEN_GRACE"]; !set {
+		env := map[string]string{"PREVIOUS_TOKEN_GRACE": "0s"}
+		for k, v := range cfg.RotatorEnv {
+			env[k] = v
+		}
+		cfg.RotatorEnv = env
+	}
 	// Registered first, so it runs last: after the stack and every
 	// process it ran are closed and have written their last line.
 	t.Cleanup(w.leakScanAtCleanup)

@@ -47,6 +47,9 @@ func run(ctx context.Context, out io.Writer) error {
 	stack, err := localstack.Start(ctx, localstack.Config{
 		SecretsManagerAddr: "127.0.0.1:0",
 		AivenAddr:          "127.0.0.1:0",
+		// This part proves each replaced token dies in finishSecret: no
+		// grace period.
+		RotatorEnv: map[string]string{"PREVIOUS_TOKEN_GRACE": "0s"},
 	})
 	if err != nil {
 		return fmt.Errorf("start the local stack: %w", err)
