@@ -19,6 +19,8 @@ import (
 
 	codegen "github.com/aiven/go-client-codegen"
 	"github.com/aiven/go-client-codegen/handler/user"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
 // Options tune a Client. The zero value of each field takes the default.
@@ -32,9 +34,10 @@ type Options struct {
 	// BaseDelay and MaxDelay shape the exponential backoff between
 	// attempts (defaults 200ms and 5s). A 429's own delay overrides them.
 	BaseDelay, MaxDelay time.Duration
-	// Sleep waits between attempts; Now reads the clock. Tests replace both.
-	Sleep func(ctx context.Context, d time.Duration) error
-	Now   func() time.Time
+	// sleep waits between attempts; now reads the clock. Tests set both
+	// (export_test.go); the defaults are a timer and time.Now.
+	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
 	// Transport sends the requests (default: a clone of
 	// http.DefaultTransport with response headers capped at 64 KiB). The
 	// Policy and the response guard wrap it whatever it is.
@@ -56,11 +59,11 @@ func (o Options) withDefaults() Options {
 	if o.MaxDelay <= 0 {
 		o.MaxDelay = 5 * time.Second
 	}
-	if o.Sleep == nil {
-		o.Sleep = sleep
+	if o.sleep == nil {
+		o.sleep = sleep
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.now == nil {
+		o.now = time.Now
 	}
 	if o.Transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -91,15 +94,18 @@ type Client struct {
 }
 
 // New is a client that sends token to baseURL. It fails, having sent
-// nothing, when the Policy refuses baseURL. It never reads AIVEN_* from the
-// environment: host, token and debug are always set explicitly.
-func New(baseURL, token string, o Options) (*Client, error) {
+// nothing, when the Policy refuses baseURL. Host, token, user agent, debug
+// and the HTTP client are set explicitly, but go-client-codegen's NewClient
+// still reads the AIVEN_* variables of the process environment first
+// (envconfig.Process): a malformed one (see CheckEnv) fails every New.
+// Calling it twice gives two independent clients.
+func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 	o = o.withDefaults()
 	u, err := o.Policy.CheckBaseURL(baseURL)
 	if err != nil {
 		return nil, bounded(err)
 	}
-	if token == "" {
+	if token.IsZero() {
 		return nil, errors.New("aiven client: the token is empty")
 	}
 	hc := &http.Client{
@@ -109,7 +115,7 @@ func New(baseURL, token string, o Options) (*Client, error) {
 	}
 	c, err := codegen.NewClient(
 		codegen.HostOpt(u.String()),
-		codegen.TokenOpt(token),
+		codegen.TokenOpt(token.Reveal()), // the Authorization header: the one place it is sent
 		codegen.DebugOpt(false),
 		codegen.UserAgentOpt(o.UserAgent),
 		codegen.DoerOpt(hc), // no retryablehttp: retries are ours, per call kind
@@ -117,7 +123,8 @@ func New(baseURL, token string, o Options) (*Client, error) {
 	)
 	if err != nil {
 		// NewClient fails only on a malformed AIVEN_* variable it reads
-		// through envconfig; its message names the variable, not a token.
+		// through envconfig (CheckEnv catches them at init); its message
+		// names the variable, not a token.
 		return nil, bounded(fmt.Errorf("aiven client: %w", err))
 	}
 	return &Client{users: c, opts: o}, nil
@@ -134,7 +141,6 @@ type Token struct {
 	Prefix          string
 	Description     string
 	CurrentlyActive bool
-	CreatedManually bool
 	CreateTime      time.Time
 	ExpiryTime      *time.Time
 	MaxAgeSeconds   float64
@@ -146,7 +152,7 @@ type Token struct {
 // NewToken is a token just created: the only time its value is known.
 type NewToken struct {
 	Token
-	FullToken string
+	FullToken secret.Token
 }
 
 // CreateRequest holds the settings of a new token.
@@ -190,7 +196,6 @@ func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
 			Prefix:          t.TokenPrefix,
 			Description:     deref(t.Description),
 			CurrentlyActive: t.CurrentlyActive != nil && *t.CurrentlyActive,
-			CreatedManually: t.CreatedManually,
 			CreateTime:      t.CreateTime,
 			ExpiryTime:      t.ExpiryTime,
 			MaxAgeSeconds:   t.MaxAgeSeconds,
@@ -235,7 +240,7 @@ func (c *Client) CreateToken(ctx context.Context, r CreateRequest) (NewToken, er
 		return NewToken{}, bounded(&AmbiguousError{Err: errors.New("AccessTokenCreate answered without full_token or token_prefix")})
 	}
 	return NewToken{
-		FullToken: out.FullToken,
+		FullToken: secret.NewToken(out.FullToken),
 		Token: Token{
 			Prefix:         out.TokenPrefix,
 			Description:    deref(out.Description),
@@ -367,10 +372,10 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 		}
 		delay := c.backoff(n)
 		if isRateLimited(err) {
-			if d, ok := rateLimitDelay(rec.retryAfter, err, c.opts.Now()); ok {
+			if d, ok := rateLimitDelay(rec.retryAfter, err, c.opts.now()); ok {
 				// A server-given delay must fit in the time left.
 				if dl, ok := ctx.Deadline(); ok {
-					if left := dl.Sub(c.opts.Now()); d >= left {
+					if left := dl.Sub(c.opts.now()); d >= left {
 						return fmt.Errorf("%s: giving up after %d attempt(s): Aiven asked to retry after %s; that is past the invocation deadline (%s left): %w", op, n, humanDelay(d), humanDelay(left), err)
 					}
 				} else if d > maxServerDelay {
@@ -379,10 +384,10 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 				delay = d
 			}
 		}
-		if dl, ok := ctx.Deadline(); ok && !c.opts.Now().Add(delay).Before(dl) {
+		if dl, ok := ctx.Deadline(); ok && !c.opts.now().Add(delay).Before(dl) {
 			return fmt.Errorf("%s: giving up after %d attempt(s): waiting %s to retry would pass the invocation deadline: %w", op, n, delay.Round(time.Millisecond), err)
 		}
-		if serr := c.opts.Sleep(ctx, delay); serr != nil {
+		if serr := c.opts.sleep(ctx, delay); serr != nil {
 			return fmt.Errorf("%s: stopped at the invocation deadline after %d attempt(s): %w", op, n, err)
 		}
 	}

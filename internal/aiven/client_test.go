@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
 const testToken = "AVNU_dGVzdC10b2tlbi12YWx1ZQ+/=="
@@ -41,13 +43,13 @@ func loopbackOptions() Options {
 	return Options{
 		Policy:    Policy{AllowedHosts: []string{"127.0.0.1"}, AllowInsecureLoopback: true},
 		BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond,
-		Sleep: func(context.Context, time.Duration) error { return nil },
+		sleep: func(context.Context, time.Duration) error { return nil },
 	}
 }
 
 func newTestClient(t *testing.T, baseURL string, o Options) *Client {
 	t.Helper()
-	c, err := New(baseURL, testToken, o)
+	c, err := New(baseURL, secret.NewToken(testToken), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +197,7 @@ func TestCreateToken(t *testing.T) {
 			if (err != nil) != tt.wantErr || IsAmbiguous(err) != tt.wantAmbiguous {
 				t.Fatalf("err = %v, ambiguous = %v", err, IsAmbiguous(err))
 			}
-			if err == nil && (nt.FullToken != "NEWFULLTOKEN" || nt.Prefix != "NEW+/=") {
+			if err == nil && (nt.FullToken.Reveal() != "NEWFULLTOKEN" || nt.Prefix != "NEW+/=") {
 				t.Errorf("got %+v", nt.Token)
 			}
 		})
@@ -312,7 +314,7 @@ func TestRetriesStopBeforeTheDeadline(t *testing.T) {
 			clock := &virtualClock{}
 			o := loopbackOptions()
 			o.BaseDelay, o.MaxDelay, o.MaxAttempts = 100*time.Millisecond, time.Second, 50
-			o.Sleep, o.Now = clock.sleep, clock.now
+			o.sleep, o.now = clock.sleep, clock.now
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			_, err := newTestClient(t, srv.URL, o).ListTokens(ctx)
@@ -340,7 +342,7 @@ func TestRateLimitedCallWaitsTheGivenDelay(t *testing.T) {
 	})
 	clock := &virtualClock{}
 	o := loopbackOptions()
-	o.Sleep, o.Now = clock.sleep, clock.now
+	o.sleep, o.now = clock.sleep, clock.now
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := newTestClient(t, srv.URL, o).ListTokens(ctx); err != nil {
@@ -403,7 +405,7 @@ func TestRefusedHostGetsNoRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := New(srv.URL, testToken, Options{Policy: tt.policy}); !IsPolicy(err) {
+			if _, err := New(srv.URL, secret.NewToken(testToken), Options{Policy: tt.policy}); !IsPolicy(err) {
 				t.Fatalf("New = %v, want a policy error", err)
 			}
 		})
@@ -434,7 +436,7 @@ func TestHTTPSWithoutLoopbackFlag(t *testing.T) {
 		writeJSON(w, 200, `{"user":{"user":"dev@example.com","user_id":"u1"}}`)
 	}))
 	defer srv.Close()
-	c, err := New(srv.URL, testToken, Options{Policy: Policy{AllowedHosts: []string{"127.0.0.1"}}, Transport: srv.Client().Transport})
+	c, err := New(srv.URL, secret.NewToken(testToken), Options{Policy: Policy{AllowedHosts: []string{"127.0.0.1"}}, Transport: srv.Client().Transport})
 	if err != nil {
 		t.Fatal(err)
 	}

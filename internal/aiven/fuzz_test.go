@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
 // FuzzErrorClassification serves an arbitrary status, content type,
@@ -72,8 +74,8 @@ func fuzzCall(t *testing.T, status int, op uint8, contentType, retryAfter string
 	o := Options{
 		Policy:      Policy{AllowedHosts: []string{"127.0.0.1"}, AllowInsecureLoopback: true},
 		MaxAttempts: 2,
-		Now:         func() time.Time { return start },
-		Sleep: func(_ context.Context, d time.Duration) error {
+		now:         func() time.Time { return start },
+		sleep: func(_ context.Context, d time.Duration) error {
 			if d < 0 || d >= deadline {
 				t.Fatalf("asked to sleep %s with %s left", d, deadline)
 			}
@@ -90,7 +92,7 @@ func fuzzCall(t *testing.T, status int, op uint8, contentType, retryAfter string
 			return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
 		}),
 	}
-	c, err := New("http://127.0.0.1:1", testToken, o)
+	c, err := New("http://127.0.0.1:1", secret.NewToken(testToken), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ const (
 
 // errBodyTooLarge is the failure of a read past maxBody. It is not
 // retried: the same call would get the same answer.
-var errBodyTooLarge = errors.New("Aiven response body over 1 MiB; not read further")
+var errBodyTooLarge = errors.New("response body from Aiven over 1 MiB; not read further")
 
 // responseGuard makes sure no response body reaches go-client-codegen
 // unless it is bounded and, for a non-2xx status, parsed Aiven error JSON:

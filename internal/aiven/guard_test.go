@@ -66,7 +66,7 @@ func TestProxyErrorPageQuotingTheNewTokenStaysOutOfErrors(t *testing.T) {
 			o.MaxAttempts = 2
 			c := newTestClient(t, srv.URL, o)
 			nt, err := c.CreateToken(context.Background(), CreateRequest{Description: "rotator [m]"})
-			if err != nil || nt.FullToken != fullToken {
+			if err != nil || nt.FullToken.Reveal() != fullToken {
 				t.Fatalf("create: %v", err)
 			}
 			_, lerr := c.ListTokens(context.Background())
@@ -149,7 +149,7 @@ func TestEveryBodyReadIsCapped(t *testing.T) {
 				return &http.Response{StatusCode: code, Header: http.Header{"Content-Type": {"application/json"}}, Body: b, ContentLength: -1, Request: r}, nil
 			})
 			_, err := newTestClient(t, "http://127.0.0.1:1", o).Me(context.Background())
-			if err == nil || !strings.Contains(err.Error(), "Aiven response body over 1 MiB") {
+			if err == nil || !strings.Contains(err.Error(), "response body from Aiven over 1 MiB") {
 				t.Fatalf("err = %v, want it to say the body is over 1 MiB", err)
 			}
 			for i, b := range bodies {
@@ -178,7 +178,7 @@ func TestOverCapAnswerFromAServer(t *testing.T) {
 			o := loopbackOptions()
 			o.MaxAttempts = 1
 			_, err := newTestClient(t, srv.URL, o).ListTokens(context.Background())
-			if err == nil || !strings.Contains(err.Error(), "Aiven response body over 1 MiB") {
+			if err == nil || !strings.Contains(err.Error(), "response body from Aiven over 1 MiB") {
 				t.Fatalf("err = %.300v", err)
 			}
 			if run := leak(err.Error(), fullToken); run != "" {
@@ -293,7 +293,7 @@ func TestServerGivenDelays(t *testing.T) {
 			clock := &virtualClock{}
 			o := loopbackOptions()
 			o.MaxAttempts = 12
-			o.Sleep, o.Now = clock.sleep, clock.now
+			o.sleep, o.now = clock.sleep, clock.now
 			ctx := context.Background()
 			if tt.deadline > 0 {
 				var cancel context.CancelFunc

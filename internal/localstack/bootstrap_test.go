@@ -93,13 +93,13 @@ func TestBuiltBinaryRotatesThroughTheRuntimeAPI(t *testing.T) {
 		if w.stack.Aiven.Authenticates(previous.Token) {
 			t.Fatalf("rotation %d: the token it replaced still authenticates", i+1)
 		}
-		if !w.stack.Aiven.Authenticates(value.Token) {
+		if !w.stack.Aiven.Authenticates(value.Token.Reveal()) {
 			t.Fatalf("rotation %d: the new token does not authenticate", i+1)
 		}
 		if live := w.liveTokens(); len(live) != 1 {
 			t.Fatalf("rotation %d: %d live tokens, want 1", i+1, len(live))
 		}
-		previous.Token = value.Token
+		previous.Token = value.Token.Reveal()
 	}
 	// The binary's own log lines (JSON, through lambdacontext) reached the
 	// output, and named no token.

@@ -75,8 +75,7 @@ func (r *respawner) processes() int {
 func killWorld(t *testing.T, bin string) (*world, *respawner) {
 	t.Helper()
 	r := &respawner{t: t, starts: 1}
-	var w *world
-	w = newWorld(t, func(c *localstack.Config) {
+	w := newWorld(t, func(c *localstack.Config) {
 		c.Bootstrap = bin
 		c.WrapRotator = func(first smemulator.Invoker) smemulator.Invoker {
 			r.cur = first.(*lambdaruntime.Function)

@@ -334,7 +334,7 @@ func TestLeakScanRunsAtCleanup(t *testing.T) {
 		w.leakReport = func(s string) { reported = append(reported, s) }
 		w.mustSucceed(w.rotate())
 		_, value := w.current()
-		fmt.Fprintf(w.logs, `{"msg":"late line","x":"%s"}`+"\n", value.Token[200:200+leakWindow])
+		fmt.Fprintf(w.logs, `{"msg":"late line","x":"%s"}`+"\n", value.Token.Reveal()[200:200+leakWindow])
 	})
 	if len(reported) != 1 || !strings.Contains(reported[0], "the rotator's log") {
 		t.Fatalf("the cleanup scan reported %q, want the one planted leak", reported)

@@ -14,10 +14,11 @@ const (
 	DefaultAPIURL       = "https://api.aiven.io"
 	DefaultAllowedHost  = "api.aiven.io"
 	DefaultSafetyMargin = 3 * time.Second
-	// DefaultNoDeadlineTimeout bounds an invocation whose context has no
-	// deadline (Lambda always sets one; tests and tools may not).
-	DefaultNoDeadlineTimeout = 5 * time.Minute
 )
+
+// defaultNoDeadlineTimeout bounds an invocation whose context has no
+// deadline (Lambda always sets one; tests and tools may not).
+const defaultNoDeadlineTimeout = 5 * time.Minute
 
 // Config is the rotator's configuration, read from the environment.
 type Config struct {
@@ -33,8 +34,6 @@ type Config struct {
 	// step fails with its own error before Lambda stops it
 	// (ROTATION_SAFETY_MARGIN, a Go duration).
 	SafetyMargin time.Duration
-	// NoDeadlineTimeout bounds an invocation whose context has no deadline.
-	NoDeadlineTimeout time.Duration
 	// SecretsManagerEndpoint overrides the Secrets Manager endpoint
 	// (AWS_ENDPOINT_URL_SECRETS_MANAGER); empty keeps the aws.Config's.
 	SecretsManagerEndpoint string
@@ -67,7 +66,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DefaultAPIURL:          DefaultAPIURL,
 		AllowedHosts:           []string{DefaultAllowedHost},
 		SafetyMargin:           DefaultSafetyMargin,
-		NoDeadlineTimeout:      DefaultNoDeadlineTimeout,
 		SecretsManagerEndpoint: strings.TrimSpace(getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")),
 	}
 	if v := strings.TrimSpace(getenv("AIVEN_WEB_URL")); v != "" {
@@ -94,6 +92,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("ROTATION_SAFETY_MARGIN: %q is not a duration such as 3s", v)
 		}
 		c.SafetyMargin = d
+	}
+	if err := aiven.CheckEnv(getenv); err != nil {
+		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

@@ -58,6 +58,11 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "http default URL without the flag", env: map[string]string{"AIVEN_WEB_URL": "http://127.0.0.1:4567", "ALLOWED_API_HOSTS": "127.0.0.1"}, wantErr: "AIVEN_WEB_URL"},
 		{name: "default URL on a host not allowed", env: map[string]string{"AIVEN_WEB_URL": "https://elsewhere.example"}, wantErr: "AIVEN_WEB_URL"},
 		{name: "no allowed host", env: map[string]string{"ALLOWED_API_HOSTS": " , "}, wantErr: "ALLOWED_API_HOSTS"},
+		// go-client-codegen parses these on every aiven.New: refused at
+		// init, named, instead of failing every step at run time.
+		{name: "malformed AIVEN_DEBUG", env: map[string]string{"AIVEN_DEBUG": "yes please"}, wantErr: "AIVEN_DEBUG: is not a boolean"},
+		{name: "malformed AIVEN_CLIENT_RETRY_WAIT_MIN", env: map[string]string{"AIVEN_CLIENT_RETRY_WAIT_MIN": "soon"}, wantErr: "AIVEN_CLIENT_RETRY_WAIT_MIN: is not a duration"},
+		{name: "well-formed AIVEN_DEBUG", env: map[string]string{"AIVEN_DEBUG": "false"}, check: func(*testing.T, Config) {}},
 		{name: "bad margin", env: map[string]string{"ROTATION_SAFETY_MARGIN": "soon"}, wantErr: "ROTATION_SAFETY_MARGIN"},
 		{name: "margin", env: map[string]string{"ROTATION_SAFETY_MARGIN": "7s"}, check: func(t *testing.T, c Config) {
 			if c.SafetyMargin != 7*time.Second {
@@ -123,5 +128,15 @@ func TestNewFromEnvNamesTheBadVariable(t *testing.T) {
 	}, aws.Config{}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "AIVEN_ALLOW_INSECURE_LOOPBACK") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// go-client-codegen reads AIVEN_* from the process environment whatever
+// getenv says: NewFromEnv checks that environment too, at init.
+func TestNewFromEnvRefusesAMalformedAivenVariableOfTheProcess(t *testing.T) {
+	t.Setenv("AIVEN_CLIENT_RETRY_MAX", "many")
+	_, err := NewFromEnv(func(string) string { return "" }, aws.Config{}, nil, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "AIVEN_CLIENT_RETRY_MAX: is not an integer") || strings.Contains(err.Error(), "many") {
+		t.Fatalf("NewFromEnv: %v; want an error naming AIVEN_CLIENT_RETRY_MAX without its value", err)
 	}
 }

@@ -2,9 +2,9 @@ package rotation
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
@@ -21,70 +21,77 @@ const maxCreateAttempts = 3
 // value and stops; interrupted, its token is found by marker and revoked
 // (by finishSecret, or by a createSecret run once it is older than
 // orphanAge).
-func (r *Rotator) createSecret(ctx context.Context, ev rotationEvent, desc secretsmanager.Description, rep *stepReport) error {
-	arn := desc.ARN
-	raw, err := r.store.GetValue(ctx, arn, "", secretsmanager.StageCurrent)
+func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, err error) {
+	arn, ev := in.desc.ARN, in.ev
+	current, err := r.readVersion(ctx, arn, "", secretsmanager.StageCurrent, "AWSCURRENT")
 	if err != nil {
-		return fmt.Errorf("read AWSCURRENT: %w", err)
+		return res, err
 	}
-	current, err := parseValue(raw, "AWSCURRENT")
-	if err != nil {
-		return err
-	}
-	rep.keep(current.Token)
+	res.heldToken(current.Token)
 
 	_, err = r.store.GetValue(ctx, arn, ev.ClientRequestToken, secretsmanager.StagePending)
 	switch {
 	case err == nil:
-		rep.outcome = "already_created"
-		return nil
-	case !errors.Is(err, secretsmanager.ErrNoValue):
-		return fmt.Errorf("read the pending version: %w", err)
+		res.outcome = "already_created"
+		return res, nil
+	case !hasNoValue(err):
+		return res, fmt.Errorf("read the pending version: %w", err)
 	}
 
 	marker, err := secret.NewMarker(arn, ev.ClientRequestToken)
 	if err != nil {
-		return err
+		return res, err
 	}
-	api, err := r.openAiven(current)
-	if err != nil {
-		return fmt.Errorf("api_url: %w", err)
+	if marker, err = marker.ForAttempt(newAttemptID()); err != nil {
+		return res, err
 	}
-	me, err := api.Me(ctx)
+	api, me, err := whoAmI(ctx, in, current, currentToken)
 	if err != nil {
-		return explainAiven(err, currentToken, "me")
+		return res, err
 	}
 	tokens, err := api.ListTokens(ctx)
 	if err != nil {
-		return explainAiven(err, currentToken, "list")
+		return res, explainAiven(err, currentToken, "list")
 	}
 
-	currentListed := r.previousToken(ctx, current, tokens, ev, arn, rep)
+	prev := r.previousToken(ctx, current, tokens, ev, arn)
+	res.previousTokenPrefix, res.previousTokenUnknown = prev.prefix, prev.prefix == ""
+	res.notes = append(res.notes, prev.notes...)
 
-	if err := r.revokeOrphans(ctx, api, tokens, marker, rep); err != nil {
-		return err
-	}
-
-	req := newTokenRequest(current, currentListed, marker)
-	created, err := r.createReconciled(ctx, api, req, rep)
+	spared, err := r.revokeOrphans(ctx, api, tokens, marker)
 	if err != nil {
-		return err
+		return res, err
 	}
-	rep.keep(created.FullToken)
-	rep.tokenPrefix = created.Prefix
+	if spared > 0 {
+		res.note("kept %d token(s) with this version's marker younger than %s: a concurrent createSecret may still store one; finishSecret revokes the others", spared, orphanAge)
+	}
 
-	next := current.Next(created.FullToken, created.Prefix, me.Email, rfc3339(created.ExpiryTime), rfc3339(&created.CreateTime))
-	next.PreviousTokenPrefix = rep.previousTokenPrefix
-	next.UserID = me.UserID
+	req := newTokenRequest(current, prev.listed, marker)
+	created, ambiguous, err := createReconciled(ctx, api, req, marker)
+	for n := 1; n <= ambiguous; n++ {
+		res.note("create attempt %d ended ambiguously; reconciled by this invocation's marker", n)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.heldToken(created.FullToken)
+	res.tokenPrefix = created.Prefix
+
+	// This step alone decides the prefix finishSecret revokes.
+	next := current.Next(secret.Issued{
+		Token: created.FullToken, TokenPrefix: created.Prefix, PreviousTokenPrefix: prev.prefix,
+		User: me.Email, UserID: me.UserID,
+		ExpiryTime: rfc3339(created.ExpiryTime), CreatedAt: rfc3339(&created.CreateTime),
+	})
 	value, err := next.Marshal()
 	if err != nil {
-		return r.compensate(ctx, api, created.Prefix, rep, fmt.Errorf("build the pending version: %w", err))
+		return res, compensate(ctx, api, created.Prefix, fmt.Errorf("build the pending version: %w", err))
 	}
 
 	putErr := r.store.PutPending(ctx, arn, ev.ClientRequestToken, value, ev.RotationToken)
 	if putErr == nil {
-		rep.outcome = "created"
-		return nil
+		res.outcome = "created"
+		return res, nil
 	}
 	// The SDK has retried the Put (idempotent with this ClientRequestToken).
 	// Revoke only when Secrets Manager shows it did not land. When the
@@ -95,35 +102,34 @@ func (r *Rotator) createSecret(ctx context.Context, ev rotationEvent, desc secre
 		var cancel context.CancelFunc
 		ctx, cancel = r.cleanupContext(ctx)
 		defer cancel()
-		rep.note("the step's deadline passed during PutSecretValue: checked and cleaned up within the safety margin")
+		res.note("the step's deadline passed during PutSecretValue: checked and cleaned up within the safety margin")
 	}
 	stored, getErr := r.store.GetValue(ctx, arn, ev.ClientRequestToken, secretsmanager.StagePending)
 	switch {
 	case getErr == nil && stored == value:
-		rep.outcome = "created"
-		rep.note("PutSecretValue reported a failure but the pending version holds the new token")
-		return nil
+		res.outcome = "created"
+		res.note("PutSecretValue reported a failure but the pending version holds the new token")
+		return res, nil
 	case getErr == nil:
 		// Another invocation stored its own token first: ours is surplus.
-		if _, err := r.revoke(ctx, api, created.Prefix, rep); err != nil {
-			return fmt.Errorf("another invocation stored the pending version; revoking this one's surplus token %s: %w", created.Prefix, explainAiven(err, currentToken, "revoke"))
+		if _, err := api.RevokeToken(ctx, created.Prefix); err != nil {
+			return res, fmt.Errorf("another invocation stored the pending version; revoking this one's surplus token %s: %w", created.Prefix, explainAiven(err, currentToken, "revoke"))
 		}
-		rep.outcome = "already_created"
-		return nil
-	case errors.Is(getErr, secretsmanager.ErrNoValue):
-		return r.compensate(ctx, api, created.Prefix, rep, fmt.Errorf("store pending version: %w", putErr))
+		res.outcome = "already_created"
+		return res, nil
+	case hasNoValue(getErr):
+		return res, compensate(ctx, api, created.Prefix, fmt.Errorf("store pending version: %w", putErr))
 	default:
 		// Unknown: the token stays; a retry finds it by its marker.
-		return fmt.Errorf("store pending version: %w; whether it was stored is unknown (%v), so token %s was kept: a retry of this rotation revokes it by its marker", putErr, getErr, created.Prefix)
+		return res, fmt.Errorf("store pending version: %w; whether it was stored is unknown (%v), so token %s was kept: a retry of this rotation revokes it by its marker", putErr, getErr, created.Prefix)
 	}
 }
 
 // compensate revokes the token this attempt created, then fails with cause.
-func (r *Rotator) compensate(ctx context.Context, api tokenAPI, prefix string, rep *stepReport, cause error) error {
-	if _, err := r.revoke(ctx, api, prefix, rep); err != nil {
+func compensate(ctx context.Context, api countingAPI, prefix string, cause error) error {
+	if _, err := api.RevokeToken(ctx, prefix); err != nil {
 		return fmt.Errorf("%w; revoking the new token %s also failed (a retry revokes it by its marker): %v", cause, prefix, explainAiven(err, currentToken, "revoke"))
 	}
-	rep.outcome = "compensated"
 	return fmt.Errorf("%w; the new token %s was revoked", cause, prefix)
 }
 
@@ -139,32 +145,25 @@ const orphanAge = 16 * time.Minute
 
 // revokeOrphans revokes the tokens an interrupted attempt at this very
 // version left behind (their values are lost with the attempt), once they
-// are older than orphanAge. Run twice, it finds them revoked.
-func (r *Rotator) revokeOrphans(ctx context.Context, api tokenAPI, tokens []aiven.Token, marker secret.Marker, rep *stepReport) error {
-	spared := 0
+// are older than orphanAge, and says how many younger ones it spared. Run
+// twice, it finds them revoked.
+func (r *Rotator) revokeOrphans(ctx context.Context, api countingAPI, tokens []aiven.Token, marker secret.Marker) (spared int, err error) {
 	for _, t := range tokens {
 		if t.CurrentlyActive {
 			continue
 		}
-		if m, ok := secret.ParseMarker(t.Description); !ok || m != marker {
+		if m, ok := secret.ParseMarker(t.Description); !ok || !m.SameVersion(marker) {
 			continue
 		}
 		if youngerThan(t, orphanAge, r.now()) {
 			spared++
 			continue
 		}
-		revoked, err := r.revoke(ctx, api, t.Prefix, rep)
-		if err != nil {
-			return fmt.Errorf("revoke orphan token %s of an earlier attempt: %w", t.Prefix, explainAiven(err, currentToken, "revoke"))
-		}
-		if revoked {
-			rep.orphansRevoked++
+		if _, err := api.revokeLeftover(ctx, t.Prefix); err != nil {
+			return spared, fmt.Errorf("revoke orphan token %s of an earlier attempt: %w", t.Prefix, explainAiven(err, currentToken, "revoke"))
 		}
 	}
-	if spared > 0 {
-		rep.note("kept %d token(s) with this version's marker younger than %s: a concurrent createSecret may still store one; finishSecret revokes the others", spared, orphanAge)
-	}
-	return nil
+	return spared, nil
 }
 
 // youngerThan says whether t was created less than d before now. A token
@@ -173,31 +172,63 @@ func youngerThan(t aiven.Token, d time.Duration, now time.Time) bool {
 	return t.CreateTime.IsZero() || now.Sub(t.CreateTime) < d
 }
 
-// createReconciled creates the token, at most maxCreateAttempts times. An
-// ambiguous failure may have created one whose value is lost; it carries
-// this version's marker, so finishSecret revokes it (or a later createSecret
-// once it is older than orphanAge). It is not revoked here, since a token
-// with this marker may as well be a concurrent invocation's, about to be
-// stored. It stops early, and says so, when the step's deadline passes.
-func (r *Rotator) createReconciled(ctx context.Context, api tokenAPI, req aiven.CreateRequest, rep *stepReport) (aiven.NewToken, error) {
+// createReconciled creates the token, at most maxCreateAttempts times,
+// never blindly: after an ambiguous failure it lists the tokens and revokes
+// the ones carrying this invocation's own marker (its attempt id is unique
+// to the invocation, so a concurrent createSecret's token is never among
+// them) before it creates again. When the listing or that revocation fails
+// it stops: a token it may have made carries this version's marker and is
+// revoked by finishSecret, or by a later createSecret once older than
+// orphanAge. It stops early, and says so, when the step's deadline passes.
+// ambiguous counts the attempts that ended ambiguously.
+func createReconciled(ctx context.Context, api countingAPI, req aiven.CreateRequest, marker secret.Marker) (_ aiven.NewToken, ambiguous int, _ error) {
 	var lastErr error
 	attempts := 0
 	for attempts < maxCreateAttempts {
 		attempts++
 		created, err := api.CreateToken(ctx, req)
 		if err == nil {
-			return created, nil
+			return created, ambiguous, nil
 		}
 		if !aiven.IsAmbiguous(err) {
-			return aiven.NewToken{}, fmt.Errorf("create token: %w", explainAiven(err, currentToken, "create"))
+			return aiven.NewToken{}, ambiguous, fmt.Errorf("create token: %w", explainAiven(err, currentToken, "create"))
 		}
 		lastErr = err
-		rep.note("create attempt %d ended ambiguously: a token it may have made carries this version's marker, and finishSecret revokes it", attempts)
+		ambiguous++
 		if ctx.Err() != nil {
-			return aiven.NewToken{}, fmt.Errorf("create token: stopped after %d ambiguous attempt(s) of %d because the step's deadline passed (a token they may have made carries this version's marker; a retry's finishSecret revokes it): %w", attempts, maxCreateAttempts, lastErr)
+			return aiven.NewToken{}, ambiguous, fmt.Errorf("create token: stopped after %d ambiguous attempt(s) of %d because the step's deadline passed (a token they may have made carries this version's marker; a retry's finishSecret revokes it): %w", attempts, maxCreateAttempts, lastErr)
+		}
+		tokens, lerr := api.ListTokens(ctx)
+		if lerr != nil {
+			return aiven.NewToken{}, ambiguous, fmt.Errorf("create token: %w; listing the tokens to reconcile also failed (a token it may have made carries this version's marker; a retry's finishSecret revokes it): %v", err, explainAiven(lerr, currentToken, "list"))
+		}
+		if err := revokeOwn(ctx, api, tokens, marker); err != nil {
+			return aiven.NewToken{}, ambiguous, fmt.Errorf("create token: %w", err)
 		}
 	}
-	return aiven.NewToken{}, fmt.Errorf("create token: gave up after %d ambiguous attempts: %w", attempts, lastErr)
+	return aiven.NewToken{}, ambiguous, fmt.Errorf("create token: gave up after %d ambiguous attempts: %w", attempts, lastErr)
+}
+
+// revokeOwn revokes the tokens that carry exactly marker, attempt id
+// included: tokens this invocation made whose values an ambiguous answer
+// lost. Run twice, it finds them revoked.
+func revokeOwn(ctx context.Context, api countingAPI, tokens []aiven.Token, marker secret.Marker) error {
+	for _, t := range tokens {
+		if m, ok := secret.ParseMarker(t.Description); !ok || m != marker || t.CurrentlyActive {
+			continue
+		}
+		if _, err := api.revokeLeftover(ctx, t.Prefix); err != nil {
+			return fmt.Errorf("revoke token %s that an ambiguous create of this invocation made: %w", t.Prefix, explainAiven(err, currentToken, "revoke"))
+		}
+	}
+	return nil
+}
+
+// newAttemptID is 8 random hex digits naming one createSecret invocation.
+func newAttemptID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }
 
 // cleanupContext is ctx detached from its cancellation, with half the
@@ -212,10 +243,16 @@ func (r *Rotator) cleanupContext(ctx context.Context) (context.Context, context.
 	return context.WithDeadline(context.WithoutCancel(ctx), end)
 }
 
-// prefixLength is how many characters of a stored token_prefix a log line
-// may show: Aiven's prefixes are the first 12 characters of the token, so
-// even a whole token stored there shows no more than its prefix.
-const prefixLength = 12
+// previous is createSecret's decision on the token it replaces.
+type previous struct {
+	// prefix is what finishSecret revokes the current token by; "" when
+	// unknown.
+	prefix string
+	// listed is the current token's entry in Aiven's listing (its settings
+	// carry over), or nil.
+	listed *aiven.Token
+	notes  []string
+}
 
 // previousToken decides the prefix finishSecret will revoke for the
 // current token, from the listing made with that token: the one Aiven
@@ -223,62 +260,53 @@ const prefixLength = 12
 // prefix begins the current token, else the stored token_prefix when it
 // begins the current token. A stored token_prefix alone is never trusted:
 // one that disagrees is noted and logged as a warning, and the token wins.
-// An unknown prefix is an error-level log line and a metric: the rotation
-// goes on, and the replaced token must be revoked by hand. It returns the
-// current token's listed entry (its settings carry over), or nil.
-func (r *Rotator) previousToken(ctx context.Context, current *secret.Value, tokens []aiven.Token, ev rotationEvent, secretARN string, rep *stepReport) *aiven.Token {
-	var listed *aiven.Token
+// An unknown prefix is an error-level log line (and, by the caller, a
+// metric): the rotation goes on, and the replaced token must be revoked by
+// hand.
+func (r *Rotator) previousToken(ctx context.Context, current *secret.Value, tokens []aiven.Token, ev rotationEvent, secretARN string) previous {
+	var p previous
 	for i := range tokens {
 		if tokens[i].CurrentlyActive {
-			listed = &tokens[i]
+			p.listed = &tokens[i]
 			break
 		}
 	}
-	if listed == nil {
+	if p.listed == nil {
 		var begins []*aiven.Token
 		for i := range tokens {
-			if p := tokens[i].Prefix; p != "" && strings.HasPrefix(current.Token, p) {
+			if current.Token.HasPrefix(tokens[i].Prefix) {
 				begins = append(begins, &tokens[i])
 			}
 		}
 		if len(begins) == 1 {
-			listed = begins[0]
+			p.listed = begins[0]
 		}
 	}
+	note := func(format string, args ...any) { p.notes = append(p.notes, fmt.Sprintf(format, args...)) }
 	stored := current.TokenPrefix
 	switch {
-	case listed != nil:
-		rep.previousTokenPrefix = listed.Prefix
-	case stored != "" && strings.HasPrefix(current.Token, stored):
-		rep.previousTokenPrefix = stored
-		rep.note("Aiven's listing does not show the current token: it is revoked by the stored token_prefix, which begins the token")
+	case p.listed != nil:
+		p.prefix = p.listed.Prefix
+	case current.Token.HasPrefix(stored):
+		p.prefix = stored
+		note("Aiven's listing does not show the current token: it is revoked by the stored token_prefix, which begins the token")
 	}
 	logAttrs := []any{"step", ev.Step, "secret", secretARN, "version", ev.ClientRequestToken}
-	if stored != "" && stored != rep.previousTokenPrefix {
-		shown := clip(stored, prefixLength)
-		if rep.previousTokenPrefix == "" {
-			rep.note("the secret's token_prefix %q does not begin the current token, so it is not used", shown)
+	if stored != "" && stored != p.prefix {
+		shown := clip(stored, secret.PrefixLength)
+		if p.prefix == "" {
+			note("the secret's token_prefix %q does not begin the current token, so it is not used", shown)
 		} else {
-			rep.note("the secret's token_prefix %q is not the current token's prefix %q: the token wins, and finishSecret revokes %q", shown, rep.previousTokenPrefix, rep.previousTokenPrefix)
+			note("the secret's token_prefix %q is not the current token's prefix %q: the token wins, and finishSecret revokes %q", shown, p.prefix, p.prefix)
 		}
 		r.log.WarnContext(ctx, "token_prefix disagrees with the current token", append(logAttrs,
-			"stored_token_prefix", shown, "previous_token_prefix", rep.previousTokenPrefix)...)
+			"stored_token_prefix", shown, "previous_token_prefix", p.prefix)...)
 	}
-	if rep.previousTokenPrefix == "" {
-		rep.previousTokenUnknown = true
-		rep.note("the current token's prefix is unknown (Aiven's listing does not show it): finishSecret cannot revoke it; revoke it by hand")
+	if p.prefix == "" {
+		note("the current token's prefix is unknown (Aiven's listing does not show it): finishSecret cannot revoke it; revoke it by hand")
 		r.log.ErrorContext(ctx, "previous token prefix unknown: the replaced token will stay live until revoked by hand", append(logAttrs, "outcome", "previous_token_unknown")...)
 	}
-	return listed
-}
-
-// revoke revokes by prefix and counts it.
-func (r *Rotator) revoke(ctx context.Context, api tokenAPI, prefix string, rep *stepReport) (bool, error) {
-	revoked, err := api.RevokeToken(ctx, prefix)
-	if revoked {
-		rep.tokensRevoked++
-	}
-	return revoked, err
+	return p
 }
 
 // Aiven's bounds on max_age_seconds.
@@ -326,21 +354,6 @@ func newTokenRequest(v *secret.Value, listed *aiven.Token, marker secret.Marker)
 	}
 	req.Description = secret.Describe(description, marker)
 	return req
-}
-
-// openAiven opens the Aiven API with the value's token, at its api_url or
-// the default. The policy is checked here, before any request, and again
-// by the client and its transport.
-func (r *Rotator) openAiven(v *secret.Value) (tokenAPI, error) {
-	base := r.cfg.DefaultAPIURL
-	if v.APIURL != "" {
-		base = v.APIURL
-	}
-	u, err := r.cfg.policy().CheckBaseURL(base)
-	if err != nil {
-		return nil, err
-	}
-	return r.aivenAt(u.String(), v.Token)
 }
 
 func rfc3339(t *time.Time) string {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
 // finishSecret promotes the version to AWSCURRENT, then revokes the token
@@ -16,50 +15,45 @@ import (
 // AWSCURRENT moves, so a refused api_url leaves the rotation where it was.
 // Run again, it finds AWSCURRENT in place and still does the revocations,
 // so a retry completes them: a token already revoked is not an error.
-func (r *Rotator) finishSecret(ctx context.Context, ev rotationEvent, desc secretsmanager.Description, rep *stepReport) error {
-	arn := desc.ARN
+func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, err error) {
+	arn, version := in.desc.ARN, in.ev.ClientRequestToken
 	// By version id alone: after a completed rotation the version no
 	// longer carries AWSPENDING.
-	raw, err := r.store.GetValue(ctx, arn, ev.ClientRequestToken, "")
+	v, err := r.readVersion(ctx, arn, version, "", "the new version "+version)
 	if err != nil {
-		return fmt.Errorf("read version %s: %w", ev.ClientRequestToken, err)
+		return res, err
 	}
-	v, err := parseValue(raw, "the new version")
-	if err != nil {
-		return err
-	}
-	rep.keep(v.Token)
-	rep.tokenPrefix, rep.previousTokenPrefix = v.TokenPrefix, v.PreviousTokenPrefix
+	res.holds(v)
 	if v.TokenPrefix == "" {
-		return &secret.FieldError{Field: "token_prefix", Reason: "is required in a version createSecret wrote"}
+		return res, &secret.FieldError{Field: "token_prefix", Reason: "is required in a version createSecret wrote"}
 	}
-	api, err := r.openAiven(v)
+	api, err := in.aiven(v)
 	if err != nil {
-		return fmt.Errorf("api_url: %w", err)
+		return res, err
 	}
 
-	rep.outcome = "already_current"
-	if from := currentVersion(desc); from != ev.ClientRequestToken {
-		if err := r.store.MoveCurrent(ctx, arn, ev.ClientRequestToken, from); err != nil {
-			return fmt.Errorf("move AWSCURRENT to version %s: %w", ev.ClientRequestToken, err)
+	res.outcome = "already_current"
+	if from := currentVersion(in.desc); from != version {
+		if err := r.store.MoveCurrent(ctx, arn, version, from); err != nil {
+			return res, fmt.Errorf("move AWSCURRENT to version %s: %w", version, err)
 		}
-		rep.outcome = "promoted"
+		res.outcome = "promoted"
 	}
 
 	if prev := v.PreviousTokenPrefix; prev != "" && prev != v.TokenPrefix {
-		if _, err := r.revoke(ctx, api, prev, rep); err != nil {
-			return fmt.Errorf("revoke the previous token %s: %w", prev, explainAiven(err, newToken, "revoke"))
+		if _, err := api.RevokeToken(ctx, prev); err != nil {
+			return res, fmt.Errorf("revoke the previous token %s: %w", prev, explainAiven(err, newToken, "revoke"))
 		}
 	}
 	rule := sweepRule{
 		secretHash:  secret.SecretHash(arn),
 		keepPrefix:  v.TokenPrefix,
-		ownVersion:  ev.ClientRequestToken,
-		pending:     pendingVersions(desc),
+		ownVersion:  version,
+		pending:     pendingVersions(in.desc),
 		now:         r.now(),
 		minStaleAge: staleAge,
 	}
-	return r.sweep(ctx, api, rule, rep)
+	return res, revokeStaleTokens(ctx, api, rule)
 }
 
 // staleAge is how old a token of this secret, other than one of the
@@ -103,9 +97,10 @@ func (s sweepRule) revocable(t aiven.Token) bool {
 	return !youngerThan(t, s.minStaleAge, s.now)
 }
 
-// sweep lists the tokens and revokes those the rule allows: leftovers of
-// earlier rotations. Run twice, the second run finds them gone.
-func (r *Rotator) sweep(ctx context.Context, api tokenAPI, rule sweepRule, rep *stepReport) error {
+// revokeStaleTokens lists the tokens and revokes those the rule allows:
+// leftovers of earlier rotations. Run twice, the second run finds them
+// gone. The fleet sweep is to call it with its own rule.
+func revokeStaleTokens(ctx context.Context, api countingAPI, rule sweepRule) error {
 	tokens, err := api.ListTokens(ctx)
 	if err != nil {
 		return fmt.Errorf("list tokens for the sweep: %w", explainAiven(err, newToken, "list"))
@@ -114,12 +109,8 @@ func (r *Rotator) sweep(ctx context.Context, api tokenAPI, rule sweepRule, rep *
 		if !rule.revocable(t) {
 			continue
 		}
-		revoked, err := r.revoke(ctx, api, t.Prefix, rep)
-		if err != nil {
+		if _, err := api.revokeLeftover(ctx, t.Prefix); err != nil {
 			return fmt.Errorf("revoke stale token %s of this secret: %w", t.Prefix, explainAiven(err, newToken, "revoke"))
-		}
-		if revoked {
-			rep.orphansRevoked++
 		}
 	}
 	return nil

@@ -16,9 +16,6 @@ func (r *Rotator) guard(ctx context.Context, ev rotationEvent) (secretsmanager.D
 	if err != nil {
 		return desc, false, fmt.Errorf("describe secret: %w", err)
 	}
-	if desc.ARN == "" {
-		desc.ARN = ev.SecretID
-	}
 	if !desc.RotationEnabled {
 		return desc, false, tagKind(kindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation", desc.ARN))
 	}
@@ -33,16 +30,6 @@ func (r *Rotator) guard(ctx context.Context, ev rotationEvent) (secretsmanager.D
 		return desc, false, tagKind(kindEventRejected, fmt.Errorf("version %s of secret %s is not staged as AWSPENDING", ev.ClientRequestToken, desc.ARN))
 	}
 	return desc, false, nil
-}
-
-// currentVersion is the version that carries AWSCURRENT, or "".
-func currentVersion(desc secretsmanager.Description) string {
-	for id, stages := range desc.Versions {
-		if slices.Contains(stages, secretsmanager.StageCurrent) {
-			return id
-		}
-	}
-	return ""
 }
 
 // pendingVersions are the versions that carry AWSPENDING: a rotation in

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
@@ -41,7 +43,10 @@ type secretStore interface {
 
 var _ secretStore = (*secretsmanager.Client)(nil)
 
-// tokenAPI is what the rotator needs of Aiven, for one token.
+// tokenAPI is what the rotator needs of Aiven to manage one secret's
+// token. Each kind of token has its own implementation behind it
+// (openAiven picks it): today the personal token, managing itself through
+// the Aiven user API.
 type tokenAPI interface {
 	Me(ctx context.Context) (aiven.User, error)
 	ListTokens(ctx context.Context) ([]aiven.Token, error)
@@ -53,7 +58,7 @@ var _ tokenAPI = (*aiven.Client)(nil)
 
 // tokenAPIFor opens the Aiven API at baseURL with token. It must fail,
 // having sent nothing, when the configuration forbids baseURL.
-type tokenAPIFor func(baseURL, token string) (tokenAPI, error)
+type tokenAPIFor func(baseURL string, token secret.Token) (tokenAPI, error)
 
 // Rotator handles Secrets Manager's rotation events.
 type Rotator struct {
@@ -63,6 +68,9 @@ type Rotator struct {
 	log     *slog.Logger
 	metrics *metrics.Emitter
 	now     func() time.Time
+	// noDeadlineTimeout bounds an invocation whose context has no deadline
+	// (defaultNoDeadlineTimeout; tests shorten it).
+	noDeadlineTimeout time.Duration
 }
 
 // NewFromEnv is the one place the rotator is wired: configuration from
@@ -72,6 +80,10 @@ type Rotator struct {
 func NewFromEnv(getenv func(string) string, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Writer) (*Rotator, error) {
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	// go-client-codegen reads AIVEN_* from the process environment itself.
+	if err := aiven.CheckEnv(os.Getenv); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	// EMF lines must pass Lambda's log-level filter, or metrics vanish.
@@ -86,14 +98,15 @@ func NewFromEnv(getenv func(string) string, awsCfg aws.Config, logger *slog.Logg
 	return r, err
 }
 
-// New is a rotator with an explicit configuration.
+// New is a rotator with an explicit configuration, Secrets Manager from
+// awsCfg, logs to logger (nil discards them) and EMF metrics to metricsOut.
 func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Writer) (*Rotator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	store := secretsmanager.New(awsCfg, secretsmanager.Options{BaseEndpoint: cfg.SecretsManagerEndpoint})
 	policy := cfg.policy()
-	open := func(baseURL, token string) (tokenAPI, error) {
+	open := func(baseURL string, token secret.Token) (tokenAPI, error) {
 		c, err := aiven.New(baseURL, token, aiven.Options{Policy: policy})
 		if err != nil {
 			return nil, err
@@ -109,19 +122,18 @@ func newRotator(cfg Config, store secretStore, open tokenAPIFor, logger *slog.Lo
 	}
 	// Every line the rotator writes passes the scrubber (scrub.go).
 	logger = slog.New(newScrubHandler(logger.Handler()))
-	if cfg.NoDeadlineTimeout <= 0 {
-		cfg.NoDeadlineTimeout = DefaultNoDeadlineTimeout
-	}
-	return &Rotator{cfg: cfg, store: store, aivenAt: open, log: logger, metrics: m, now: time.Now}
+	return &Rotator{cfg: cfg, store: store, aivenAt: open, log: logger, metrics: m, now: time.Now, noDeadlineTimeout: defaultNoDeadlineTimeout}
 }
 
 // rotationEvent is a decoded Secrets Manager rotation event.
 type rotationEvent = events.SecretsManagerSecretRotationEvent
 
-// Handle is the Lambda handler. It accepts the Secrets Manager rotation
-// event and runs its step; anything else fails, touching nothing, with an
-// error naming the shape it did not recognise. Every step is safe to run
-// again: Secrets Manager retries whole rotations.
+// Handle is the Lambda handler. It recognises the event by its shape and
+// runs the handler for it once, through observe (one log line, metrics,
+// the error redacted and typed): today only the Secrets Manager rotation
+// event, whose step it runs. Anything else fails, touching nothing, with
+// an error naming the shape it did not recognise. Every step is safe to
+// run again: Secrets Manager retries whole rotations.
 func (r *Rotator) Handle(ctx context.Context, event json.RawMessage) error {
 	ev, err := decodeEvent(event)
 	if err != nil {
@@ -129,138 +141,13 @@ func (r *Rotator) Handle(ctx context.Context, event json.RawMessage) error {
 		r.log.ErrorContext(ctx, "event rejected", "outcome", "rejected", "error_type", errorTypeName(err), "error", err.Error())
 		return err
 	}
-	switch ev.Step {
-	case StepCreate, StepSet, StepTest, StepFinish:
-	default:
+	if _, ok := rotationSteps[ev.Step]; !ok {
 		err := typed(kindEventRejected, fmt.Errorf("unknown rotation step %q: expected %s, %s, %s or %s; nothing was done", clip(ev.Step, 40), StepCreate, StepSet, StepTest, StepFinish))
 		r.log.ErrorContext(ctx, "event rejected", "secret", ev.SecretID, "version", ev.ClientRequestToken, "outcome", "rejected", "error_type", errorTypeName(err), "error", err.Error())
 		return err
 	}
-	return r.runStep(ctx, ev)
-}
-
-// stepReport is what a step tells the log line and the metrics.
-type stepReport struct {
-	secretARN           string
-	tokenPrefix         string
-	previousTokenPrefix string
-	outcome             string
-	tokensRevoked       int
-	orphansRevoked      int
-	notes               []string
-	// secrets are values that must never appear in the step's error.
-	secrets []string
-	// previousTokenUnknown: createSecret found no prefix to revoke the
-	// replaced token by (a metric, and an error-level log line).
-	previousTokenUnknown bool
-}
-
-func (s *stepReport) keep(values ...string) {
-	for _, v := range values {
-		if v != "" {
-			s.secrets = append(s.secrets, v)
-		}
-	}
-}
-
-func (s *stepReport) note(format string, args ...any) {
-	s.notes = append(s.notes, fmt.Sprintf(format, args...))
-}
-
-func (r *Rotator) runStep(ctx context.Context, ev rotationEvent) error {
-	start := r.now()
-	rep := &stepReport{secretARN: ev.SecretID}
-	rep.keep(ev.RotationToken)
-
-	ctx, cancel, err := r.bound(ctx)
-	if err == nil {
-		defer cancel()
-		err = r.step(ctx, ev, rep)
-	} else {
-		err = tagKind(kindConfig, err)
-	}
-	if err != nil {
-		// Classified before redaction, which may lose the chain.
-		kind := classify(err)
-		err = typed(kind, redact(fmt.Errorf("%s: %w", ev.Step, err), rep.secrets))
-		rep.outcome = "failed"
-	}
-	elapsed := r.now().Sub(start)
-
-	attrs := []any{
-		"step", ev.Step,
-		"secret", rep.secretARN,
-		"version", ev.ClientRequestToken,
-		"token_prefix", rep.tokenPrefix,
-		"previous_token_prefix", rep.previousTokenPrefix,
-		"duration_ms", elapsed.Milliseconds(),
-		"outcome", rep.outcome,
-	}
-	if rep.tokensRevoked > 0 || rep.orphansRevoked > 0 {
-		attrs = append(attrs, "tokens_revoked", rep.tokensRevoked, "orphans_revoked", rep.orphansRevoked)
-	}
-	if len(rep.notes) > 0 {
-		attrs = append(attrs, "notes", redactString(strings.Join(rep.notes, "; "), rep.secrets))
-	}
-	if err != nil {
-		r.log.ErrorContext(ctx, "step failed", append(attrs, "error_type", errorTypeName(err), "error", err.Error())...)
-	} else {
-		r.log.InfoContext(ctx, "step done", attrs...)
-	}
-	if merr := r.metrics.Step(metrics.Step{
-		Name: ev.Step, SecretARN: rep.secretARN, Succeeded: err == nil, Duration: elapsed,
-		TokensRevoked: rep.tokensRevoked, OrphansRevoked: rep.orphansRevoked,
-		PreviousTokenUnknown: rep.previousTokenUnknown,
-	}); merr != nil {
-		r.log.WarnContext(ctx, "metrics not written", "step", ev.Step, "error", merr.Error())
-	}
-	return err
-}
-
-// bound gives the invocation's work a deadline SafetyMargin before the
-// invocation's own, so that a step returns its own error in time.
-func (r *Rotator) bound(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		c, cancel := context.WithTimeout(ctx, r.cfg.NoDeadlineTimeout)
-		return c, cancel, nil
-	}
-	ours := deadline.Add(-r.cfg.SafetyMargin)
-	if !ours.After(r.now()) {
-		return nil, nil, fmt.Errorf("only %s left before the invocation deadline, less than the %s safety margin (ROTATION_SAFETY_MARGIN); raise the function's timeout", deadline.Sub(r.now()).Round(time.Millisecond), r.cfg.SafetyMargin)
-	}
-	c, cancel := context.WithDeadline(ctx, ours)
-	return c, cancel, nil
-}
-
-func (r *Rotator) step(ctx context.Context, ev rotationEvent, rep *stepReport) error {
-	desc, done, err := r.guard(ctx, ev)
-	if err != nil {
-		return err
-	}
-	rep.secretARN = desc.ARN
-	switch ev.Step {
-	case StepCreate:
-		if done {
-			rep.outcome = "already_current"
-			return nil
-		}
-		return r.createSecret(ctx, ev, desc, rep)
-	case StepSet:
-		if done {
-			rep.outcome = "already_current"
-			return nil
-		}
-		return r.setSecret(ctx, ev, desc, rep)
-	case StepTest:
-		if done {
-			rep.outcome = "already_current"
-			return nil
-		}
-		return r.testSecret(ctx, ev, desc, rep)
-	default:
-		return r.finishSecret(ctx, ev, desc, rep)
-	}
+	inv := invocation{name: ev.Step, secretID: ev.SecretID, version: ev.ClientRequestToken, rotationToken: ev.RotationToken}
+	return r.observe(ctx, inv, func(ctx context.Context, t *tally) (result, error) { return r.rotate(ctx, ev, t) })
 }
 
 // decodeEvent recognises the Secrets Manager rotation event and names the
@@ -340,7 +227,7 @@ func clip(s string, n int) string {
 // redact is the last line of defence of rule I4: should an error ever
 // quote a token or the RotationToken, the value is cut out (the error's
 // chain is lost with it, which only matters in that case).
-func redact(err error, secrets []string) error {
+func redact(err error, secrets []secret.Token) error {
 	msg := err.Error()
 	if clean := redactString(msg, secrets); clean != msg {
 		return errors.New(clean)
@@ -348,9 +235,9 @@ func redact(err error, secrets []string) error {
 	return err
 }
 
-func redactString(s string, secrets []string) string {
-	for _, v := range secrets {
-		if len(v) >= 8 {
+func redactString(s string, secrets []secret.Token) string {
+	for _, t := range secrets {
+		if v := t.Reveal(); len(v) >= 8 {
 			s = strings.ReplaceAll(s, v, "[REDACTED]")
 		}
 	}

@@ -16,71 +16,59 @@ import (
 // value, this is Secrets Manager's configuration test (RotateSecret with
 // RotateImmediately=false), and the AWSCURRENT token is tested instead. It
 // only reads: running it twice is harmless.
-func (r *Rotator) testSecret(ctx context.Context, ev rotationEvent, desc secretsmanager.Description, rep *stepReport) error {
-	raw, err := r.store.GetValue(ctx, desc.ARN, ev.ClientRequestToken, secretsmanager.StagePending)
-	if errors.Is(err, secretsmanager.ErrNoValue) {
-		return r.testCurrent(ctx, desc, rep)
+func (r *Rotator) testSecret(ctx context.Context, in stepInput) (res result, err error) {
+	pending, err := r.readPending(ctx, in)
+	if hasNoValue(err) {
+		return r.testCurrent(ctx, in)
 	}
 	if err != nil {
-		return fmt.Errorf("read the pending version: %w", err)
+		return res, err
 	}
-	pending, err := parseValue(raw, "the pending version")
-	if err != nil {
-		return err
-	}
-	rep.keep(pending.Token)
-	rep.tokenPrefix, rep.previousTokenPrefix = pending.TokenPrefix, pending.PreviousTokenPrefix
+	res.holds(pending)
 	if pending.User == "" {
-		return errors.New("the pending version has no user: it was not written by createSecret")
+		return res, errors.New("the pending version has no user: it was not written by createSecret")
 	}
 	if err := r.checkExpiry(pending, "pending"); err != nil {
-		return err
+		return res, err
 	}
-	api, err := r.openAiven(pending)
+	_, me, err := whoAmI(ctx, in, pending, pendingToken)
 	if err != nil {
-		return fmt.Errorf("api_url: %w", err)
-	}
-	me, err := api.Me(ctx)
-	if err != nil {
-		return explainAiven(err, pendingToken, "me")
+		return res, err
 	}
 	if err := samePrincipal(me, pending); err != nil {
-		return fmt.Errorf("the pending token %w, who owns the current token", err)
+		return res, fmt.Errorf("the pending token %w, who owns the current token", err)
 	}
-	rep.outcome = "tested"
-	return nil
+	res.outcome = "tested"
+	return res, nil
 }
 
 // testCurrent is the configuration test: the current token must work.
-func (r *Rotator) testCurrent(ctx context.Context, desc secretsmanager.Description, rep *stepReport) error {
-	raw, err := r.store.GetValue(ctx, desc.ARN, "", secretsmanager.StageCurrent)
+func (r *Rotator) testCurrent(ctx context.Context, in stepInput) (res result, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("configuration test: %w", err)
+		}
+	}()
+	current, err := r.readVersion(ctx, in.desc.ARN, "", secretsmanager.StageCurrent, "AWSCURRENT")
 	if err != nil {
-		return fmt.Errorf("configuration test: read AWSCURRENT: %w", err)
+		return res, err
 	}
-	current, err := parseValue(raw, "AWSCURRENT")
-	if err != nil {
-		return fmt.Errorf("configuration test: %w", err)
-	}
-	rep.keep(current.Token)
-	rep.tokenPrefix = current.TokenPrefix
+	res.heldToken(current.Token)
+	res.tokenPrefix = current.TokenPrefix
 	if err := r.checkExpiry(current, "current"); err != nil {
-		return fmt.Errorf("configuration test: %w", err)
+		return res, err
 	}
-	api, err := r.openAiven(current)
+	_, me, err := whoAmI(ctx, in, current, currentToken)
 	if err != nil {
-		return fmt.Errorf("configuration test: api_url: %w", err)
-	}
-	me, err := api.Me(ctx)
-	if err != nil {
-		return fmt.Errorf("configuration test: %w", explainAiven(err, currentToken, "me"))
+		return res, err
 	}
 	if current.User != "" || current.UserID != "" {
 		if err := samePrincipal(me, current); err != nil {
-			return fmt.Errorf("configuration test: the current token %w, as the secret says", err)
+			return res, fmt.Errorf("the current token %w, as the secret says", err)
 		}
 	}
-	rep.outcome = "configuration_test_passed"
-	return nil
+	res.outcome = "configuration_test_passed"
+	return res, nil
 }
 
 // samePrincipal compares the user Aiven answered with the one v records:

@@ -17,20 +17,26 @@ const MaxDescription = 1000
 // created it, so that an interrupted rotation's token can be found again
 // (its value is lost) and revoked.
 //
-//	[aiven-token-rotator secret=<16 hex of sha256(secret ARN)> version=<ClientRequestToken>]
+//	[aiven-token-rotator secret=<16 hex of sha256(secret ARN)> version=<ClientRequestToken> attempt=<8 hex>]
 type Marker struct {
 	// Secret is the first 16 hex digits of the SHA-256 of the secret's ARN:
 	// short whatever the name's length, and the same for every version.
 	Secret string
 	// Version is the ClientRequestToken of the version.
 	Version string
+	// Attempt, 8 hex digits, names the createSecret invocation that made
+	// the token, so that after an ambiguous create the invocation can tell
+	// its own lost tokens from a concurrent invocation's. Optional: markers
+	// written before it existed have none.
+	Attempt string
 }
 
 const markerTag = "aiven-token-rotator"
 
 var (
 	versionPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
-	markerPattern  = regexp.MustCompile(`\[` + markerTag + ` secret=([0-9a-f]{16}) version=([A-Za-z0-9._:-]{1,64})\]`)
+	attemptPattern = regexp.MustCompile(`^[0-9a-f]{8}$`)
+	markerPattern  = regexp.MustCompile(`\[` + markerTag + ` secret=([0-9a-f]{16}) version=([A-Za-z0-9._:-]{1,64})(?: attempt=([0-9a-f]{8}))?\]`)
 )
 
 // SecretHash is the Secret part of a marker for the secret with this ARN.
@@ -48,8 +54,28 @@ func NewMarker(secretARN, version string) (Marker, error) {
 	return Marker{Secret: SecretHash(secretARN), Version: version}, nil
 }
 
+// ForAttempt is m naming one createSecret invocation; attempt must be 8
+// lower-case hex digits.
+func (m Marker) ForAttempt(attempt string) (Marker, error) {
+	if !attemptPattern.MatchString(attempt) {
+		return Marker{}, fmt.Errorf("marker attempt must be 8 lower-case hex digits")
+	}
+	m.Attempt = attempt
+	return m, nil
+}
+
+// SameVersion says whether o names the same secret and version as m,
+// whichever invocation made it.
+func (m Marker) SameVersion(o Marker) bool {
+	return m.Secret == o.Secret && m.Version == o.Version
+}
+
 func (m Marker) String() string {
-	return "[" + markerTag + " secret=" + m.Secret + " version=" + m.Version + "]"
+	s := "[" + markerTag + " secret=" + m.Secret + " version=" + m.Version
+	if m.Attempt != "" {
+		s += " attempt=" + m.Attempt
+	}
+	return s + "]"
 }
 
 // ParseMarker finds the marker in a token description. With several, the
@@ -60,7 +86,7 @@ func ParseMarker(description string) (Marker, bool) {
 		return Marker{}, false
 	}
 	last := all[len(all)-1]
-	return Marker{Secret: last[1], Version: last[2]}, true
+	return Marker{Secret: last[1], Version: last[2], Attempt: last[3]}, true
 }
 
 // StripMarkers removes every marker from a description, and the space that

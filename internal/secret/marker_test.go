@@ -105,3 +105,30 @@ func TestStripMarkersLeavesNoneBehind(t *testing.T) {
 		t.Errorf("Describe = %q", d)
 	}
 }
+
+func TestMarkerAttempt(t *testing.T) {
+	m, err := NewMarker("arn:aws:secretsmanager:us-east-1:000000000000:secret:a-AbCdEf", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := m.ForAttempt("01234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := ParseMarker(Describe("ci token", mine))
+	if !ok || got != mine {
+		t.Fatalf("ParseMarker(Describe(...)) = %+v, %v; want %+v", got, ok, mine)
+	}
+	if !got.SameVersion(m) || got == m {
+		t.Errorf("a marker with an attempt id must name the same version as one without, and differ from it")
+	}
+	old, ok := ParseMarker(m.String())
+	if !ok || old.Attempt != "" || !old.SameVersion(mine) {
+		t.Errorf("a marker without attempt id (written before it existed) parsed as %+v, %v", old, ok)
+	}
+	for _, bad := range []string{"", "0123456", "012345678", "ABCDEF01", "0123456g"} {
+		if _, err := m.ForAttempt(bad); err == nil {
+			t.Errorf("ForAttempt(%q) accepted", bad)
+		}
+	}
+}

@@ -40,7 +40,7 @@ func (e *FieldError) Error() string {
 // Value is a parsed secret value. Optional settings are pointers: nil means
 // the field is absent, so the rotator carries over what Aiven reports.
 type Value struct {
-	Token       string
+	Token       Token
 	TokenPrefix string
 	// Kind is "personal" or "application"; Parse fills in "personal" when
 	// the field is absent, and Marshal writes it only when it was present.
@@ -63,9 +63,6 @@ type Value struct {
 	// UserID is Aiven's user id of the token's principal (user_id);
 	// testSecret compares principals by it when set, else by User.
 	UserID string
-
-	// Bootstrap is true when the SecretString was a plain token, not JSON.
-	Bootstrap bool
 
 	kindSet bool
 	unknown map[string]json.RawMessage
@@ -101,7 +98,7 @@ func Parse(s string) (*Value, error) {
 		if err := checkTokenBytes(trimmed); err != nil {
 			return nil, err
 		}
-		return &Value{Token: trimmed, Kind: KindPersonal, Bootstrap: true}, nil
+		return &Value{Token: NewToken(trimmed), Kind: KindPersonal}, nil
 	}
 
 	var raw map[string]json.RawMessage
@@ -131,11 +128,12 @@ func (v *Value) decodeKnown(raw map[string]json.RawMessage) error {
 	if !ok || isNull(tok) {
 		return &FieldError{Field: "token", Reason: "is required"}
 	}
+	var token string
 	strs := []struct {
 		name string
 		dst  *string
 	}{
-		{"token", &v.Token}, {"token_prefix", &v.TokenPrefix}, {"kind", &v.Kind},
+		{"token", &token}, {"token_prefix", &v.TokenPrefix}, {"kind", &v.Kind},
 		{"api_url", &v.APIURL}, {"organization_id", &v.OrganizationID},
 		{"application_user_id", &v.ApplicationUserID}, {"manager_secret_id", &v.ManagerSecretID},
 		{"previous_token_prefix", &v.PreviousTokenPrefix}, {"user", &v.User}, {"user_id", &v.UserID},
@@ -150,15 +148,16 @@ func (v *Value) decodeKnown(raw map[string]json.RawMessage) error {
 			return &FieldError{Field: f.name, Reason: "must be a string"}
 		}
 	}
-	if strings.TrimSpace(v.Token) == "" {
+	if strings.TrimSpace(token) == "" {
 		return &FieldError{Field: "token", Reason: "must not be empty"}
 	}
-	if strings.IndexFunc(v.Token, unicode.IsSpace) >= 0 {
+	if strings.IndexFunc(token, unicode.IsSpace) >= 0 {
 		return &FieldError{Field: "token", Reason: "must not contain whitespace"}
 	}
-	if err := checkTokenBytes(v.Token); err != nil {
+	if err := checkTokenBytes(token); err != nil {
 		return err
 	}
+	v.Token = NewToken(token)
 	v.kindSet = v.Kind != ""
 	switch v.Kind {
 	case "":
@@ -168,29 +167,18 @@ func (v *Value) decodeKnown(raw map[string]json.RawMessage) error {
 		return &FieldError{Field: "kind", Reason: `must be "personal" or "application"`}
 	}
 
-	if r, ok := raw["description"]; ok && !isNull(r) {
-		var s string
-		if err := json.Unmarshal(r, &s); err != nil {
-			return &FieldError{Field: "description", Reason: "must be a string"}
-		}
-		v.Description = &s
+	var err *FieldError
+	if v.Description, err = optional[string](raw, &FieldError{Field: "description", Reason: "must be a string"}); err != nil {
+		return err
 	}
-	if r, ok := raw["max_age_seconds"]; ok && !isNull(r) {
-		var n float64
-		if err := json.Unmarshal(r, &n); err != nil {
-			return &FieldError{Field: "max_age_seconds", Reason: "must be a number"}
-		}
-		if n <= 0 {
-			return &FieldError{Field: "max_age_seconds", Reason: "must be positive"}
-		}
-		v.MaxAgeSeconds = &n
+	if v.MaxAgeSeconds, err = optional[float64](raw, &FieldError{Field: "max_age_seconds", Reason: "must be a number"}); err != nil {
+		return err
 	}
-	if r, ok := raw["extend_when_used"]; ok && !isNull(r) {
-		var b bool
-		if err := json.Unmarshal(r, &b); err != nil {
-			return &FieldError{Field: "extend_when_used", Reason: "must be a boolean"}
-		}
-		v.ExtendWhenUsed = &b
+	if v.MaxAgeSeconds != nil && *v.MaxAgeSeconds <= 0 {
+		return &FieldError{Field: "max_age_seconds", Reason: "must be positive"}
+	}
+	if v.ExtendWhenUsed, err = optional[bool](raw, &FieldError{Field: "extend_when_used", Reason: "must be a boolean"}); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -207,6 +195,20 @@ func (v *Value) decodeKnown(raw map[string]json.RawMessage) error {
 		*f.dst = &list
 	}
 	return nil
+}
+
+// optional decodes the optional field bad.Field: nil when absent or null,
+// bad when it is not a T.
+func optional[T any](raw map[string]json.RawMessage, bad *FieldError) (*T, *FieldError) {
+	r, ok := raw[bad.Field]
+	if !ok || isNull(r) {
+		return nil, nil
+	}
+	var x T
+	if err := json.Unmarshal(r, &x); err != nil {
+		return nil, bad
+	}
+	return &x, nil
 }
 
 // checkTokenBytes refuses a token that could not travel in an HTTP
@@ -229,27 +231,30 @@ func checkTokenBytes(tok string) *FieldError {
 
 func isNull(r json.RawMessage) bool { return string(bytes.TrimSpace(r)) == "null" }
 
-// Settings are the token settings a new token is created with.
-type Settings struct {
-	Description    string
-	MaxAgeSeconds  *float64
-	ExtendWhenUsed *bool
-	IPAllowlist    []string
-	Scopes         []string
+// Issued is what createSecret learned of the token that replaces a
+// value's: createSecret alone decides each field, PreviousTokenPrefix
+// included (the prefix finishSecret revokes).
+type Issued struct {
+	Token               Token
+	TokenPrefix         string
+	PreviousTokenPrefix string
+	User, UserID        string
+	ExpiryTime          string
+	CreatedAt           string
 }
 
-// Next is the value of the version that replaces v: the new token, its
-// prefix, and the rotator's bookkeeping, with the user's fields and every
-// unknown field carried over unchanged.
-func (v *Value) Next(token, tokenPrefix, user, expiryTime, createdAt string) *Value {
+// Next is the value of the version that replaces v: the issued token and
+// its bookkeeping, with the user's fields and every unknown field carried
+// over unchanged. It does not change v; calling it twice gives equal values.
+func (v *Value) Next(in Issued) *Value {
 	n := *v
-	n.Token = token
-	n.TokenPrefix = tokenPrefix
-	n.PreviousTokenPrefix = v.TokenPrefix
-	n.User = user
-	n.ExpiryTime = expiryTime
-	n.CreatedAt = createdAt
-	n.Bootstrap = false
+	n.Token = in.Token
+	n.TokenPrefix = in.TokenPrefix
+	n.PreviousTokenPrefix = in.PreviousTokenPrefix
+	n.User = in.User
+	n.UserID = in.UserID
+	n.ExpiryTime = in.ExpiryTime
+	n.CreatedAt = in.CreatedAt
 	n.unknown = v.unknown // never mutated after Parse
 	return &n
 }
@@ -277,7 +282,7 @@ func (v *Value) Marshal() (string, error) {
 		}
 		put(name, mustJSON(s))
 	}
-	str("token", v.Token, true)
+	str("token", v.Token.Reveal(), true) // the one place the value is written
 	str("token_prefix", v.TokenPrefix, false)
 	if v.kindSet {
 		str("kind", v.Kind, true)

@@ -21,8 +21,8 @@ func TestParse(t *testing.T) {
 			name: "bootstrap plain string, trimmed",
 			in:   "  " + sampleToken + "\n",
 			check: func(t *testing.T, v *Value) {
-				if v.Token != sampleToken || !v.Bootstrap || v.Kind != KindPersonal {
-					t.Errorf("got token=%v bootstrap=%v kind=%q", v.Token == sampleToken, v.Bootstrap, v.Kind)
+				if v.Token.Reveal() != sampleToken || v.TokenPrefix != "" || v.Kind != KindPersonal {
+					t.Errorf("got token=%v prefix=%q kind=%q", v.Token.Reveal() == sampleToken, v.TokenPrefix, v.Kind)
 				}
 			},
 		},
@@ -32,7 +32,7 @@ func TestParse(t *testing.T) {
 				"description":"ci","max_age_seconds":86400,"extend_when_used":true,"ip_allowlist":["10.0.0.0/8"],"scopes":["projects:read"],
 				"previous_token_prefix":"old+/=","user":"a@example.com","expiry_time":"2030-01-01T00:00:00Z","created_at":"2029-01-01T00:00:00Z"}`,
 			check: func(t *testing.T, v *Value) {
-				if v.Bootstrap || v.TokenPrefix != "AVNU_c2Vj" || *v.Description != "ci" || *v.MaxAgeSeconds != 86400 ||
+				if v.TokenPrefix != "AVNU_c2Vj" || *v.Description != "ci" || *v.MaxAgeSeconds != 86400 ||
 					!*v.ExtendWhenUsed || (*v.IPAllowlist)[0] != "10.0.0.0/8" || (*v.Scopes)[0] != "projects:read" ||
 					v.PreviousTokenPrefix != "old+/=" || v.User != "a@example.com" {
 					t.Errorf("fields not decoded: %+v", v)
@@ -93,7 +93,7 @@ func TestMarshalPreservesUnknownFieldsByteForByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := v.Next("NEWTOKEN", "NEWPREFIX", "u@example.com", "2030-01-01T00:00:00Z", "2029-01-01T00:00:00Z")
+	next := v.Next(Issued{Token: NewToken("NEWTOKEN"), TokenPrefix: "NEWPREFIX", User: "u@example.com", ExpiryTime: "2030-01-01T00:00:00Z", CreatedAt: "2029-01-01T00:00:00Z"})
 	out, err := next.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -125,8 +125,7 @@ func TestNextFromBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := v.Next("NEW", "NEWP", "u@example.com", "", "2029-01-01T00:00:00Z")
-	next.PreviousTokenPrefix = "OLDP"
+	next := v.Next(Issued{Token: NewToken("NEW"), TokenPrefix: "NEWP", PreviousTokenPrefix: "OLDP", User: "u@example.com", CreatedAt: "2029-01-01T00:00:00Z"})
 	out, err := next.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +141,7 @@ func TestMarshalRefusesOversizedVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Next(strings.Repeat("T", 400), "P", "u", "", "").Marshal(); err == nil {
+	if _, err := v.Next(Issued{Token: NewToken(strings.Repeat("T", 400)), TokenPrefix: "P", User: "u"}).Marshal(); err == nil {
 		t.Fatal("Marshal accepted a value over 64 KiB")
 	}
 }
@@ -173,7 +172,7 @@ func TestParseRefusesTokensThatAreNotHeaderValues(t *testing.T) {
 			t.Run(b.name+"/"+form.name, func(t *testing.T) {
 				v, err := Parse(form.in)
 				if err == nil {
-					t.Fatalf("Parse accepted a token with %s (token %q)", b.name, v.Token)
+					t.Fatalf("Parse accepted a token with %s (token %q)", b.name, v.Token.Reveal())
 				}
 				var fe *FieldError
 				if !errors.As(err, &fe) || fe.Field != "token" {

@@ -89,7 +89,7 @@ func TestEveryBodyReadIsCapped(t *testing.T) {
 				BaseEndpoint: aws.String("http://127.0.0.1:1"),
 				HTTPClient:   d,
 			}
-			_, err := New(cfg, Options{MaxAttempts: 2, Backoff: func(int) time.Duration { return 0 }}).GetValue(context.Background(), secretARN, "", StageCurrent)
+			_, err := New(cfg, Options{MaxAttempts: 2, backoff: func(int) time.Duration { return 0 }}).GetValue(context.Background(), secretARN, "", StageCurrent)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %.300v, want it to say %q", err, tt.want)
 			}

@@ -23,9 +23,8 @@ import (
 
 // Staging labels.
 const (
-	StageCurrent  = "AWSCURRENT"
-	StagePending  = "AWSPENDING"
-	StagePrevious = "AWSPREVIOUS"
+	StageCurrent = "AWSCURRENT"
+	StagePending = "AWSPENDING"
 )
 
 // Options tune a Client. The zero value of each field takes the default.
@@ -35,10 +34,11 @@ type Options struct {
 	BaseEndpoint string
 	// MaxAttempts bounds the attempts of one call (default 4).
 	MaxAttempts int
-	// Backoff is the delay before attempt n+1 (default: the SDK's
-	// exponential jitter, at most 2s). Now reads the clock. Tests replace both.
-	Backoff func(attempt int) time.Duration
-	Now     func() time.Time
+	// backoff is the delay before attempt n+1 (default: the SDK's
+	// exponential jitter, at most 2s); now reads the clock (default
+	// time.Now). Only tests set them.
+	backoff func(attempt int) time.Duration
+	now     func() time.Time
 }
 
 // Client calls Secrets Manager.
@@ -53,15 +53,15 @@ func New(cfg aws.Config, o Options) *Client {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 4
 	}
-	if o.Backoff == nil {
+	if o.backoff == nil {
 		jitter := retry.NewExponentialJitterBackoff(2 * time.Second)
-		o.Backoff = func(attempt int) time.Duration {
+		o.backoff = func(attempt int) time.Duration {
 			d, _ := jitter.BackoffDelay(attempt, nil)
 			return d
 		}
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.now == nil {
+		o.now = time.Now
 	}
 	api := sm.NewFromConfig(cfg, func(so *sm.Options) {
 		if o.BaseEndpoint != "" {
@@ -89,8 +89,8 @@ func (c *Client) withDeadline(ctx context.Context) func(*sm.Options) {
 			s.MaxAttempts = c.opts.MaxAttempts
 			s.RateLimiter = ratelimit.None
 			s.Backoff = retry.BackoffDelayerFunc(func(attempt int, err error) (time.Duration, error) {
-				d := c.opts.Backoff(attempt)
-				if hasDeadline && !c.opts.Now().Add(d).Before(deadline) {
+				d := c.opts.backoff(attempt)
+				if hasDeadline && !c.opts.now().Add(d).Before(deadline) {
 					return 0, fmt.Errorf("giving up after %d attempt(s): waiting %s to retry would pass the invocation deadline: %w", attempt, d.Round(time.Millisecond), err)
 				}
 				return d, nil
@@ -102,7 +102,6 @@ func (c *Client) withDeadline(ctx context.Context) func(*sm.Options) {
 // Description is what DescribeSecret says about a secret.
 type Description struct {
 	ARN             string
-	Name            string
 	RotationEnabled bool
 	// Versions maps each labelled version id to its staging labels.
 	Versions map[string][]string
@@ -117,7 +116,6 @@ func (c *Client) Describe(ctx context.Context, secretID string) (Description, er
 	}
 	return Description{
 		ARN:             aws.ToString(out.ARN),
-		Name:            aws.ToString(out.Name),
 		RotationEnabled: aws.ToBool(out.RotationEnabled),
 		Versions:        out.VersionIdsToStages,
 	}, nil

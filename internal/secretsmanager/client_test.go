@@ -50,8 +50,8 @@ func newTestClient(f *fakeSM, o Options) *Client {
 		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		BaseEndpoint: aws.String(f.URL),
 	}
-	if o.Backoff == nil {
-		o.Backoff = func(int) time.Duration { return time.Millisecond }
+	if o.backoff == nil {
+		o.backoff = func(int) time.Duration { return time.Millisecond }
 	}
 	return New(cfg, o)
 }
@@ -172,7 +172,7 @@ func TestRetriesStopBeforeTheDeadline(t *testing.T) {
 	f := newFakeSM(t, func(op string, b map[string]any) (int, string) {
 		return 503, `{"__type":"ServiceUnavailable","message":"down"}`
 	})
-	c := newTestClient(f, Options{MaxAttempts: 50, Backoff: func(int) time.Duration { return time.Hour }})
+	c := newTestClient(f, Options{MaxAttempts: 50, backoff: func(int) time.Duration { return time.Hour }})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := c.Describe(ctx, secretARN)

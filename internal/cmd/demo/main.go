@@ -103,7 +103,7 @@ func run(ctx context.Context, out io.Writer) error {
 			w.Flush()
 			return fmt.Errorf("rotation %d: AWSCURRENT is version %s, want %s (outcome %s)", i, aws.ToString(current.VersionId), version, outcome)
 		}
-		tokens = append(tokens, value.Token)
+		tokens = append(tokens, value.Token.Reveal())
 	}
 	w.Flush()
 

@@ -1,0 +1,275 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
+)
+
+// result is what a step did, for its log line and metrics. A step returns
+// it whether it succeeded or not: a failed step's result says how far it
+// got.
+type result struct {
+	secretARN           string
+	tokenPrefix         string
+	previousTokenPrefix string
+	outcome             string
+	notes               []string
+	// tokens are the values the step held: the second guard of I4 cuts
+	// them out of its error (redact) should one ever quote them.
+	tokens []secret.Token
+	// previousTokenUnknown: createSecret found no prefix to revoke the
+	// replaced token by (a metric, and an error-level log line).
+	previousTokenUnknown bool
+}
+
+// heldToken records a token the step holds, for redaction only.
+func (res *result) heldToken(t secret.Token) { res.tokens = append(res.tokens, t) }
+
+func (res *result) note(format string, args ...any) {
+	res.notes = append(res.notes, fmt.Sprintf(format, args...))
+}
+
+// holds records the version a step works on: its token for redaction,
+// and its prefixes for the log line.
+func (res *result) holds(v *secret.Value) {
+	res.heldToken(v.Token)
+	res.tokenPrefix, res.previousTokenPrefix = v.TokenPrefix, v.PreviousTokenPrefix
+}
+
+// tally counts what one invocation revoked through its countingAPI.
+type tally struct {
+	revoked   int // every token revoked
+	leftovers int // of which orphans and stale tokens (revokeLeftover)
+}
+
+// countingAPI is a tokenAPI that counts the tokens it revoked into a
+// tally the invocation owns: the revocation counts come from the calls
+// themselves, not from bookkeeping in every helper.
+type countingAPI struct {
+	tokenAPI
+	t *tally
+}
+
+// RevokeToken revokes by prefix and counts a revocation it made.
+func (c countingAPI) RevokeToken(ctx context.Context, prefix string) (bool, error) {
+	revoked, err := c.tokenAPI.RevokeToken(ctx, prefix)
+	if revoked {
+		c.t.revoked++
+	}
+	return revoked, err
+}
+
+// revokeLeftover revokes a token an earlier attempt or rotation left
+// behind (an orphan, a stale token), counted as such too.
+func (c countingAPI) revokeLeftover(ctx context.Context, prefix string) (bool, error) {
+	revoked, err := c.RevokeToken(ctx, prefix)
+	if revoked {
+		c.t.leftovers++
+	}
+	return revoked, err
+}
+
+// stepInput is what a rotation step works on: the event, the secret's
+// description from the guard, and the Aiven token API, opened per secret
+// value through openAiven, which counts revocations.
+type stepInput struct {
+	ev   rotationEvent
+	desc secretsmanager.Description
+	// aiven opens the token API for a value's token (openAiven, counting).
+	aiven func(v *secret.Value) (countingAPI, error)
+}
+
+// rotationStep is one of the four steps. runsWhenCurrent: the step still
+// has work when the guard finds the version already AWSCURRENT
+// (finishSecret's revocations); the others report "already_current".
+type rotationStep struct {
+	run             func(r *Rotator, ctx context.Context, in stepInput) (result, error)
+	runsWhenCurrent bool
+}
+
+var rotationSteps = map[string]rotationStep{
+	StepCreate: {run: (*Rotator).createSecret},
+	StepSet:    {run: (*Rotator).setSecret},
+	StepTest:   {run: (*Rotator).testSecret},
+	StepFinish: {run: (*Rotator).finishSecret, runsWhenCurrent: true},
+}
+
+// rotate is the handler of a Secrets Manager rotation event: the guard,
+// then the event's step.
+func (r *Rotator) rotate(ctx context.Context, ev rotationEvent, t *tally) (result, error) {
+	res := result{secretARN: ev.SecretID}
+	desc, done, err := r.guard(ctx, ev)
+	if err != nil {
+		return res, err
+	}
+	step := rotationSteps[ev.Step]
+	if done && !step.runsWhenCurrent {
+		res.secretARN, res.outcome = desc.ARN, "already_current"
+		return res, nil
+	}
+	in := stepInput{ev: ev, desc: desc, aiven: func(v *secret.Value) (countingAPI, error) {
+		api, err := r.openAiven(v)
+		return countingAPI{tokenAPI: api, t: t}, err
+	}}
+	res, err = step.run(r, ctx, in)
+	res.secretARN = desc.ARN
+	return res, err
+}
+
+// invocation names one invocation for its log line and metrics.
+type invocation struct {
+	name          string // the step, or the event's action
+	secretID      string
+	version       string
+	rotationToken string // never logged; cut out of the error
+}
+
+// observe runs one invocation's handler under the invocation's bounded
+// deadline, then writes its one log line and its metrics, and returns its
+// error classified, redacted and typed. Every handler runs through it
+// once.
+func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(context.Context, *tally) (result, error)) error {
+	start := r.now()
+	var t tally
+	res := result{secretARN: inv.secretID}
+
+	ctx, cancel, err := r.bound(ctx)
+	if err == nil {
+		defer cancel()
+		res, err = handle(ctx, &t)
+	} else {
+		err = tagKind(kindConfig, err)
+	}
+	secrets := append([]secret.Token{secret.NewToken(inv.rotationToken)}, res.tokens...)
+	if err != nil {
+		// Classified before redaction, which may lose the chain.
+		kind := classify(err)
+		err = typed(kind, redact(fmt.Errorf("%s: %w", inv.name, err), secrets))
+		res.outcome = "failed"
+	}
+	elapsed := r.now().Sub(start)
+
+	attrs := []any{
+		"step", inv.name,
+		"secret", res.secretARN,
+		"version", inv.version,
+		"token_prefix", res.tokenPrefix,
+		"previous_token_prefix", res.previousTokenPrefix,
+		"duration_ms", elapsed.Milliseconds(),
+		"outcome", res.outcome,
+	}
+	if t.revoked > 0 || t.leftovers > 0 {
+		attrs = append(attrs, "tokens_revoked", t.revoked, "orphans_revoked", t.leftovers)
+	}
+	if len(res.notes) > 0 {
+		attrs = append(attrs, "notes", redactString(strings.Join(res.notes, "; "), secrets))
+	}
+	if err != nil {
+		r.log.ErrorContext(ctx, "step failed", append(attrs, "error_type", errorTypeName(err), "error", err.Error())...)
+	} else {
+		r.log.InfoContext(ctx, "step done", attrs...)
+	}
+	if merr := r.metrics.Step(metrics.Step{
+		Name: inv.name, SecretARN: res.secretARN, Succeeded: err == nil, Duration: elapsed,
+		TokensRevoked: t.revoked, OrphansRevoked: t.leftovers,
+		PreviousTokenUnknown: res.previousTokenUnknown,
+	}); merr != nil {
+		r.log.WarnContext(ctx, "metrics not written", "step", inv.name, "error", merr.Error())
+	}
+	return err
+}
+
+// bound gives the invocation's work a deadline SafetyMargin before the
+// invocation's own, so that a step returns its own error in time.
+func (r *Rotator) bound(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		c, cancel := context.WithTimeout(ctx, r.noDeadlineTimeout)
+		return c, cancel, nil
+	}
+	ours := deadline.Add(-r.cfg.SafetyMargin)
+	if !ours.After(r.now()) {
+		return nil, nil, fmt.Errorf("only %s left before the invocation deadline, less than the %s safety margin (ROTATION_SAFETY_MARGIN); raise the function's timeout", deadline.Sub(r.now()).Round(time.Millisecond), r.cfg.SafetyMargin)
+	}
+	c, cancel := context.WithDeadline(ctx, ours)
+	return c, cancel, nil
+}
+
+// readVersion reads one version of the secret (by version id, stage, or
+// both) and parses it, refusing kinds this rotator cannot rotate. what
+// names the version in errors ("AWSCURRENT", "the pending version"). A
+// missing value is secretsmanager.ErrNoValue, wrapped. It only reads.
+func (r *Rotator) readVersion(ctx context.Context, arn, versionID, stage, what string) (*secret.Value, error) {
+	raw, err := r.store.GetValue(ctx, arn, versionID, stage)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	v, err := parseValue(raw, what)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// readPending reads the event's version by its AWSPENDING label.
+func (r *Rotator) readPending(ctx context.Context, in stepInput) (*secret.Value, error) {
+	return r.readVersion(ctx, in.desc.ARN, in.ev.ClientRequestToken, secretsmanager.StagePending, "the pending version")
+}
+
+// whoAmI opens the token API for v's token and asks Aiven whose it is
+// (GET /v1/me); who says whose token it is, for the error. It only reads.
+func whoAmI(ctx context.Context, in stepInput, v *secret.Value, who whose) (countingAPI, aiven.User, error) {
+	api, err := in.aiven(v)
+	if err != nil {
+		return api, aiven.User{}, err
+	}
+	me, err := api.Me(ctx)
+	if err != nil {
+		return api, aiven.User{}, explainAiven(err, who, "me")
+	}
+	return api, me, nil
+}
+
+// hasNoValue says whether a read failed because the version has no value.
+func hasNoValue(err error) bool { return errors.Is(err, secretsmanager.ErrNoValue) }
+
+// openAiven opens the token API that manages a value's token: the kind
+// of the secret picks it (personal tokens manage themselves through the
+// Aiven user API; application tokens, next, are managed through their
+// manager secret's token). The Aiven host policy is checked here, before
+// any request, and again by the client and its transport.
+func (r *Rotator) openAiven(v *secret.Value) (tokenAPI, error) {
+	base := r.cfg.DefaultAPIURL
+	if v.APIURL != "" {
+		base = v.APIURL
+	}
+	u, err := r.cfg.policy().CheckBaseURL(base)
+	if err != nil {
+		return nil, fmt.Errorf("api_url: %w", err)
+	}
+	switch v.Kind {
+	case secret.KindPersonal:
+		return r.aivenAt(u.String(), v.Token)
+	default: // parseValue refuses the others
+		return nil, fmt.Errorf("kind %q: %w", v.Kind, ErrApplicationUnsupported)
+	}
+}
+
+// currentVersion is the version that carries AWSCURRENT, or "".
+func currentVersion(desc secretsmanager.Description) string {
+	for id, stages := range desc.Versions {
+		if slices.Contains(stages, secretsmanager.StageCurrent) {
+			return id
+		}
+	}
+	return ""
+}
