@@ -91,6 +91,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 type Client struct {
 	users user.Handler
 	opts  Options
+	clock *serverClock // the Date of the latest answer (ServerTime)
 }
 
 // New is a client that sends token to baseURL. It fails, having sent
@@ -108,8 +109,9 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 	if token.IsZero() {
 		return nil, errors.New("aiven client: the token is empty")
 	}
+	clock := &serverClock{}
 	hc := &http.Client{
-		Transport: responseGuard{base: policyTransport{policy: o.Policy, base: o.Transport}},
+		Transport: responseGuard{base: policyTransport{policy: o.Policy, base: dateTap{base: o.Transport, clock: clock}}},
 		// A redirect could carry the token elsewhere: stop at the first.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -127,7 +129,7 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		// names the variable, not a token.
 		return nil, bounded(fmt.Errorf("aiven client: %w", err))
 	}
-	return &Client{users: c, opts: o}, nil
+	return &Client{users: c, opts: o, clock: clock}, nil
 }
 
 // User is the principal a token belongs to.

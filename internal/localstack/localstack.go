@@ -229,7 +229,7 @@ func (s *Stack) rotator(ctx context.Context, cfg Config) (smemulator.Invoker, er
 	if err != nil {
 		return nil, err
 	}
-	return lambda.NewHandler(r.Handle), nil
+	return lambda.NewHandler(r.Serve), nil
 }
 
 func (s *Stack) serve(ln net.Listener, h http.Handler) {

@@ -40,14 +40,25 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 		res.outcome = "promoted"
 	}
 
+	// With a grace record, the previous token stays: the sweep revokes it
+	// once due, or the next createSecret does.
+	revokeAfter, graced, err := v.RevokeAfter()
+	if err != nil {
+		return res, err
+	}
+	gracePrefix := ""
 	if prev := v.PreviousTokenPrefix; prev != "" && prev != v.TokenPrefix {
-		if _, err := api.RevokeToken(ctx, prev); err != nil {
+		if graced {
+			gracePrefix = prev
+			res.note("previous token %s kept for its grace period, until %s at the earliest", prev, revokeAfter.UTC().Format(time.RFC3339))
+		} else if _, err := api.RevokeToken(ctx, prev); err != nil {
 			return res, fmt.Errorf("revoke the previous token %s: %w", prev, explainAiven(err, newToken, "revoke"))
 		}
 	}
 	rule := sweepRule{
 		secretHash:  secret.SecretHash(arn),
 		keepPrefix:  v.TokenPrefix,
+		gracePrefix: gracePrefix,
 		ownVersion:  version,
 		pending:     pendingVersions(in.desc),
 		now:         r.now(),
@@ -65,7 +76,8 @@ const staleAge = time.Hour
 // sweepRule decides which listed tokens a sweep may revoke: finishSecret's
 // here, and the one rule the scheduled fleet sweep must use as well. A
 // token is revocable only when it carries this secret's marker and is
-// none of: the caller's own token (currently_active), keepPrefix, a token
+// none of: the caller's own token (currently_active), keepPrefix,
+// gracePrefix, a token
 // whose marker names a version that carries AWSPENDING (a rotation in
 // progress), or a token younger than minStaleAge, except that any other
 // token of ownVersion is revocable whatever its age: that version's value
@@ -73,6 +85,9 @@ const staleAge = time.Hour
 type sweepRule struct {
 	secretHash string // secret.SecretHash of the secret's ARN
 	keepPrefix string // the token the secret holds now; "" for none
+	// gracePrefix is the previous token while its grace period runs; ""
+	// for none.
+	gracePrefix string
 	// ownVersion is the version whose value holds keepPrefix ("" in the
 	// fleet sweep, which has no version of its own).
 	ownVersion  string
@@ -87,7 +102,7 @@ func (s sweepRule) revocable(t aiven.Token) bool {
 	switch {
 	case !ok || m.Secret != s.secretHash:
 		return false // never touch a token without this secret's marker
-	case t.CurrentlyActive || t.Prefix == "" || t.Prefix == s.keepPrefix:
+	case t.CurrentlyActive || t.Prefix == "" || t.Prefix == s.keepPrefix || t.Prefix == s.gracePrefix:
 		return false
 	case s.ownVersion != "" && m.Version == s.ownVersion:
 		return true
