@@ -269,6 +269,10 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 			at := dueAt(recordedAt, j.entry.LastRotated, grace)
 			if r.now().Before(at) {
 				due, gracePrefix = false, prev
+				// Rounded up: a sweep after the instant shown finds it due.
+				if ceil := at.Truncate(time.Second); ceil.Before(at) {
+					at = ceil.Add(time.Second)
+				}
 				res.GraceUntil = at.UTC().Format(time.RFC3339)
 			}
 		}
