@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
@@ -491,4 +492,29 @@ func readEvent(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// SWEEP_TAG_KEY narrows the listing to secrets carrying the tag key.
+func TestSweepTagKeyNarrowsTheListing(t *testing.T) {
+	w := newWorld(t, withEnv("SWEEP_TAG_KEY", "aiven-token-rotator"))
+	w.mustSucceed(w.rotate()) // aiven/e2e, untagged
+	user2, err := w.stack.Aiven.CreateUser("tagged@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.tokens[user2.TokenPrefix] = user2.Token
+	tagged, err := w.sm.CreateSecret(w.ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("aiven/tagged"), SecretString: aws.String(user2.Token),
+		Tags: []smtypes.Tag{{Key: aws.String("aiven-token-rotator"), Value: aws.String("rotated")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{SecretId: tagged.ARN, RotationLambdaARN: aws.String(localstack.FunctionARN)}); err != nil {
+		t.Fatal(err)
+	}
+	res := w.sweep(`{"action":"sweep"}`)
+	if res.Secrets != 1 || res.Results[0].Secret != aws.ToString(tagged.ARN) {
+		t.Fatalf("swept %+v, want only the tagged secret", res)
+	}
 }
