@@ -77,7 +77,7 @@ func run() error {
 		"latency", cfg.Latency.String(),
 		"sweep_every", sweepLine(cfg.SweepEvery),
 		"rotator_settings", settingsLine(cfg.RotatorEnv))
-	fmt.Fprintf(os.Stderr, "\n  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_DEFAULT_REGION=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n  curl -s -XPOST %s/_emulator/users -d '{\"email\":\"me@example.com\"}'\n  aws lambda invoke --endpoint-url %s --function-name aiven-token-rotator --payload '{...}' out.json\n    (AWS CLI v2: add --cli-binary-format raw-in-base64-out)\n\nCtrl-C stops.\n\n",
+	fmt.Fprintf(os.Stderr, "\n  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_DEFAULT_REGION=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n  curl -s -XPOST %s/_emulator/users -d '{\"email\":\"me@example.com\"}'\n  aws lambda invoke --endpoint-url %s --function-name aiven-token-rotator --payload '{\"action\":\"sweep\"}' out.json\n    (AWS CLI v2: add --cli-binary-format raw-in-base64-out)\n\nCtrl-C stops.\n\n",
 		stack.SecretsManagerURL, localstack.Region, stack.AivenURL, stack.SecretsManagerURL)
 
 	<-ctx.Done()
