@@ -18,6 +18,7 @@ import (
 	"time"
 
 	codegen "github.com/aiven/go-client-codegen"
+	"github.com/aiven/go-client-codegen/handler/applicationuser"
 	"github.com/aiven/go-client-codegen/handler/user"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
@@ -90,6 +91,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Client calls the Aiven API with one token.
 type Client struct {
 	users user.Handler
+	apps  applicationuser.Handler // the same codegen client (application.go)
 	opts  Options
 	clock *serverClock // the Date of the latest answer (ServerTime)
 }
@@ -129,7 +131,7 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		// names the variable, not a token.
 		return nil, bounded(fmt.Errorf("aiven client: %w", err))
 	}
-	return &Client{users: c, opts: o, clock: clock}, nil
+	return &Client{users: c, apps: c, opts: o, clock: clock}, nil
 }
 
 // User is the principal a token belongs to.

@@ -155,9 +155,16 @@ func (c *cappedBody) Close() error { return c.r.Close() }
 // prefixed AVNU_, which leaves "AVNU_[cut]").
 var tokenRun = regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`)
 
-// scrub cuts every token-shaped run from s.
+// scrub cuts every token-shaped run from s, except the names of the
+// operations the client calls (operationNames), which are long runs of
+// letters and nothing secret.
 func scrub(s string) string {
-	return tokenRun.ReplaceAllString(s, "[cut]")
+	return tokenRun.ReplaceAllStringFunc(s, func(run string) string {
+		if operationNames[run] {
+			return run
+		}
+		return "[cut]"
+	})
 }
 
 // clip bounds s to about n bytes, cut at a rune boundary, and says so.

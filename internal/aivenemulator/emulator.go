@@ -231,6 +231,17 @@ func (e *Emulator) CreateUser(email string) (User, error) {
 	return e.createUser(email, "", nil)
 }
 
+// CreateMember adds a person of organization orgID holding permissions
+// (RoleOrganizationAdmin, PermissionAppUserWrite), with one personal token
+// as CreateUser gives: the manager of application users' tokens. The
+// control API's POST /_emulator/users with organization_id does the same.
+func (e *Emulator) CreateMember(email, orgID string, permissions []string) (User, error) {
+	if orgID == "" {
+		return User{}, fmt.Errorf("organization_id is required")
+	}
+	return e.createUser(email, orgID, permissions)
+}
+
 func (e *Emulator) createUser(email, orgID string, permissions []string) (User, error) {
 	if !strings.Contains(email, "@") {
 		return User{}, fmt.Errorf("email %q is not an e-mail address", email)

@@ -319,8 +319,8 @@ func roleStatements(t *testing.T, tpl template) []statement {
 	return out
 }
 
-// fleetTag is the tag key of the fleet: manager secrets carry
-// aiven-token-rotator=manager; SWEEP_TAG_KEY filters on it.
+// fleetTag is the tag key of the fleet: manager secrets carry it (any
+// value); SWEEP_TAG_KEY filters on it.
 const fleetTag = "aiven-token-rotator"
 
 // accountSecrets is the Resource of every per-secret statement: any secret
@@ -348,7 +348,7 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		{"", []string{"secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"}, "*"},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, accountSecrets},
 		{"", []string{"secretsmanager:RotateSecret"}, accountSecrets},
-		{"", []string{"secretsmanager:GetSecretValue"}, accountSecrets},
+		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, map[string]any{"Fn::Sub": managerSecretsArn}},
 		{"", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, map[string]any{"Fn::GetAtt": "RotatorLogGroup.Arn"}},
 		{"HasKmsKey", []string{"kms:Decrypt", "kms:GenerateDataKey"}, ref("KmsKeyArn")},
 		{"HasKmsKey", []string{"kms:DescribeKey"}, ref("KmsKeyArn")},
@@ -411,12 +411,13 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		// Any other Secrets Manager statement reaches only the secrets this
 		// function rotates, or, for reading, a manager secret by its tag.
 		owned, _ := s.condition["ArnLike"].(map[string]any)
-		tagged, _ := s.condition["StringEquals"].(map[string]any)
+		tagged, _ := s.condition["Null"].(map[string]any)
+		reads := slices.Equal(slices.Sorted(slices.Values(s.actions)), []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"})
 		switch {
 		case isOwnFunction(owned["secretsmanager:resource/AllowRotationLambdaArn"]):
-		case reflect.DeepEqual(tagged["aws:ResourceTag/"+fleetTag], "manager") && slices.Equal(s.actions, []string{"secretsmanager:GetSecretValue"}):
+		case reads && tagged["aws:ResourceTag/"+fleetTag] == "false":
 		default:
-			t.Errorf("policy %q: %v with condition %v: want ArnLike secretsmanager:resource/AllowRotationLambdaArn [RotatorFunction.Arn, RotatorFunction.Arn:*], or (GetSecretValue only) StringEquals aws:ResourceTag/%s manager",
+			t.Errorf("policy %q: %v with condition %v: want ArnLike secretsmanager:resource/AllowRotationLambdaArn [RotatorFunction.Arn, RotatorFunction.Arn:*], or (reads only) the %s tag present",
 				s.policy, s.actions, s.condition, fleetTag)
 		}
 	}
@@ -474,6 +475,43 @@ func TestSecretPermissionsAvoidTheCycle(t *testing.T) {
 		if r := tpl.Resources[name]; !slices.Contains(strs(r.DependsOn), "RotatorSecretsPolicy") {
 			t.Errorf("%s.DependsOn = %v, want RotatorSecretsPolicy: it may invoke the function at once", name, r.DependsOn)
 		}
+	}
+}
+
+// managerSecretsArn is every secret of the stack's account and region: the
+// manager secrets of application tokens, narrowed by their tag.
+const managerSecretsArn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
+
+// An application token is managed with the token of another secret, its
+// manager_secret_id. The role reads it under the tag key the fleet uses
+// (aiven-token-rotator, any value), and nothing else on other secrets: no
+// write, no secret without the tag, no other account or region.
+func TestManagerSecretsReadableOnlyUnderTheTag(t *testing.T) {
+	found := 0
+	for _, s := range roleStatements(t, loadTemplate(t)) {
+		if !slices.ContainsFunc(s.actions, func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) || slices.Contains(strs(s.resource), "*") {
+			continue
+		}
+		if _, fleet := condKey(s.condition, "secretsmanager:resource/AllowRotationLambdaArn"); fleet {
+			continue // the secrets this function rotates
+		}
+		found++
+		if got := slices.Sorted(slices.Values(s.actions)); !slices.Equal(got, []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}) {
+			t.Errorf("manager secrets: actions %v, want DescribeSecret and GetSecretValue only", got)
+		}
+		if !reflect.DeepEqual(s.resource, map[string]any{"Fn::Sub": managerSecretsArn}) {
+			t.Errorf("manager secrets: Resource %v, want this account's and region's secrets", s.resource)
+		}
+		null, _ := s.condition["Null"].(map[string]any)
+		if v := null["aws:ResourceTag/aiven-token-rotator"]; v != "false" || len(s.condition) != 1 || len(null) != 1 {
+			t.Errorf("manager secrets: Condition %v, want exactly Null aws:ResourceTag/aiven-token-rotator false (the tag is present)", s.condition)
+		}
+		if s.guard != "" || s.effect != "Allow" {
+			t.Errorf("manager secrets: guard %q, effect %q", s.guard, s.effect)
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d statements on secrets this function does not rotate, want 1 (manager secrets)", found)
 	}
 }
 

@@ -52,7 +52,7 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 	if marker, err = marker.ForAttempt(newAttemptID()); err != nil {
 		return res, err
 	}
-	api, me, err := whoAmI(ctx, in, current, currentToken)
+	api, me, err := tokensOf(ctx, in, current)
 	if err != nil {
 		return res, err
 	}
@@ -61,8 +61,15 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 		return res, explainAiven(err, currentToken, "list")
 	}
 
-	prev := r.previousToken(ctx, current, tokens, ev, arn)
-	res.previousTokenPrefix, res.previousTokenUnknown = prev.prefix, prev.prefix == ""
+	var prev previous
+	if current.Kind == secret.KindApplication {
+		if prev, err = r.applicationPrevious(ctx, api, current, tokens, ev, arn); err != nil {
+			return res, err
+		}
+	} else {
+		prev = r.previousToken(ctx, current, tokens, ev, arn)
+	}
+	res.previousTokenPrefix, res.previousTokenUnknown = prev.prefix, prev.prefix == "" && !prev.dead
 	res.notes = append(res.notes, prev.notes...)
 
 	spared, err := r.revokeOrphans(ctx, api, tokens, marker)
@@ -266,7 +273,23 @@ type previous struct {
 	// listed is the current token's entry in Aiven's listing (its settings
 	// carry over), or nil.
 	listed *aiven.Token
-	notes  []string
+	// dead: the current token no longer authenticates; with no prefix
+	// there is nothing left to revoke (an application token healed).
+	dead  bool
+	notes []string
+}
+
+// tokensOf opens the token API createSecret works with, and the principal
+// the new token is for: for a personal token, /v1/me with the current
+// token; an application token is not asked (the manager makes the new one
+// even when the current one is dead), its principal is the secret's
+// application user.
+func tokensOf(ctx context.Context, in stepInput, current *secret.Value) (countingAPI, aiven.User, error) {
+	if current.Kind != secret.KindApplication {
+		return whoAmI(ctx, in, current, currentToken)
+	}
+	api, err := in.aiven(current)
+	return api, aiven.User{Email: current.User, UserID: current.ApplicationUserID}, err
 }
 
 // previousToken decides the prefix finishSecret will revoke for the

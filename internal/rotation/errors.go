@@ -8,18 +8,18 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
-// ErrApplicationUnsupported is the answer to a secret of kind application.
-var ErrApplicationUnsupported = errors.New(`kind "application": application tokens are not supported yet; only personal tokens can be rotated`)
-
-// parseValue parses a secret value and refuses kinds this rotator cannot
-// rotate. what names the version in errors ("AWSCURRENT", "the pending version").
+// parseValue parses a secret value and checks that it has the fields its
+// kind needs. what names the version in errors ("AWSCURRENT", "the
+// pending version").
 func parseValue(s, what string) (*secret.Value, error) {
 	v, err := secret.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if v.Kind == secret.KindApplication {
-		return nil, fmt.Errorf("%s: %w", what, ErrApplicationUnsupported)
+		if err := checkApplicationFields(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
 	}
 	return v, nil
 }
@@ -45,7 +45,12 @@ var operations = map[string]string{
 // that say what to do. Aiven's own message is kept: go-client-codegen never
 // copies a response body that could hold a secret into it.
 func explainAiven(err error, who whose, op string) error {
+	var done *explainedError
 	switch {
+	case errors.As(err, &done):
+		return err // explained where it happened (application.go)
+	case aiven.IsForbidden(err) && who == currentToken && op == "create":
+		return fmt.Errorf("the Aiven API refused (403): the token lacks the permission to %s; if the token is restricted by scopes, allow that operation; if it is an application user's token, which cannot create personal tokens, set \"kind\": \"application\" with organization_id, application_user_id and manager_secret_id (docs/application-tokens.md): %w", operations[op], err)
 	case aiven.IsUnauthorized(err) && who == currentToken:
 		return fmt.Errorf("the Aiven API rejected the current token (401): it was revoked, has expired, or was invalidated by an organisation authentication policy or a password or 2FA change; re-seed the secret with a valid token (a plain token string is enough) and rotate again: %w", err)
 	case aiven.IsUnauthorized(err) && who == pendingToken:
@@ -57,3 +62,14 @@ func explainAiven(err error, who whose, op string) error {
 	}
 	return err
 }
+
+// explainedError is an Aiven error already turned into a message that
+// says what to do; explainAiven leaves it as it is. The chain is kept, so
+// that classification still sees the status.
+type explainedError struct {
+	msg string
+	err error
+}
+
+func (e *explainedError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *explainedError) Unwrap() error { return e.err }

@@ -88,7 +88,7 @@ func classify(err error) errorKind {
 	switch {
 	case errors.As(err, &tag):
 		return tag.kind
-	case errors.As(err, &fe), errors.Is(err, ErrApplicationUnsupported):
+	case errors.As(err, &fe):
 		return kindSecretFormat
 	case aiven.IsPolicy(err):
 		return kindConfig

@@ -48,8 +48,13 @@ func TestLambdaErrorTypesAgainstTheEmulators(t *testing.T) {
 		{name: "not enabled", cfg: worldConfig{noRotation: true}, wantType: "NotRotationEnabled"},
 		{name: "secret without token", cfg: worldConfig{secret: `{"user":"x"}`}, wantType: "SecretFormatError",
 			still: func(err error) bool { var fe *secret.FieldError; return errors.As(err, &fe) && fe.Field == "token" }},
-		{name: "application kind", cfg: worldConfig{secret: `{"token":"t0123456789","kind":"application"}`}, wantType: "SecretFormatError",
-			still: func(err error) bool { return errors.Is(err, rotation.ErrApplicationUnsupported) }},
+		{name: "application kind without its fields", cfg: worldConfig{secret: `{"token":"t0123456789","kind":"application"}`}, wantType: "SecretFormatError",
+			still: func(err error) bool {
+				var fe *secret.FieldError
+				return errors.As(err, &fe) && fe.Field == "organization_id"
+			}},
+		{name: "manager secret unreadable", cfg: worldConfig{secret: `{"token":"$TOKEN","kind":"application","organization_id":"o","application_user_id":"u","manager_secret_id":"m"}`},
+			setup: func(w *world) { w.smFault(faults.Rule{Operation: "DescribeSecret", After: 1, Status: 403}) }, wantType: "ConfigError"},
 		{name: "timeout shorter than the margin", cfg: worldConfig{env: map[string]string{"ROTATION_SAFETY_MARGIN": "1h"}}, wantType: "ConfigError"},
 		{name: "API host refused", cfg: worldConfig{secret: `{"token":"$TOKEN","api_url":"https://aiven.evil.example"}`}, wantType: "ConfigError", still: aiven.IsPolicy},
 		{name: "IAM refusal", setup: func(w *world) { w.smFault(faults.Rule{Operation: "DescribeSecret", Status: 403}) }, wantType: "ConfigError"},

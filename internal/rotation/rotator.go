@@ -45,8 +45,8 @@ var _ secretStore = (*secretsmanager.Client)(nil)
 
 // tokenAPI is what the rotator needs of Aiven to manage one secret's
 // token. Each kind of token has its own implementation behind it
-// (openAiven picks it): today the personal token, managing itself through
-// the Aiven user API.
+// (openAiven picks it): the personal token, managing itself through the
+// Aiven user API, and the application token (application.go).
 type tokenAPI interface {
 	Me(ctx context.Context) (aiven.User, error)
 	ListTokens(ctx context.Context) ([]aiven.Token, error)
@@ -65,9 +65,12 @@ type Rotator struct {
 	cfg     Config
 	store   secretStore
 	aivenAt tokenAPIFor
-	log     *slog.Logger
-	metrics *metrics.Emitter
-	now     func() time.Time
+	// managerAt opens an application user's tokens with a manager's
+	// token (application.go).
+	managerAt managerFor
+	log       *slog.Logger
+	metrics   *metrics.Emitter
+	now       func() time.Time
 	// noDeadlineTimeout bounds an invocation whose context has no deadline
 	// (defaultNoDeadlineTimeout; tests shorten it).
 	noDeadlineTimeout time.Duration
@@ -113,7 +116,15 @@ func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Write
 		}
 		return c, nil
 	}
-	return newRotator(cfg, store, open, logger, metrics.New(metricsOut)), nil
+	r := newRotator(cfg, store, open, logger, metrics.New(metricsOut))
+	r.managerAt = func(baseURL string, managerToken secret.Token, u aiven.ApplicationUser) (tokenManager, error) {
+		c, err := aiven.New(baseURL, managerToken, aiven.Options{Policy: policy})
+		if err != nil {
+			return nil, err
+		}
+		return c.ApplicationTokens(u), nil
+	}
+	return r, nil
 }
 
 func newRotator(cfg Config, store secretStore, open tokenAPIFor, logger *slog.Logger, m *metrics.Emitter) *Rotator {

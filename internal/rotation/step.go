@@ -49,6 +49,9 @@ func (res *result) holds(v *secret.Value) {
 type tally struct {
 	revoked   int // every token revoked
 	leftovers int // of which orphans and stale tokens (revokeLeftover)
+	// held are tokens read inside a token API (an application token's
+	// manager token), for redaction only.
+	held []secret.Token
 }
 
 // countingAPI is a tokenAPI that counts the tokens it revoked into a
@@ -116,8 +119,9 @@ func (r *Rotator) rotate(ctx context.Context, ev rotationEvent, t *tally) (resul
 		res.secretARN, res.outcome = desc.ARN, "already_current"
 		return res, nil
 	}
+	hold := func(tok secret.Token) { t.held = append(t.held, tok) }
 	in := stepInput{ev: ev, desc: desc, aiven: func(v *secret.Value) (countingAPI, error) {
-		api, err := r.openAiven(v)
+		api, err := r.openAiven(desc.ARN, v, hold)
 		return countingAPI{tokenAPI: api, t: t}, err
 	}}
 	res, err = step.run(r, ctx, in)
@@ -150,6 +154,7 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 		err = tagKind(kindConfig, err)
 	}
 	secrets := append([]secret.Token{secret.NewToken(inv.rotationToken)}, res.tokens...)
+	secrets = append(secrets, t.held...)
 	if err != nil {
 		// Classified before redaction, which may lose the chain.
 		kind := classify(err)
@@ -242,12 +247,14 @@ func whoAmI(ctx context.Context, in stepInput, v *secret.Value, who whose) (coun
 // hasNoValue says whether a read failed because the version has no value.
 func hasNoValue(err error) bool { return errors.Is(err, secretsmanager.ErrNoValue) }
 
-// openAiven opens the token API that manages a value's token: the kind
-// of the secret picks it (personal tokens manage themselves through the
-// Aiven user API; application tokens, next, are managed through their
-// manager secret's token). The Aiven host policy is checked here, before
-// any request, and again by the client and its transport.
-func (r *Rotator) openAiven(v *secret.Value) (tokenAPI, error) {
+// openAiven opens the token API that manages a value's token, of the
+// secret secretARN: the kind of the secret picks it (personal tokens
+// manage themselves through the Aiven user API; application tokens are
+// managed through their manager secret's token, application.go, which
+// hands hold the manager token it reads). The Aiven host policy is
+// checked here, before any request, and again by the client and its
+// transport.
+func (r *Rotator) openAiven(secretARN string, v *secret.Value, hold func(secret.Token)) (tokenAPI, error) {
 	base := r.cfg.DefaultAPIURL
 	if v.APIURL != "" {
 		base = v.APIURL
@@ -257,10 +264,10 @@ func (r *Rotator) openAiven(v *secret.Value) (tokenAPI, error) {
 		return nil, fmt.Errorf("api_url: %w", err)
 	}
 	switch v.Kind {
-	case secret.KindPersonal:
+	case secret.KindApplication:
+		return r.openApplication(u.String(), secretARN, v, hold)
+	default: // personal; secret.Parse refuses any other kind
 		return r.aivenAt(u.String(), v.Token)
-	default: // parseValue refuses the others
-		return nil, fmt.Errorf("kind %q: %w", v.Kind, ErrApplicationUnsupported)
 	}
 }
 

@@ -493,7 +493,9 @@ func TestMalformedSecrets(t *testing.T) {
 		{name: "no token", value: `{"user":"x"}`, want: `field "token": is required`},
 		{name: "token wrong type", value: `{"token":12345678}`, want: `field "token": must be a string`},
 		{name: "scopes wrong type", value: `{"token":"abcdefgh","scopes":"all"}`, want: `field "scopes"`},
-		{name: "application", value: `{"token":"abcdefgh","kind":"application","organization_id":"org1","application_user_id":"u1","manager_secret_id":"m"}`, want: "application tokens are not supported yet"},
+		{name: "application without organization_id", value: `{"token":"abcdefgh","kind":"application","application_user_id":"u1","manager_secret_id":"m"}`, want: `field "organization_id": is required for kind "application"`},
+		{name: "application without manager_secret_id", value: `{"token":"abcdefgh","kind":"application","organization_id":"org1","application_user_id":"u1"}`, want: `field "manager_secret_id": is required for kind "application"`},
+		{name: "application naming a missing manager secret", value: `{"token":"abcdefgh","kind":"application","organization_id":"org1","application_user_id":"u1","manager_secret_id":"no/such"}`, want: "manager secret no/such (manager_secret_id) not found"},
 		{name: "application with wrong types", value: `{"token":"abcdefgh","kind":"application","organization_id":7}`, want: `field "organization_id": must be a string`},
 	}
 	for _, tt := range tests {

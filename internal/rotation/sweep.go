@@ -202,14 +202,24 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	if err != nil {
 		return fail(err)
 	}
-	opened, err := r.openAiven(v)
+	opened, err := r.openAiven(j.entry.ARN, v, func(t secret.Token) { held = append(held, t) })
 	if err != nil {
 		return fail(err)
 	}
 	var t tally
 	api := countingAPI{tokenAPI: opened, t: &t}
 
-	// Health: the listing, with the current token.
+	// Health: the listing, with the current token. An application token
+	// is listed with its manager's, so it proves itself with /v1/me first.
+	if v.Kind == secret.KindApplication {
+		if _, err := api.Me(ctx); aiven.IsUnauthorized(err) {
+			res.Outcome = sweptTokenInvalid
+			res.Error = redactString(explainAiven(err, currentToken, "me").Error(), held)
+			return res
+		} else if err != nil {
+			return fail(fmt.Errorf("ask /v1/me: %w", explainAiven(err, currentToken, "me")))
+		}
+	}
 	tokens, err := api.ListTokens(ctx)
 	if aiven.IsUnauthorized(err) {
 		res.Outcome = sweptTokenInvalid

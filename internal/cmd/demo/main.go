@@ -7,8 +7,10 @@
 // holds no token besides it. Then, on a second secret with a 3-second
 // grace, the previous token keeps working until the sweep after its grace
 // revokes it; and, with the Aiven emulator's clock moved 25 days on, the
-// sweep rotates both tokens before they expire. It exits non-zero if any
-// of that fails.
+// sweep rotates both tokens before they expire. Last, it rotates one
+// application user's token, managed by an organization admin's token kept
+// in another secret, and proves the same. It exits non-zero if any of
+// that fails.
 package main
 
 import (
@@ -23,20 +25,24 @@ import (
 	"time"
 
 	aiven "github.com/aiven/go-client-codegen"
+	"github.com/aiven/go-client-codegen/handler/applicationuser"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
 )
 
 const (
-	secretName = "aiven/demo-token"
-	userEmail  = "demo@example.com"
-	rotations  = 3
-	// The second secret, with a grace period.
+	secretName        = "aiven/demo-token"
+	managerSecretName = "aiven/demo-manager"
+	appSecretName     = "aiven/demo-ci"
+	userEmail         = "demo@example.com"
+	rotations         = 3
+	// The secret with a grace period.
 	graceSecret = "aiven/demo-grace"
 	graceEmail  = "grace@example.com"
 )
@@ -135,7 +141,89 @@ func run(ctx context.Context, out io.Writer) error {
 	if live != 1 {
 		return fmt.Errorf("the user holds %d live tokens, want 1", live)
 	}
-	return fleet(ctx, out, stack, sm)
+	if err := fleet(ctx, out, stack, sm); err != nil {
+		return err
+	}
+	return runApplication(ctx, stack, out)
+}
+
+// runApplication rotates one application user's token: an organization
+// admin's personal token, in a manager secret, manages it.
+func runApplication(ctx context.Context, stack *localstack.Stack, out io.Writer) error {
+	const org = "demo-org"
+	admin, err := stack.Aiven.CreateMember("demo-admin@example.com", org, []string{aivenemulator.RoleOrganizationAdmin})
+	if err != nil {
+		return fmt.Errorf("create the organization admin: %w", err)
+	}
+	app, err := stack.Aiven.CreateApplicationUser(org, "demo-ci", nil)
+	if err != nil {
+		return fmt.Errorf("create the application user: %w", err)
+	}
+	manager, err := aiven.NewClient(aiven.TokenOpt(admin.Token), aiven.HostOpt(stack.AivenURL), aiven.RetryMaxOpt(0), aiven.DebugOpt(false))
+	if err != nil {
+		return err
+	}
+	first, err := manager.ApplicationUserAccessTokenCreate(ctx, org, app.UserID, &applicationuser.ApplicationUserAccessTokenCreateIn{Description: "demo ci"})
+	if err != nil {
+		return fmt.Errorf("create the first application token: %w", err)
+	}
+	fmt.Fprintf(out, "\nApplication user %s of %s holds token %s...; admin %s manages it.\n", app.UserID, org, first.TokenPrefix, admin.Email)
+
+	sm := stack.SecretsManagerClient()
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(managerSecretName), SecretString: aws.String(admin.Token),
+		Tags: []smtypes.Tag{{Key: aws.String("aiven-token-rotator"), Value: aws.String("managed")}},
+	}); err != nil {
+		return fmt.Errorf("create the manager secret: %w", err)
+	}
+	value, _ := json.Marshal(map[string]string{
+		"kind": "application", "token": first.FullToken, "organization_id": org,
+		"application_user_id": app.UserID, "manager_secret_id": managerSecretName,
+	})
+	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(appSecretName), SecretString: aws.String(string(value))})
+	if err != nil {
+		return fmt.Errorf("create the application secret: %w", err)
+	}
+	rotated, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+		SecretId: created.ARN, RotationLambdaARN: aws.String(localstack.FunctionARN),
+		RotationRules: &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")},
+	})
+	if err != nil {
+		return fmt.Errorf("rotate the application secret: %w", err)
+	}
+	version := aws.ToString(rotated.VersionId)
+	outcome := lastOutcome(stack, version)
+	current, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: created.ARN})
+	if err != nil {
+		return fmt.Errorf("read the application secret: %w", err)
+	}
+	now, err := secret.Parse(aws.ToString(current.SecretString))
+	if err != nil {
+		return fmt.Errorf("the application secret: %w", err)
+	}
+	fmt.Fprintf(out, "Secret %s rotated: version %s, new prefix %s, revoked prefix %s, %s\n",
+		appSecretName, version, now.TokenPrefix, now.PreviousTokenPrefix, outcome)
+	if aws.ToString(current.VersionId) != version {
+		return fmt.Errorf("application rotation: AWSCURRENT is version %s, want %s (outcome %s)", aws.ToString(current.VersionId), version, outcome)
+	}
+
+	fmt.Fprintln(out, "\nProof (application token):")
+	status := whoami(ctx, stack.AivenURL, first.FullToken)
+	fmt.Fprintf(out, "  first application token: HTTP %d\n", status)
+	if status != 401 {
+		return fmt.Errorf("the first application token answered %d, want 401", status)
+	}
+	status = whoami(ctx, stack.AivenURL, now.Token.Reveal())
+	fmt.Fprintf(out, "  current application token: HTTP %d\n", status)
+	if status != 200 {
+		return fmt.Errorf("the current application token answered %d, want 200", status)
+	}
+	live := liveTokens(stack, app.Email)
+	fmt.Fprintf(out, "  live tokens the application user holds at Aiven: %d\n", live)
+	if live != 1 {
+		return fmt.Errorf("the application user holds %d live tokens, want 1", live)
+	}
+	return nil
 }
 
 // whoami calls GET /v1/me with token through Aiven's own client and returns

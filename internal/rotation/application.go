@@ -1,0 +1,302 @@
+package rotation
+
+// Application-user tokens (kind "application", docs/application-tokens.md).
+// The token belongs to an application user of an organization and does
+// not manage its own tokens: a manager does, whose token is the AWSCURRENT
+// of another secret (manager_secret_id). The application's tokenAPI asks
+// /v1/me with the application token itself, and lists, creates and
+// revokes with the manager token, so createSecret never needs the current
+// application token, and a dead one (401) is replaced all the same: the
+// rotation heals it.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
+)
+
+// managerTagKey is the tag a manager secret must carry for the function's
+// role to read it (template.yaml, ReadTaggedManagerSecrets).
+const managerTagKey = "aiven-token-rotator"
+
+// tokenManager is what the manager's side of an application token does:
+// the application user's tokens, listed, created and revoked with the
+// manager token.
+type tokenManager interface {
+	ListTokens(ctx context.Context) ([]aiven.Token, error)
+	CreateToken(ctx context.Context, r aiven.CreateRequest) (aiven.NewToken, error)
+	RevokeToken(ctx context.Context, prefix string) (revoked bool, err error)
+}
+
+var _ tokenManager = (*aiven.ApplicationTokens)(nil)
+
+// managerFor opens application user u's tokens at baseURL with a
+// manager's token. It must fail, having sent nothing, when the
+// configuration forbids baseURL.
+type managerFor func(baseURL string, managerToken secret.Token, u aiven.ApplicationUser) (tokenManager, error)
+
+// checkApplicationFields names the first field an application secret
+// lacks.
+func checkApplicationFields(v *secret.Value) error {
+	for _, f := range []struct{ name, value string }{
+		{"organization_id", v.OrganizationID},
+		{"application_user_id", v.ApplicationUserID},
+		{"manager_secret_id", v.ManagerSecretID},
+	} {
+		if strings.TrimSpace(f.value) == "" {
+			return &secret.FieldError{Field: f.name, Reason: `is required for kind "application"`}
+		}
+	}
+	return nil
+}
+
+func applicationUser(v *secret.Value) aiven.ApplicationUser {
+	return aiven.ApplicationUser{OrganizationID: v.OrganizationID, UserID: v.ApplicationUserID}
+}
+
+// applicationAPI is the tokenAPI of an application token. Me is the
+// application token's own; the token calls are the manager's, opened on
+// the first of them (testSecret never reads the manager secret).
+type applicationAPI struct {
+	self tokenAPI // the application token: Me only
+	open func(ctx context.Context) (tokenManager, error)
+	now  func() time.Time
+
+	manager tokenManager // once opened
+}
+
+var _ tokenAPI = (*applicationAPI)(nil)
+
+func (a *applicationAPI) Me(ctx context.Context) (aiven.User, error) { return a.self.Me(ctx) }
+
+func (a *applicationAPI) tokens(ctx context.Context) (tokenManager, error) {
+	if a.manager == nil {
+		m, err := a.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.manager = m
+	}
+	return a.manager, nil
+}
+
+func (a *applicationAPI) ListTokens(ctx context.Context) ([]aiven.Token, error) {
+	m, err := a.tokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.ListTokens(ctx)
+}
+
+// CreateToken creates the application token. Aiven's answer carries the
+// token and its prefix only, so the creation time recorded is the moment
+// before the request, and the expiry derived from it is never later than
+// Aiven's.
+func (a *applicationAPI) CreateToken(ctx context.Context, r aiven.CreateRequest) (aiven.NewToken, error) {
+	m, err := a.tokens(ctx)
+	if err != nil {
+		return aiven.NewToken{}, err
+	}
+	asked := a.now().UTC().Truncate(time.Second)
+	created, err := m.CreateToken(ctx, r)
+	if err != nil {
+		return created, err
+	}
+	if created.CreateTime.IsZero() {
+		created.CreateTime = asked
+	}
+	if created.ExpiryTime == nil && r.MaxAgeSeconds != nil {
+		expiry := asked.Add(time.Duration(*r.MaxAgeSeconds) * time.Second)
+		created.ExpiryTime = &expiry
+	}
+	return created, nil
+}
+
+func (a *applicationAPI) RevokeToken(ctx context.Context, prefix string) (bool, error) {
+	m, err := a.tokens(ctx)
+	if err != nil {
+		return false, err
+	}
+	return m.RevokeToken(ctx, prefix)
+}
+
+// openApplication is openAiven for an application token of the secret
+// secretARN, at base (the secret's api_url, already checked): one Aiven
+// serves both tokens. hold receives the manager token once read, for
+// redaction.
+func (r *Rotator) openApplication(base, secretARN string, v *secret.Value, hold func(secret.Token)) (tokenAPI, error) {
+	self, err := r.aivenAt(base, v.Token)
+	if err != nil {
+		return nil, err
+	}
+	open := func(ctx context.Context) (tokenManager, error) {
+		mv, err := r.readManager(ctx, secretARN, v)
+		if err != nil {
+			return nil, err
+		}
+		hold(mv.Token)
+		if r.managerAt == nil {
+			return nil, errors.New("application tokens: this rotator has no manager client")
+		}
+		m, err := r.managerAt(base, mv.Token, applicationUser(v))
+		if err != nil {
+			return nil, fmt.Errorf("api_url: %w", err)
+		}
+		return explainingManager{inner: m, managerID: v.ManagerSecretID, user: applicationUser(v)}, nil
+	}
+	return &applicationAPI{self: self, open: open, now: r.now}, nil
+}
+
+// readManager reads the manager token: the AWSCURRENT of the secret v
+// names by manager_secret_id, which must not be secretARN itself. It only
+// reads: calling it twice is harmless.
+func (r *Rotator) readManager(ctx context.Context, secretARN string, v *secret.Value) (*secret.Value, error) {
+	id := v.ManagerSecretID
+	md, err := r.store.Describe(ctx, id)
+	if err != nil {
+		return nil, managerReadError(id, err)
+	}
+	if md.ARN == secretARN {
+		return nil, &secret.FieldError{Field: "manager_secret_id", Reason: "names this secret itself: an application token cannot manage its own tokens; name the secret that holds the manager's token"}
+	}
+	raw, err := r.store.GetValue(ctx, md.ARN, "", secretsmanager.StageCurrent)
+	if err != nil {
+		return nil, managerReadError(id, err)
+	}
+	mv, err := secret.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("manager secret %s (manager_secret_id): AWSCURRENT: %w", id, err)
+	}
+	return mv, nil
+}
+
+// managerReadError says why the manager secret could not be read, and
+// what to do about it.
+func managerReadError(id string, err error) error {
+	var apiErr smithy.APIError
+	code := ""
+	if errors.As(err, &apiErr) {
+		code = apiErr.ErrorCode()
+	}
+	switch {
+	case hasNoValue(err), code == "ResourceNotFoundException":
+		return fmt.Errorf("manager secret %s (manager_secret_id) not found in this account and region, or it has no AWSCURRENT value: %w", id, err)
+	case code == "AccessDeniedException":
+		return fmt.Errorf("manager secret %s (manager_secret_id): the function's role may not read it (AccessDeniedException): tag it with the key %s, which the role's ReadTaggedManagerSecrets statement requires: %w", id, managerTagKey, err)
+	case strings.HasPrefix(code, "KMS"), code == "DecryptionFailure":
+		return fmt.Errorf("manager secret %s (manager_secret_id): its KMS key refused the function's role (%s): store it with aws/secretsmanager, or allow the role kms:Decrypt for it: %w", id, code, err)
+	}
+	return fmt.Errorf("read the manager secret %s (manager_secret_id): %w", id, err)
+}
+
+// explainingManager turns the errors of the manager's calls into messages
+// that name the manager secret, the application user and the missing
+// right, so that the steps' shared code need not know whose token made
+// the call (explainAiven leaves an explainedError as it is).
+type explainingManager struct {
+	inner     tokenManager
+	managerID string
+	user      aiven.ApplicationUser
+}
+
+var _ tokenManager = explainingManager{}
+
+func (m explainingManager) ListTokens(ctx context.Context) ([]aiven.Token, error) {
+	t, err := m.inner.ListTokens(ctx)
+	return t, m.explain(err, "list")
+}
+
+func (m explainingManager) CreateToken(ctx context.Context, req aiven.CreateRequest) (aiven.NewToken, error) {
+	t, err := m.inner.CreateToken(ctx, req)
+	return t, m.explain(err, "create")
+}
+
+func (m explainingManager) RevokeToken(ctx context.Context, prefix string) (bool, error) {
+	ok, err := m.inner.RevokeToken(ctx, prefix)
+	return ok, m.explain(err, "delete")
+}
+
+func (m explainingManager) explain(err error, op string) error {
+	var msg string
+	switch {
+	case err == nil:
+		return nil
+	case aiven.IsUnauthorized(err):
+		msg = fmt.Sprintf("the Aiven API rejected the manager token of secret %s (401): it was revoked, has expired, or was invalidated; put a valid token in the manager secret (or rotate it, if this function rotates it) and rotate again", m.managerID)
+	case aiven.IsForbidden(err):
+		msg = fmt.Sprintf("the manager token of secret %s may not %s the tokens of %s (403): it needs role:organization:admin in organization %s, or organization:app_users:write when the application user holds no permissions; if the manager token is restricted by scopes, allow the application-user token calls", m.managerID, op, m.user, m.user.OrganizationID)
+	case aiven.IsNotFound(err) && op != "delete": // a delete's 404: already gone
+		msg = fmt.Sprintf("organization %s or its application user %s not found (404): check organization_id and application_user_id", m.user.OrganizationID, m.user.UserID)
+	default:
+		return err
+	}
+	return &explainedError{msg: msg, err: err}
+}
+
+// applicationPrevious is previousToken for an application token: the
+// current token is the listed one whose prefix begins it (no listed token
+// is the caller's: the manager lists). Not listed, the current token is
+// asked who it is: a 401 is a dead token that this rotation heals (it is
+// revoked by its stored prefix if one begins it: already gone is fine);
+// another principal means the secret holds a token of the wrong kind; the
+// application user itself is handled as previousToken does.
+func (r *Rotator) applicationPrevious(ctx context.Context, api tokenAPI, current *secret.Value, tokens []aiven.Token, ev rotationEvent, secretARN string) (previous, error) {
+	var begins []*aiven.Token
+	for i := range tokens {
+		if current.Token.HasPrefix(tokens[i].Prefix) {
+			begins = append(begins, &tokens[i])
+		}
+	}
+	if len(begins) == 1 {
+		return r.previousToken(ctx, current, []aiven.Token{*begins[0]}, ev, secretARN), nil
+	}
+	me, err := api.Me(ctx)
+	switch {
+	case aiven.IsUnauthorized(err):
+		var p previous
+		if current.Token.HasPrefix(current.TokenPrefix) {
+			p.prefix = current.TokenPrefix
+		}
+		p.dead = true
+		p.notes = append(p.notes, "the current application token no longer authenticates (401: revoked, expired or invalidated): the manager token replaces it; this rotation heals the secret")
+		r.log.WarnContext(ctx, "healing: the current application token is dead; the manager token replaces it",
+			"step", ev.Step, "secret", secretARN, "version", ev.ClientRequestToken, "previous_token_prefix", p.prefix, "outcome", "healing")
+		return p, nil
+	case err != nil:
+		return previous{}, fmt.Errorf("ask Aiven whose the current token is (it is not among the tokens of %s): %w", applicationUser(current), err)
+	case me.UserID != current.ApplicationUserID:
+		return previous{}, &secret.FieldError{Field: "kind", Reason: fmt.Sprintf(`is "application", but the token authenticates as %s (user id %s), not as application user %s: it looks like a personal token; set "kind": "personal", or store the application user's token`, me.Email, me.UserID, current.ApplicationUserID)}
+	}
+	return r.previousToken(ctx, current, nil, ev, secretARN), nil
+}
+
+// testCurrentApplication is the configuration test of an application
+// token: the current token authenticates as the application user, and the
+// manager may list its tokens (so that a rotation could replace it).
+func testCurrentApplication(ctx context.Context, in stepInput, current *secret.Value) error {
+	api, err := in.aiven(current)
+	if err != nil {
+		return err
+	}
+	me, err := api.Me(ctx)
+	switch {
+	case aiven.IsUnauthorized(err):
+		return fmt.Errorf("the Aiven API rejected the current application token (401): it was revoked, has expired or was invalidated; rotate the secret, and the manager token replaces it: %w", err)
+	case err != nil:
+		return explainAiven(err, currentToken, "me")
+	case me.UserID != current.ApplicationUserID:
+		return fmt.Errorf("the current token belongs to user id %q (%s), not to application user %s", me.UserID, me.Email, current.ApplicationUserID)
+	}
+	if _, err := api.ListTokens(ctx); err != nil {
+		return err
+	}
+	return nil
+}
