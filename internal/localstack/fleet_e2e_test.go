@@ -518,3 +518,23 @@ func TestSweepTagKeyNarrowsTheListing(t *testing.T) {
 		t.Fatalf("swept %+v, want only the tagged secret", res)
 	}
 }
+
+// The sweep visits an application token too: /v1/me with the token, the
+// listing with its manager's; a revoked one is token_invalid. The manager
+// secret, not rotated by this function, is not swept.
+func TestSweepOfAnApplicationToken(t *testing.T) {
+	aw := newAppWorld(t, nil)
+	aw.mustSucceed(aw.rotateARN(aw.arn))
+	res := aw.sweep(`{"action":"sweep"}`)
+	if res.Secrets != 1 || res.Results[0].Secret != aw.arn || res.Results[0].Outcome != "healthy" || res.Results[0].ExpiresInS == nil {
+		t.Fatalf("sweep %+v, want the application secret healthy, with its expiry", res)
+	}
+	_, v := aw.appCurrent()
+	aw.healing.Store(true) // the current token is revoked on purpose
+	if err := aw.aivenAs(aw.admin.Token).ApplicationUserAccessTokenDelete(aw.ctx, appOrg, aw.app.UserID, v.TokenPrefix); err != nil {
+		t.Fatal(err)
+	}
+	if res := aw.sweep(`{"action":"sweep"}`); res.TokenInvalid != 1 || res.Results[0].Outcome != "token_invalid" {
+		t.Fatalf("after revoking the application token: %+v", res)
+	}
+}
