@@ -67,9 +67,7 @@ func (o Options) withDefaults() Options {
 		o.now = time.Now
 	}
 	if o.Transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxResponseHeaderBytes = 64 << 10
-		o.Transport = t
+		o.Transport = NewTransport()
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "aiven-token-rotator"
