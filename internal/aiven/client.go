@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -120,7 +121,7 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		codegen.TokenOpt(token.Reveal()), // the Authorization header: the one place it is sent
 		codegen.DebugOpt(false),
 		codegen.UserAgentOpt(o.UserAgent),
-		codegen.DoerOpt(hc), // no retryablehttp: retries are ours, per call kind
+		codegen.DoerOpt(hostOnlyDoer{hc: hc}), // no retryablehttp: retries are ours, per call kind
 		codegen.EnableSingleFlightOpt(false),
 	)
 	if err != nil {
@@ -130,6 +131,53 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		return nil, bounded(fmt.Errorf("aiven client: %w", err))
 	}
 	return &Client{users: c, apps: c, opts: o, clock: clock}, nil
+}
+
+// hostOnlyDoer sends requests with hc and replaces the *url.Error that
+// http.Client.Do returns, which quotes the whole URL (a path segment may
+// hold a token prefix, or worse, path-escaped past the scrubber), with a
+// *requestError naming the method and host only.
+type hostOnlyDoer struct{ hc *http.Client }
+
+func (d hostOnlyDoer) Do(req *http.Request) (*http.Response, error) {
+	rsp, err := d.hc.Do(req)
+	if err == nil {
+		return rsp, nil
+	}
+	if rsp != nil && rsp.Body != nil {
+		rsp.Body.Close()
+	}
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	return nil, &requestError{method: req.Method, host: req.URL.Host, err: inner}
+}
+
+// requestError is a request that got no answer: its text names the method
+// and the host, never the path or the query. errors.Is and errors.As see
+// the cause (a context's error, a *net.OpError); Timeout and Temporary
+// answer for it as *url.Error does.
+type requestError struct {
+	method, host string
+	err          error
+}
+
+func (e *requestError) Error() string {
+	return fmt.Sprintf("%s request to %s: %v", e.method, e.host, e.err)
+}
+
+func (e *requestError) Unwrap() error { return e.err }
+
+func (e *requestError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.err, &t) && t.Timeout()
+}
+
+func (e *requestError) Temporary() bool {
+	var t interface{ Temporary() bool }
+	return errors.As(e.err, &t) && t.Temporary()
 }
 
 // User is the principal a token belongs to.
@@ -324,7 +372,8 @@ func isRateLimited(err error) bool { return Status(err) == http.StatusTooManyReq
 
 // retryable: failures of an idempotent call that another attempt may cure.
 func retryable(err error) bool {
-	if IsPolicy(err) || errors.Is(err, errBodyTooLarge) {
+	var sw *switchingError
+	if IsPolicy(err) || errors.Is(err, errBodyTooLarge) || errors.Is(err, errAnswerTooComplex) || errors.As(err, &sw) {
 		return false
 	}
 	switch s := Status(err); {

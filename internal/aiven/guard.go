@@ -2,6 +2,7 @@ package aiven
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,12 +55,33 @@ func (g responseGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, &scrubbedError{err: err}
 	}
+	if rsp.StatusCode < 200 {
+		// A final 1xx is a 101 Switching Protocols: its body is the raw
+		// connection, which net/http no longer ties to the context.
+		rsp.Body.Close()
+		return nil, &switchingError{status: rsp.StatusCode}
+	}
+	// Every body is read here, whole, under the request's context: the
+	// guard closes it when the context ends, whatever the transport does.
+	stop := context.AfterFunc(req.Context(), func() { rsp.Body.Close() })
+	b, rerr := io.ReadAll(io.LimitReader(rsp.Body, maxBody+1))
+	stop()
+	rsp.Body.Close() // unread bytes past the cap: the connection is dropped
 	if rsp.StatusCode >= 200 && rsp.StatusCode < 300 {
-		rsp.Body = &cappedBody{r: rsp.Body, left: maxBody}
+		switch {
+		case rerr != nil:
+			rsp.Body = failingBody{rerr}
+		case len(b) > maxBody:
+			rsp.Body = failingBody{errBodyTooLarge}
+		default:
+			if err := checkShape(b); err != nil {
+				rsp.Body = failingBody{err}
+			} else {
+				rsp.Body = io.NopCloser(bytes.NewReader(b))
+			}
+		}
 		return rsp, nil
 	}
-	b, rerr := io.ReadAll(io.LimitReader(rsp.Body, maxBody+1))
-	rsp.Body.Close() // unread bytes past the cap: the connection is dropped
 	var msg string
 	switch {
 	case rerr != nil:
@@ -81,6 +104,81 @@ func (g responseGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	rsp.Header.Set("Content-Type", "application/json")
 	rsp.Header.Del("Content-Encoding")
 	return rsp, nil
+}
+
+// switchingError is a final 1xx answer (101 Switching Protocols), refused
+// at once: the rotator never asks to switch protocols.
+type switchingError struct{ status int }
+
+func (e *switchingError) Error() string {
+	return fmt.Sprintf("Aiven answered %d %s, a protocol switch the rotator never asks for; connection closed", e.status, http.StatusText(e.status))
+}
+
+// failingBody fails every read with err: a 2xx answer the guard refused.
+type failingBody struct{ err error }
+
+func (b failingBody) Read([]byte) (int, error) { return 0, b.err }
+func (b failingBody) Close() error             { return nil }
+
+// Bounds on the structure of a 2xx answer, checked before go-client-codegen
+// decodes it: decoding turns a few bytes ("{}," is three) into hundreds of
+// bytes of heap, so 1 MiB of body alone does not bound memory.
+//
+// maxElements bounds the elements of any one array or the members of any
+// one object: a user holds at most 10 personal tokens and an application
+// user few more, a token has about a dozen fields and short scope and
+// allowlist arrays, so 1000 is a hundred times what Aiven sends.
+// maxValues bounds the JSON tokens (keys and values) of the whole answer,
+// so that many containers under the per-container bound cannot add up
+// either; 50000 tokens decode to a few MiB at most.
+const (
+	maxElements = 1000
+	maxValues   = 50000
+)
+
+// errAnswerTooComplex is a 2xx answer over maxElements or maxValues. It is
+// not retried: the same call would get the same answer.
+var errAnswerTooComplex = errors.New("response body from Aiven holds more JSON elements than any answer the rotator reads; not decoded")
+
+// checkShape walks b's JSON tokens and fails with errAnswerTooComplex as
+// soon as a container holds more than maxElements elements or the answer
+// more than maxValues tokens. Malformed JSON passes: the decoder that
+// follows reports it.
+func checkShape(b []byte) error {
+	type level struct {
+		object, wantValue bool
+		n                 int
+	}
+	var stack []level
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for values := 0; ; {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or malformed JSON the decoder will report
+		}
+		d, isDelim := tok.(json.Delim)
+		if isDelim && (d == ']' || d == '}') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if !top.wantValue {
+				if top.n++; top.n > maxElements {
+					return errAnswerTooComplex
+				}
+			}
+			if top.object {
+				top.wantValue = !top.wantValue
+			}
+		}
+		if values++; values > maxValues {
+			return errAnswerTooComplex
+		}
+		if isDelim {
+			stack = append(stack, level{object: d == '{'})
+		}
+	}
 }
 
 // summary describes a body that is not Aiven error JSON without quoting it.
@@ -124,32 +222,6 @@ func contentType(h http.Header) string {
 	return mt
 }
 
-// cappedBody fails a read past left bytes with errBodyTooLarge, having read
-// at most one byte more than the cap from r.
-type cappedBody struct {
-	r    io.ReadCloser
-	left int64
-	err  error
-}
-
-func (c *cappedBody) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	if int64(len(p)) > c.left+1 {
-		p = p[:c.left+1]
-	}
-	n, err := c.r.Read(p)
-	if int64(n) > c.left {
-		c.err = errBodyTooLarge
-		return int(c.left), c.err
-	}
-	c.left -= int64(n)
-	return n, err
-}
-
-func (c *cappedBody) Close() error { return c.r.Close() }
-
 // tokenRun is anything shaped like an Aiven token or a long part of one: a
 // long run of the base64 alphabet (Aiven tokens are standard base64, some
 // prefixed AVNU_, which leaves "AVNU_[cut]").
@@ -157,17 +229,88 @@ var tokenRun = regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`)
 
 // scrub cuts every token-shaped run from s, except the names of the
 // operations the client calls (operationNames), which are long runs of
-// letters and nothing secret.
+// letters and nothing secret. It judges s as it is and s percent-decoded
+// (a token in a URL has "/" as %2F, "+" as %2B, "=" as %3D, which cut it
+// into short runs), and cuts the original text of every run found in
+// either.
 func scrub(s string) string {
-	return tokenRun.ReplaceAllStringFunc(s, func(run string) string {
-		if operationNames[run] {
-			return run
+	spans := tokenSpans(s)
+	if strings.Contains(s, "%") {
+		d, pos := percentDecode(s)
+		for _, sp := range tokenSpans(d) {
+			spans = append(spans, [2]int{pos[sp[0]], pos[sp[1]]})
 		}
-		return "[cut]"
-	})
+	}
+	return cutSpans(s, spans, "[cut]")
 }
 
-// clip bounds s to about n bytes, cut at a rune boundary, and says so.
+func tokenSpans(s string) [][2]int {
+	var spans [][2]int
+	for _, m := range tokenRun.FindAllStringIndex(s, -1) {
+		if !operationNames[s[m[0]:m[1]]] {
+			spans = append(spans, [2]int{m[0], m[1]})
+		}
+	}
+	return spans
+}
+
+// percentDecode decodes every %XX of s (as url.PathUnescape does, and
+// leaving a malformed escape as it is); pos[i] is where the byte d[i]
+// starts in s, and pos[len(d)] is len(s).
+func percentDecode(s string) (d string, pos []int) {
+	var b strings.Builder
+	pos = make([]int, 0, len(s)+1)
+	for i := 0; i < len(s); {
+		pos = append(pos, i)
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String(), append(pos, len(s))
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// cutSpans replaces each span of s (overlapping ones merged) with mark.
+func cutSpans(s string, spans [][2]int, mark string) string {
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(spans); {
+		start, end := spans[i][0], spans[i][1]
+		for i++; i < len(spans) && spans[i][0] <= end; i++ {
+			end = max(end, spans[i][1])
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(mark)
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// clip bounds s to about n bytes, cut at a rune boundary and never inside a
+// run of the base64 alphabet (the cut backs up to the character before the
+// run), so that no fragment of a token is left at the edge; and says so.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -176,7 +319,16 @@ func clip(s string, n int) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
+	if isTokenChar(s[cut]) {
+		for cut > 0 && isTokenChar(s[cut-1]) {
+			cut--
+		}
+	}
 	return s[:cut] + fmt.Sprintf("… (clipped, %d bytes in all)", len(s))
+}
+
+func isTokenChar(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=' || c == '_'
 }
 
 // scrubbedError is an error whose text is scrubbed of token-shaped runs

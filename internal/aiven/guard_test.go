@@ -1,12 +1,16 @@
 package aiven
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -331,5 +335,222 @@ func TestBoundedKeepsTheChain(t *testing.T) {
 	}
 	if bounded(err) != err || bounded(nil) != nil {
 		t.Error("bounded is not idempotent")
+	}
+}
+
+// hijackAndTrickle answers with the status line and headers head, then
+// writes a byte every 20ms until stop is closed.
+func hijackAndTrickle(t *testing.T, head string) *httptest.Server {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString(head)
+		_ = buf.Flush()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) })
+	return srv
+}
+
+// A 101 Switching Protocols hands back the raw connection, which net/http
+// no longer ties to the context: it is refused at once, never read.
+func TestSwitchingProtocolsIsRefused(t *testing.T) {
+	srv := hijackAndTrickle(t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+	done := make(chan error, 1)
+	go func() { _, err := newTestClient(t, srv.URL, loopbackOptions()).Me(context.Background()); done <- err }()
+	select {
+	case err := <-done:
+		var sw *switchingError
+		if !errors.As(err, &sw) || !strings.Contains(err.Error(), "101 Switching Protocols") {
+			t.Fatalf("err = %v, want the 101 refused by name", err)
+		}
+	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("Me still reading a 101 body without a deadline")
+	}
+}
+
+// pipeBody never yields a byte and ends only when closed: a transport that
+// does not watch the context.
+func pipeBody() io.ReadCloser {
+	r, _ := io.Pipe()
+	return r
+}
+
+// Whatever the transport, a body that never ends is closed when the
+// attempt's context ends.
+func TestBodyReadEndsWithTheContext(t *testing.T) {
+	for _, code := range []int{200, 502} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			o := loopbackOptions()
+			o.AttemptTimeout = 50 * time.Millisecond
+			o.MaxAttempts = 1
+			o.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: code, Header: http.Header{"Content-Type": {"application/json"}}, Body: pipeBody(), ContentLength: -1, Request: r}, nil
+			})
+			done := make(chan error, 1)
+			go func() { _, err := newTestClient(t, "http://127.0.0.1:1", o).Me(context.Background()); done <- err }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("Me succeeded")
+				}
+			case <-time.After(10 * time.Second): // a hang guard
+				t.Fatal("Me still reading a body past its attempt timeout")
+			}
+		})
+	}
+}
+
+// A token list just under the 1 MiB cap of empty objects (350k entries)
+// grew the heap by 192 MiB once decoded; the structure check refuses it
+// before go-client-codegen decodes it. Not parallel: it counts the
+// process's allocations.
+func TestManyElementsAreRefusedBeforeDecoding(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(`{"tokens":[`)
+	for i := 0; b.Len() < maxBody-8; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{}`)
+	}
+	b.WriteString(`]}`)
+	body := b.Bytes()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	c := newTestClient(t, srv.URL, loopbackOptions())
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	tokens, err := c.ListTokens(context.Background())
+	runtime.ReadMemStats(&after)
+	grew := after.TotalAlloc - before.TotalAlloc
+	t.Logf("one ListTokens of a %d KiB answer allocated %d KiB", len(body)>>10, grew>>10)
+	if grew > 32<<20 {
+		t.Errorf("one ListTokens allocated %d MiB for a 1 MiB answer", grew>>20)
+	}
+	if !errors.Is(err, errAnswerTooComplex) || tokens != nil {
+		t.Fatalf("%d tokens, err %v; want errAnswerTooComplex", len(tokens), err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d attempts: the refused answer was retried", n)
+	}
+}
+
+func TestCheckShape(t *testing.T) {
+	many := func(open, elem, close string, n int) string {
+		return open + strings.TrimSuffix(strings.Repeat(elem+",", n), ",") + close
+	}
+	tests := []struct {
+		name string
+		body string
+		ok   bool
+	}{
+		{"token list", `{"tokens":[{"token_prefix":"abc","scopes":["user:read"]},{"token_prefix":"def"}]}`, true},
+		{"array at the bound", many("[", "1", "]", maxElements), true},
+		{"array over the bound", many("[", "1", "]", maxElements+1), false},
+		{"object over the bound", many("{", `"k":1`, "}", maxElements+1), false},
+		{"nested arrays over the bound", `{"a":[[1],` + many("[", "[]", "]", maxElements+1) + `]}`, false},
+		{"values over the total", many("[", many("[", "0", "]", 100), "]", maxValues/100+1), false},
+		{"malformed passes to the decoder", `{"tokens":[1,2`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := checkShape([]byte(tt.body)); (err == nil) != tt.ok {
+				t.Fatalf("checkShape = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// http.Client.Do's *url.Error quotes the whole URL, where a token's "/" is
+// %2F: its pieces were too short for the scrubber. The error names the
+// method and host only, and still matches the deadline.
+func TestTransportErrorNamesNoPath(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	o := loopbackOptions()
+	o.AttemptTimeout = 50 * time.Millisecond
+	o.MaxAttempts = 1
+	_, err := newTestClient(t, srv.URL, o).RevokeToken(context.Background(), splitToken)
+	if err == nil {
+		t.Fatal("RevokeToken succeeded")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want it to match context.DeadlineExceeded", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("err = %v, want a net.Error with Timeout()", err)
+	}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if msg := err.Error(); strings.Contains(msg, "access_token") || !strings.Contains(msg, "DELETE request to "+host) {
+		t.Errorf("err = %q, want the method and host, and no path", msg)
+	}
+	assertNoPiece(t, err.Error(), splitToken)
+}
+
+// splitToken is token-shaped base64 whose "/", "+" and "=" cut it into
+// runs shorter than the scrubber's 24 characters once percent-encoded.
+const splitToken = "Zm9vYmFyYmF6cXV4cXV1eG/NvcmdlZ3JhdWx0Z2Fy+cGx5d2FsZG9mcmVkcG/x1Z3h5enp5c2VjcmV0=="
+
+func assertNoPiece(t *testing.T, out, tok string) {
+	t.Helper()
+	for i := 0; i+12 <= len(tok); i++ {
+		if strings.Contains(out, tok[i:i+12]) {
+			t.Fatalf("%q holds %q of the token", out, tok[i:i+12])
+		}
+	}
+}
+
+func TestScrubSeesPercentDecodedText(t *testing.T) {
+	for _, esc := range []struct{ name, from, to string }{{"%2F", "/", "%2F"}, {"%2B", "+", "%2B"}, {"%3D", "=", "%3D"}, {"all", "", ""}} {
+		t.Run(esc.name, func(t *testing.T) {
+			var quoted string
+			if esc.from == "" {
+				quoted = url.PathEscape(splitToken)
+				quoted = strings.NewReplacer("+", "%2B", "=", "%3D").Replace(quoted)
+			} else {
+				quoted = strings.ReplaceAll(splitToken, esc.from, esc.to)
+			}
+			out := scrub(`Delete "https://api.aiven.io/v1/access_token/` + quoted + `": context deadline exceeded`)
+			assertNoPiece(t, out, splitToken)
+			if !strings.HasPrefix(out, `Delete "https://api.aiven.io/v1/access_`) || !strings.HasSuffix(out, `[cut]": context deadline exceeded`) {
+				t.Errorf("scrub = %q", out)
+			}
+		})
+	}
+	if s := "100%25 of AccessTokenRevoke calls, %zz"; scrub(s) != s {
+		t.Errorf("scrub changed %q", s)
+	}
+}
+
+func TestClipNeverEndsInsideARun(t *testing.T) {
+	s := strings.Repeat("-", 90) + " " + splitToken[:20] + " tail"
+	out := clip(s, 100)
+	if strings.Contains(out, splitToken[:4]) || !strings.HasPrefix(out, strings.Repeat("-", 90)+" …") {
+		t.Fatalf("clip = %q", out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 )
 
@@ -130,10 +131,43 @@ func changedOr(v slog.Value, text string) slog.Value {
 }
 
 // scrubString cuts every token-shaped run out of s; s comes back unchanged
-// (and unallocated) when there is none.
+// (and unallocated, when it holds no "%") when there is none. It judges s
+// as it is and s percent-decoded: a URL writes a token's "/" as %2F, "+"
+// as %2B and "=" as %3D, which cut it into runs under the thresholds
+// (*url.Error quotes whole URLs). The original text of a run found in
+// either is cut.
 func scrubString(s string) string {
+	spans := tokenSpans(s, nil)
+	if strings.IndexByte(s, '%') >= 0 {
+		d, pos := percentDecode(s)
+		if len(d) < len(s) {
+			for _, sp := range tokenSpans(d, nil) {
+				spans = append(spans, [2]int{pos[sp[0]], pos[sp[1]]})
+			}
+		}
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
 	var b strings.Builder
-	last := 0 // s[last:i] is not yet copied to b
+	last := 0 // s[last:] is not yet copied to b
+	for i := 0; i < len(spans); {
+		start, end := spans[i][0], spans[i][1]
+		for i++; i < len(spans) && spans[i][0] <= end; i++ {
+			end = max(end, spans[i][1])
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(scrubbed)
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// tokenSpans appends to spans the [start, end) of every token-shaped run
+// of s.
+func tokenSpans(s string, spans [][2]int) [][2]int {
 	for i := 0; i < len(s); {
 		if !isB64(s[i]) {
 			i++
@@ -146,10 +180,9 @@ func scrubString(s string) string {
 		for n := 0; n < 2 && i < len(s) && s[i] == '='; n++ {
 			i++
 		}
-		cutFrom := -1
 		switch {
 		case tokenShaped(s[start:i]):
-			cutFrom = start
+			spans = append(spans, [2]int{start, i})
 		case i-start == len(avnuPrefix)-1 && s[start:i] == avnuPrefix[:len(avnuPrefix)-1] && i < len(s) && s[i] == '_':
 			// "AVNU" then "_": the run after the underscore decides.
 			j := i + 1
@@ -157,21 +190,45 @@ func scrubString(s string) string {
 				j++
 			}
 			if j-(i+1) > avnuKeep {
-				cutFrom, i = start, j
+				spans = append(spans, [2]int{start, j})
+				i = j
 			}
 		}
-		if cutFrom < 0 {
+	}
+	return spans
+}
+
+// percentDecode decodes every %XX of s, as url.PathUnescape does, leaving a
+// malformed escape as it is; pos[i] is where d[i] starts in s, and
+// pos[len(d)] is len(s).
+func percentDecode(s string) (d string, pos []int) {
+	var b strings.Builder
+	pos = make([]int, 0, len(s)+1)
+	for i := 0; i < len(s); {
+		pos = append(pos, i)
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 3
 			continue
 		}
-		b.WriteString(s[last:cutFrom])
-		b.WriteString(scrubbed)
-		last = i
+		b.WriteByte(s[i])
+		i++
 	}
-	if last == 0 {
-		return s
+	return b.String(), append(pos, len(s))
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	return c - 'a' + 10
 }
 
 // tokenShaped judges one base64 run.

@@ -166,3 +166,36 @@ func TestScrubHandlerKeepsContextAndLevels(t *testing.T) {
 		t.Fatal("a wrapped handler was wrapped again")
 	}
 }
+
+// *url.Error quotes a whole URL, where a token's "/" is %2F (and "+" %2B,
+// "=" %3D): runs of 16 to 23 characters got past both thresholds and ~70
+// characters of a live token reached an error and a log line. The
+// scrubber judges the percent-decoded text too and cuts the original span.
+func TestScrubCutsPercentEncodedTokens(t *testing.T) {
+	tok := aivenShapedToken(t, false)
+	join := func(sep string) string {
+		var pieces []string
+		for i := 0; i+20 <= len(tok); i += 20 {
+			pieces = append(pieces, tok[i:i+20])
+		}
+		return strings.Join(pieces, sep)
+	}
+	tests := []struct{ name, quoted, plain string }{
+		{"%2F", join("%2F"), join("/")},
+		{"%2B", join("%2B"), join("+")},
+		{"%3D", join("%2F") + "%3D%3D", join("/") + "=="},
+		{"lower-case escapes", join("%2f") + "%3d", join("/") + "="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := `Delete "https://api.aiven.io/v1/access_token/` + tt.quoted + `": context deadline exceeded`
+			got := scrubString(in)
+			if want := `Delete "https://api.aiven.io/v1/access_` + scrubbed + `": context deadline exceeded`; got != want {
+				t.Fatalf("scrubString = %q, want %q", got, want)
+			}
+			if run, ok := leaks(got, tt.plain); ok {
+				t.Fatalf("%q survives", run)
+			}
+		})
+	}
+}

@@ -1,10 +1,19 @@
 package secretsmanager
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,12 +22,16 @@ import (
 // Bounds on what a Secrets Manager answer can put into memory and into an
 // error.
 const (
-	// maxBody caps a 2xx body. The largest legitimate answer is sized for a
-	// future BatchGetSecretValue: 20 secrets of at most 64 KiB each is
-	// 1.25 MiB raw, and JSON escaping can grow a string up to six times
-	// (every byte as \u00XX), so 7.5 MiB, plus metadata: 8 MiB. Today's
-	// largest answer, one GetSecretValue, is well under 1 MiB.
-	maxBody = 8 << 20
+	// maxBody caps a 2xx body of the calls that read or write one secret
+	// (DescribeSecret, GetSecretValue, PutSecretValue,
+	// UpdateSecretVersionStage, RotateSecret, and any other): a SecretString
+	// is at most 64 KiB, and JSON escaping can grow a string up to six
+	// times (every byte as \u00XX), so 384 KiB, plus metadata: 1 MiB.
+	maxBody = 1 << 20
+	// maxListBody caps a 2xx body of BatchGetSecretValue and ListSecrets:
+	// 20 secrets of at most 64 KiB each is 1.25 MiB raw, 7.5 MiB escaped,
+	// plus metadata: 8 MiB.
+	maxListBody = 8 << 20
 	// maxErrorBody caps a non-2xx body: Secrets Manager's error JSON
 	// ({"__type": ..., "Message": ...}) is well under 1 KiB.
 	maxErrorBody = 64 << 10
@@ -29,26 +42,175 @@ const (
 	maxErrorText = 1024
 )
 
-// cappedHTTPClient caps every response body the SDK reads: a read past the
-// cap fails with a *bodyTooLargeError, having read at most one byte more
-// than the cap. The SDK reads a whole body into memory (a success to
-// deserialize it, an error to find its code and message), and drains the
-// rest before closing, so the cap bounds both.
+// bodyCap is the cap of a 2xx body for the operation the request's
+// X-Amz-Target header names ("secretsmanager.DescribeSecret").
+func bodyCap(req *http.Request) int64 {
+	switch strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "secretsmanager.") {
+	case "BatchGetSecretValue", "ListSecrets":
+		return maxListBody
+	}
+	return maxBody
+}
+
+// cappedHTTPClient bounds what an answer can cost before the SDK sees it.
+// It refuses a final 1xx (101 Switching Protocols, whose body is the raw
+// connection that net/http no longer ties to the context) at once. It
+// reads every body whole, closing it when the request's context ends,
+// with a cap by status and operation (bodyCap, maxErrorBody): a read past
+// it fails with a *bodyTooLargeError, having read at most one byte more
+// than the cap. A 2xx body must pass checkShape before the SDK decodes it
+// (into interface{} first, then the typed output: a few bytes of body
+// become hundreds of bytes of heap). And an error from sending names the
+// method and host, never the URL (*url.Error quotes it whole).
 type cappedHTTPClient struct {
 	base aws.HTTPClient
 }
 
 func (c cappedHTTPClient) Do(req *http.Request) (*http.Response, error) {
 	rsp, err := c.base.Do(req)
-	if err != nil || rsp.Body == nil {
-		return rsp, err
+	if err != nil {
+		if rsp != nil && rsp.Body != nil {
+			rsp.Body.Close()
+		}
+		return nil, hostOnly(req, err)
 	}
-	limit := int64(maxErrorBody)
-	if rsp.StatusCode >= 200 && rsp.StatusCode < 300 {
-		limit = maxBody
+	if rsp.Body == nil {
+		return rsp, nil
 	}
-	rsp.Body = &cappedBody{r: rsp.Body, left: limit, cap: limit}
+	if rsp.StatusCode < 200 {
+		rsp.Body.Close()
+		return nil, &switchingError{status: rsp.StatusCode}
+	}
+	limit, ok := int64(maxErrorBody), false
+	if ok = rsp.StatusCode >= 200 && rsp.StatusCode < 300; ok {
+		limit = bodyCap(req)
+	}
+	stop := context.AfterFunc(req.Context(), func() { rsp.Body.Close() })
+	b, rerr := io.ReadAll(io.LimitReader(rsp.Body, limit+1))
+	stop()
+	rsp.Body.Close()
+	switch {
+	case rerr != nil:
+		rsp.Body = &failingBody{data: b, err: rerr}
+	case int64(len(b)) > limit:
+		rsp.Body = &failingBody{data: b[:limit], err: &bodyTooLargeError{cap: limit}}
+	case ok && checkShape(b) != nil:
+		rsp.Body = &failingBody{err: errAnswerTooComplex}
+	default:
+		rsp.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	return rsp, nil
+}
+
+// failingBody serves data, then fails with err.
+type failingBody struct {
+	data []byte
+	err  error
+}
+
+func (f *failingBody) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+func (f *failingBody) Close() error { return nil }
+
+// hostOnly replaces a *url.Error with a *requestError.
+func hostOnly(req *http.Request, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &requestError{method: req.Method, host: req.URL.Host, err: err}
+}
+
+// requestError is a request that got no answer: its text names the method
+// and host, never the path or query; errors.Is and errors.As see the cause,
+// and Timeout and Temporary answer for it as *url.Error does.
+type requestError struct {
+	method, host string
+	err          error
+}
+
+func (e *requestError) Error() string {
+	return fmt.Sprintf("%s request to %s: %v", e.method, e.host, e.err)
+}
+
+func (e *requestError) Unwrap() error { return e.err }
+
+func (e *requestError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.err, &t) && t.Timeout()
+}
+
+func (e *requestError) Temporary() bool {
+	var t interface{ Temporary() bool }
+	return errors.As(e.err, &t) && t.Temporary()
+}
+
+// switchingError is a final 1xx answer, refused at once.
+type switchingError struct{ status int }
+
+func (e *switchingError) Error() string {
+	return fmt.Sprintf("Secrets Manager answered %d %s, a protocol switch the rotator never asks for; connection closed", e.status, http.StatusText(e.status))
+}
+
+// Bounds on the structure of a 2xx answer. maxElements bounds the elements
+// of any one array and the members of any one object: a secret keeps about
+// a hundred versions at most, ListSecrets and BatchGetSecretValue answer
+// at most 100 and 20 entries, a secret holds at most 50 tags, so 1000 is
+// ten times the largest. maxValues bounds the JSON tokens of the whole
+// answer, so that many containers under the bound cannot add up either.
+const (
+	maxElements = 1000
+	maxValues   = 50000
+)
+
+var errAnswerTooComplex = errors.New("response body from Secrets Manager holds more JSON elements than any answer the rotator reads; not decoded")
+
+// checkShape walks b's JSON tokens and fails with errAnswerTooComplex as
+// soon as a container holds more than maxElements elements or the answer
+// more than maxValues tokens. Malformed JSON passes: the SDK's decoder
+// reports it.
+func checkShape(b []byte) error {
+	type level struct {
+		object, wantValue bool
+		n                 int
+	}
+	var stack []level
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for tokens := 0; ; {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or malformed JSON the decoder will report
+		}
+		d, isDelim := tok.(json.Delim)
+		if isDelim && (d == ']' || d == '}') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if !top.wantValue {
+				if top.n++; top.n > maxElements {
+					return errAnswerTooComplex
+				}
+			}
+			if top.object {
+				top.wantValue = !top.wantValue
+			}
+		}
+		if tokens++; tokens > maxValues {
+			return errAnswerTooComplex
+		}
+		if isDelim {
+			stack = append(stack, level{object: d == '{'})
+		}
+	}
 }
 
 // bodyTooLargeError is a read past the cap.
@@ -65,38 +227,16 @@ func size(n int64) string {
 	return fmt.Sprintf("%d KiB", n>>10)
 }
 
-type cappedBody struct {
-	r         io.ReadCloser
-	left, cap int64
-	err       error
-}
-
-func (c *cappedBody) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	if int64(len(p)) > c.left+1 {
-		p = p[:c.left+1]
-	}
-	n, err := c.r.Read(p)
-	if int64(n) > c.left {
-		c.err = &bodyTooLargeError{cap: c.cap}
-		return int(c.left), c.err
-	}
-	c.left -= int64(n)
-	return n, err
-}
-
-func (c *cappedBody) Close() error { return c.r.Close() }
-
 // clippedError bounds the text of the error it wraps, which the SDK builds
 // from the response (an error's Message, a request id header, a decoder's
-// complaint), to maxErrorText and a short note; errors.Is and errors.As
-// see through it.
+// complaint): it cuts token-shaped runs (scrub), then clips the text to
+// maxErrorText and a short note, never inside a run of the base64
+// alphabet, so that no fragment of a token is left at a cut edge.
+// errors.Is and errors.As see through it.
 type clippedError struct{ err error }
 
 func (e *clippedError) Error() string {
-	s := e.err.Error()
+	s := scrub(e.err.Error())
 	if len(s) <= maxErrorText {
 		return s
 	}
@@ -106,10 +246,107 @@ func (e *clippedError) Error() string {
 	for head > 0 && !utf8.RuneStart(s[head]) {
 		head--
 	}
+	if isTokenChar(s[head]) {
+		for head > 0 && isTokenChar(s[head-1]) {
+			head--
+		}
+	}
 	for tail < len(s) && !utf8.RuneStart(s[tail]) {
 		tail++
 	}
+	if tail > 0 && isTokenChar(s[tail-1]) {
+		for tail < len(s) && isTokenChar(s[tail]) {
+			tail++
+		}
+	}
 	return s[:head] + fmt.Sprintf(" … (clipped %d of %d bytes) … ", tail-head, len(s)) + s[tail:]
+}
+
+func isTokenChar(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=' || c == '_'
+}
+
+// tokenRun finds what may be an Aiven token (372 characters of standard
+// base64, maybe after "AVNU_") or a long part of one: "AVNU_" and more
+// than a 12-character prefix, or a base64 run of 32 or more that tokenShaped
+// judges; the rule of the rotation package's log scrubber.
+var tokenRun = regexp.MustCompile(`AVNU_[A-Za-z0-9+/]{8,}={0,2}|[A-Za-z0-9+/]{32,}={0,2}`)
+
+// tokenShaped: 72 characters or more, or 32 holding an upper-case letter,
+// a lower-case letter and a digit, as every stretch of random base64 that
+// long does; what it spares are words, hex digests and ids.
+func tokenShaped(run string) bool {
+	if strings.HasPrefix(run, "AVNU_") || len(run) >= 72 {
+		return true
+	}
+	return strings.ContainsFunc(run, unicode.IsUpper) && strings.ContainsFunc(run, unicode.IsLower) && strings.ContainsFunc(run, unicode.IsDigit)
+}
+
+// scrub cuts every token-shaped run from s, judging s as it is and s
+// percent-decoded (a URL writes a token's "/" as %2F, "+" as %2B, "=" as
+// %3D, which cut it into short runs): the original text of a run found in
+// either is cut.
+func scrub(s string) string {
+	spans := tokenSpans(s)
+	if strings.Contains(s, "%") {
+		d, pos := percentDecode(s)
+		for _, sp := range tokenSpans(d) {
+			spans = append(spans, [2]int{pos[sp[0]], pos[sp[1]]})
+		}
+	}
+	return cutSpans(s, spans, "[REDACTED]")
+}
+
+func tokenSpans(s string) [][2]int {
+	var spans [][2]int
+	for _, m := range tokenRun.FindAllStringIndex(s, -1) {
+		if tokenShaped(s[m[0]:m[1]]) {
+			spans = append(spans, [2]int{m[0], m[1]})
+		}
+	}
+	return spans
+}
+
+// percentDecode decodes every %XX of s (as url.PathUnescape does, leaving a
+// malformed escape as it is); pos[i] is where d[i] starts in s, and
+// pos[len(d)] is len(s).
+func percentDecode(s string) (d string, pos []int) {
+	var b strings.Builder
+	pos = make([]int, 0, len(s)+1)
+	for i := 0; i < len(s); {
+		pos = append(pos, i)
+		if s[i] == '%' && i+2 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil && s[i+1] != '+' {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String(), append(pos, len(s))
+}
+
+// cutSpans replaces each span of s (overlapping ones merged) with mark.
+func cutSpans(s string, spans [][2]int, mark string) string {
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(spans); {
+		start, end := spans[i][0], spans[i][1]
+		for i++; i < len(spans) && spans[i][0] <= end; i++ {
+			end = max(end, spans[i][1])
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(mark)
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 func (e *clippedError) Unwrap() error { return e.err }

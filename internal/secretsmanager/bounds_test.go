@@ -76,7 +76,7 @@ func TestEveryBodyReadIsCapped(t *testing.T) {
 		cap    int64
 		want   string
 	}{
-		{name: "success over 8 MiB", status: 200, field: "SecretString", size: 20 << 20, cap: maxBody, want: "Secrets Manager response body over 8 MiB"},
+		{name: "success over 1 MiB", status: 200, field: "SecretString", size: 20 << 20, cap: maxBody, want: "Secrets Manager response body over 1 MiB"},
 		{name: "error over 64 KiB", status: 500, field: "message", size: 2 << 20, cap: maxErrorBody, want: "Secrets Manager response body over 64 KiB"},
 		{name: "error over 64 KiB with a 400", status: 400, field: "message", size: 1 << 20, cap: maxErrorBody, want: "Secrets Manager response body over 64 KiB"},
 	}
@@ -122,7 +122,7 @@ func TestLegitimateLargeValueFits(t *testing.T) {
 // A hostile server answers with a real HTTP body over the cap, and with
 // error messages far longer than any Secrets Manager sends.
 func TestHostileServer(t *testing.T) {
-	long := strings.Repeat("m", 40<<10) // under the error cap, over the error text bound
+	long := strings.Repeat("m ", 20<<10) // under the error cap, over the error text bound; words, not token-shaped
 	tests := []struct {
 		name    string
 		status  int
@@ -136,7 +136,7 @@ func TestHostileServer(t *testing.T) {
 			_, _ = io.WriteString(w, `{"SecretString":"`)
 			_, _ = io.Copy(w, io.LimitReader(fillerReader{}, 12<<20))
 			_, _ = io.WriteString(w, `"}`)
-		}, want: "over 8 MiB", maxText: maxErrorText + 64},
+		}, want: "over 1 MiB", maxText: maxErrorText + 64},
 		{name: "long modeled error message", status: 400, body: func(w io.Writer) {
 			_, _ = io.WriteString(w, `{"__type":"ResourceNotFoundException","message":"`+long+`"}`)
 		}, want: "clipped", check: func(err error) bool {
@@ -157,7 +157,7 @@ func TestHostileServer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			requestID := tt.header
 			if requestID == "" {
-				requestID = strings.Repeat("r", 4000)
+				requestID = strings.Repeat("r-", 2000)
 			}
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
