@@ -37,6 +37,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	lambda.Start(r.Handle)
+	lambda.Start(r.Serve)
 	return nil
 }

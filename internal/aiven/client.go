@@ -68,9 +68,7 @@ func (o Options) withDefaults() Options {
 		o.now = time.Now
 	}
 	if o.Transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxResponseHeaderBytes = 64 << 10
-		o.Transport = t
+		o.Transport = NewTransport()
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "aiven-token-rotator"
@@ -94,6 +92,7 @@ type Client struct {
 	users user.Handler
 	apps  applicationuser.Handler // the same codegen client (application.go)
 	opts  Options
+	clock *serverClock // the Date of the latest answer (ServerTime)
 }
 
 // New is a client that sends token to baseURL. It fails, having sent
@@ -111,8 +110,9 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 	if token.IsZero() {
 		return nil, errors.New("aiven client: the token is empty")
 	}
+	clock := &serverClock{}
 	hc := &http.Client{
-		Transport: responseGuard{base: policyTransport{policy: o.Policy, base: o.Transport}},
+		Transport: responseGuard{base: policyTransport{policy: o.Policy, base: dateTap{base: o.Transport, clock: clock}}},
 		// A redirect could carry the token elsewhere: stop at the first.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -130,7 +130,7 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		// names the variable, not a token.
 		return nil, bounded(fmt.Errorf("aiven client: %w", err))
 	}
-	return &Client{users: c, apps: c, opts: o}, nil
+	return &Client{users: c, apps: c, opts: o, clock: clock}, nil
 }
 
 // hostOnlyDoer sends requests with hc and replaces the *url.Error that

@@ -314,6 +314,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
+	// Every HTTP server dates its answers (RFC 9110, 6.6.1); this one by
+	// its own clock, so that a client reckoning expiry by the server's
+	// time sees Advance as it would see a real day pass.
+	w.Header().Set("Date", e.Now().Format(http.TimeFormat))
 	rec := &statusRecorder{ResponseWriter: w}
 	op := e.serveAPI(rec, r)
 	if e.log != nil {

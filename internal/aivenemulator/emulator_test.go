@@ -722,3 +722,35 @@ func BenchmarkAccessTokenCreate(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// Answers are dated by the emulator's clock, as a real server dates them
+// by its own: a client that reckons expiry by the server's Date sees
+// Advance.
+func TestAnswersAreDatedByTheEmulatorsClock(t *testing.T) {
+	f := newFixture(t)
+	me := f.user("ops@example.com")
+	dated := func() time.Time {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/v1/me", nil)
+		req.Header.Set("Authorization", "aivenv1 "+me.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		d, err := http.ParseTime(resp.Header.Get("Date"))
+		if err != nil {
+			t.Fatalf("Date %q: %v", resp.Header.Get("Date"), err)
+		}
+		return d
+	}
+	before := dated()
+	f.emu.Advance(29 * 24 * time.Hour)
+	after := dated()
+	if gap := after.Sub(before); gap < 29*24*time.Hour || gap > 29*24*time.Hour+time.Minute {
+		t.Errorf("Date moved by %v after Advance(29 days)", gap)
+	}
+	if d := f.emu.Now().Sub(after); d < 0 || d > time.Minute {
+		t.Errorf("Date %v, emulator clock %v", after, f.emu.Now())
+	}
+}

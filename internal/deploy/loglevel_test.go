@@ -92,6 +92,9 @@ func TestMetricsSurviveEveryAllowedLogLevel(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if err := e.Sweep(metrics.Sweep{FunctionName: "f", HasOldest: true, HasSoonest: true}); err != nil {
+			t.Fatal(err)
+		}
 		sc := bufio.NewScanner(&out)
 		n := 0
 		for sc.Scan() {
@@ -101,34 +104,60 @@ func TestMetricsSurviveEveryAllowedLogLevel(t *testing.T) {
 			}
 			emitted = append(emitted, sc.Text())
 		}
-		if n != 2 {
-			t.Errorf("level %s: %d lines, want 2", level, n)
+		if n != 3 {
+			t.Errorf("level %s: %d lines, want 3", level, n)
 		}
 	}
 
 	// An alarm on the rotator's own metrics must name one the lines carry.
 	var names []string
-	if len(emitted) > 0 {
+	for _, line := range emitted {
 		var l struct {
 			AWS struct {
 				CloudWatchMetrics []struct{ Metrics []struct{ Name string } }
 			} `json:"_aws"`
 		}
-		if err := json.Unmarshal([]byte(emitted[0]), &l); err != nil {
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range l.AWS.CloudWatchMetrics {
 			for _, m := range d.Metrics {
-				names = append(names, m.Name)
+				if !slices.Contains(names, m.Name) {
+					names = append(names, m.Name)
+				}
 			}
 		}
 	}
 	for name, r := range tpl.Resources {
-		if r.Type != "AWS::CloudWatch::Alarm" || r.Properties["Namespace"] != metrics.Namespace {
+		if r.Type != "AWS::CloudWatch::Alarm" {
 			continue
 		}
-		if m, _ := r.Properties["MetricName"].(string); !slices.Contains(names, m) {
-			t.Errorf("alarm %s watches %s/%v, which no EMF line carries (%v)", name, metrics.Namespace, r.Properties["MetricName"], names)
+		// A plain alarm names its metric; a metric-math one names each in
+		// a MetricStat.
+		type watched struct{ namespace, metric any }
+		var ws []watched
+		if r.Properties["Namespace"] != nil {
+			ws = append(ws, watched{r.Properties["Namespace"], r.Properties["MetricName"]})
+		}
+		queries, _ := r.Properties["Metrics"].([]any)
+		for _, q := range queries {
+			qm, _ := q.(map[string]any)
+			stat, _ := qm["MetricStat"].(map[string]any)
+			m, _ := stat["Metric"].(map[string]any)
+			if m != nil {
+				ws = append(ws, watched{m["Namespace"], m["MetricName"]})
+			}
+		}
+		if len(ws) == 0 {
+			t.Errorf("alarm %s: no metric found in it", name)
+		}
+		for _, w := range ws {
+			if w.namespace != metrics.Namespace {
+				continue
+			}
+			if m, _ := w.metric.(string); !slices.Contains(names, m) {
+				t.Errorf("alarm %s watches %s/%v, which no EMF line carries (%v)", name, metrics.Namespace, w.metric, names)
+			}
 		}
 	}
 }

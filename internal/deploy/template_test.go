@@ -185,8 +185,11 @@ func TestRotatorFunction(t *testing.T) {
 	env, _ := p["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
 	wantVars := map[string]any{
-		"AIVEN_WEB_URL":     ref("AivenApiUrl"),
-		"ALLOWED_API_HOSTS": ref("AllowedApiHosts"),
+		"AIVEN_WEB_URL":        ref("AivenApiUrl"),
+		"ALLOWED_API_HOSTS":    ref("AllowedApiHosts"),
+		"PREVIOUS_TOKEN_GRACE": ref("PreviousTokenGrace"),
+		"ROTATE_BEFORE_EXPIRY": ref("RotateBeforeExpiry"),
+		"SWEEP_TAG_KEY":        map[string]any{"Fn::If": []any{"SweepTagged", fleetTag, ""}},
 	}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("Environment.Variables = %v, want %v", vars, wantVars)
@@ -261,12 +264,28 @@ type statement struct {
 	effect    string
 }
 
+// roleStatements returns the statements of the role's inline policies and
+// of every AWS::IAM::RolePolicy attached to it.
 func roleStatements(t *testing.T, tpl template) []statement {
 	t.Helper()
 	role := tpl.resource(t, "RotatorRole", "AWS::IAM::Role")
 	policies, ok := role.Properties["Policies"].([]any)
 	if !ok {
 		t.Fatalf("RotatorRole.Policies = %v, want a list", role.Properties["Policies"])
+	}
+	var names []string
+	for name, r := range tpl.Resources {
+		if r.Type == "AWS::IAM::RolePolicy" && reflect.DeepEqual(r.Properties["RoleName"], ref("RotatorRole")) {
+			if r.Condition != "" {
+				t.Fatalf("%s: a conditional policy resource; this test does not follow its condition", name)
+			}
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		r := tpl.Resources[name]
+		policies = append(policies, map[string]any{"PolicyName": r.Properties["PolicyName"], "PolicyDocument": r.Properties["PolicyDocument"]})
 	}
 	var out []statement
 	for _, entry := range policies {
@@ -300,6 +319,22 @@ func roleStatements(t *testing.T, tpl template) []statement {
 	return out
 }
 
+// fleetTag is the tag key of the fleet: manager secrets carry it (any
+// value); SWEEP_TAG_KEY filters on it.
+const fleetTag = "aiven-token-rotator"
+
+// accountSecrets is the Resource of every per-secret statement: any secret
+// of this account and region, narrowed by a condition.
+var accountSecrets = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}
+
+// isOwnFunction reports whether v names this function: its ARN, and the
+// same ARN qualified by an alias or version.
+func isOwnFunction(v any) bool {
+	l, ok := v.([]any)
+	return ok && len(l) == 2 && isGetAtt(l[0], "RotatorFunction", "Arn") &&
+		reflect.DeepEqual(l[1], map[string]any{"Fn::Sub": "${RotatorFunction.Arn}:*"})
+}
+
 func TestRoleIsLeastPrivilege(t *testing.T) {
 	tpl := loadTemplate(t)
 	got := roleStatements(t, tpl)
@@ -310,7 +345,9 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		actions  []string
 		resource any
 	}{
-		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, ref("SecretArn")},
+		{"", []string{"secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"}, "*"},
+		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, accountSecrets},
+		{"", []string{"secretsmanager:RotateSecret"}, accountSecrets},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, map[string]any{"Fn::Sub": managerSecretsArn}},
 		{"", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, map[string]any{"Fn::GetAtt": "RotatorLogGroup.Arn"}},
 		{"HasKmsKey", []string{"kms:Decrypt", "kms:GenerateDataKey"}, ref("KmsKeyArn")},
@@ -355,20 +392,33 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 				t.Errorf("policy %q: %s outside the HasVpc condition", s.policy, a)
 			}
 		}
-		if !slices.Contains(strs(s.resource), "*") {
+		if slices.Contains(strs(s.resource), "*") {
+			// "*" only where the action has no resource type: listing the
+			// secrets, and the ENI actions Lambda needs in a VPC.
+			for _, a := range s.actions {
+				switch {
+				case a == "secretsmanager:ListSecrets" || a == "secretsmanager:BatchGetSecretValue":
+				case strings.HasPrefix(a, "ec2:") && s.guard == "HasVpc":
+				default:
+					t.Errorf("policy %q: %s on Resource \"*\"", s.policy, a)
+				}
+			}
 			continue
 		}
-		// "*" is tolerated in two places only: Secrets Manager actions
-		// limited to secrets that name this function as their rotator, and
-		// the ENI actions Lambda needs in a VPC (no resource-level support).
-		_, allowRotation := condKey(s.condition, "secretsmanager:resource/AllowRotationLambdaArn")
-		for _, a := range s.actions {
-			switch {
-			case strings.HasPrefix(a, "secretsmanager:") && allowRotation:
-			case strings.HasPrefix(a, "ec2:") && s.guard == "HasVpc":
-			default:
-				t.Errorf("policy %q: %s on Resource \"*\"", s.policy, a)
-			}
+		if !slices.ContainsFunc(s.actions, func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) {
+			continue
+		}
+		// Any other Secrets Manager statement reaches only the secrets this
+		// function rotates, or, for reading, a manager secret by its tag.
+		owned, _ := s.condition["ArnLike"].(map[string]any)
+		tagged, _ := s.condition["Null"].(map[string]any)
+		reads := slices.Equal(slices.Sorted(slices.Values(s.actions)), []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"})
+		switch {
+		case isOwnFunction(owned["secretsmanager:resource/AllowRotationLambdaArn"]):
+		case reads && tagged["aws:ResourceTag/"+fleetTag] == "false":
+		default:
+			t.Errorf("policy %q: %v with condition %v: want ArnLike secretsmanager:resource/AllowRotationLambdaArn [RotatorFunction.Arn, RotatorFunction.Arn:*], or (reads only) the %s tag present",
+				s.policy, s.actions, s.condition, fleetTag)
 		}
 	}
 
@@ -376,6 +426,55 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 	trust, _ := json.Marshal(role.Properties["AssumeRolePolicyDocument"])
 	if !strings.Contains(string(trust), `"Service":"lambda.amazonaws.com"`) || !strings.Contains(string(trust), `"sts:AssumeRole"`) {
 		t.Errorf("AssumeRolePolicyDocument = %s, want lambda.amazonaws.com to assume it", trust)
+	}
+}
+
+// RotateSecret, from the sweep or {"action":"rotate"}, starts a rotation of
+// a secret this function already rotates, and cannot re-point it or change
+// its schedule: the request's RotationLambdaARN, when present, is this
+// function, and the request must not modify the rotation rules.
+func TestRotateSecretCannotChangeTheRotation(t *testing.T) {
+	for _, s := range roleStatements(t, loadTemplate(t)) {
+		if !slices.Contains(s.actions, "secretsmanager:RotateSecret") {
+			continue
+		}
+		if !slices.Equal(s.actions, []string{"secretsmanager:RotateSecret"}) {
+			t.Errorf("RotateSecret shares a statement with %v; keep its extra conditions to itself", s.actions)
+		}
+		arnEq, _ := s.condition["ArnEqualsIfExists"].(map[string]any)
+		if !isGetAtt(arnEq["secretsmanager:RotationLambdaARN"], "RotatorFunction", "Arn") {
+			t.Errorf("RotateSecret: ArnEqualsIfExists secretsmanager:RotationLambdaARN = %v, want RotatorFunction.Arn", arnEq["secretsmanager:RotationLambdaARN"])
+		}
+		boolIf, _ := s.condition["BoolIfExists"].(map[string]any)
+		if boolIf["secretsmanager:ModifyRotationRules"] != "false" {
+			t.Errorf("RotateSecret: BoolIfExists secretsmanager:ModifyRotationRules = %v, want false", boolIf["secretsmanager:ModifyRotationRules"])
+		}
+		return
+	}
+	t.Error("no statement allows secretsmanager:RotateSecret; the sweep and on-demand rotation need it")
+}
+
+// The function names its role and the secret permissions name the
+// function's ARN: in the role's own inline policies that is a circular
+// reference CloudFormation refuses. The permission lives in a policy
+// resource of its own, and whatever invokes the function waits for it.
+func TestSecretPermissionsAvoidTheCycle(t *testing.T) {
+	tpl := loadTemplate(t)
+	role := tpl.resource(t, "RotatorRole", "AWS::IAM::Role")
+	refs, conds := map[string]bool{}, map[string]bool{}
+	references(role.Properties, refs, conds)
+	inline, _ := json.Marshal(role.Properties)
+	if refs["RotatorFunction"] || strings.Contains(string(inline), "RotatorFunction") {
+		t.Error("RotatorRole names RotatorFunction, which names RotatorRole: a circular reference")
+	}
+	policy := tpl.resource(t, "RotatorSecretsPolicy", "AWS::IAM::RolePolicy")
+	if !reflect.DeepEqual(policy.Properties["RoleName"], ref("RotatorRole")) {
+		t.Errorf("RotatorSecretsPolicy.RoleName = %v, want Ref RotatorRole", policy.Properties["RoleName"])
+	}
+	for _, name := range []string{"RotationSchedule", "SweepSchedule"} {
+		if r := tpl.Resources[name]; !slices.Contains(strs(r.DependsOn), "RotatorSecretsPolicy") {
+			t.Errorf("%s.DependsOn = %v, want RotatorSecretsPolicy: it may invoke the function at once", name, r.DependsOn)
+		}
 	}
 }
 
@@ -390,11 +489,11 @@ const managerSecretsArn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:$
 func TestManagerSecretsReadableOnlyUnderTheTag(t *testing.T) {
 	found := 0
 	for _, s := range roleStatements(t, loadTemplate(t)) {
-		if reflect.DeepEqual(s.resource, ref("SecretArn")) || !slices.ContainsFunc(s.actions, func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) {
+		if !slices.ContainsFunc(s.actions, func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) || slices.Contains(strs(s.resource), "*") {
 			continue
 		}
 		if _, fleet := condKey(s.condition, "secretsmanager:resource/AllowRotationLambdaArn"); fleet {
-			continue // the sweep's statement, limited to secrets this function rotates
+			continue // the secrets this function rotates
 		}
 		found++
 		if got := slices.Sorted(slices.Values(s.actions)); !slices.Equal(got, []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}) {
@@ -412,7 +511,7 @@ func TestManagerSecretsReadableOnlyUnderTheTag(t *testing.T) {
 		}
 	}
 	if found != 1 {
-		t.Errorf("%d statements on secrets other than SecretArn outside the fleet's, want 1 (manager secrets)", found)
+		t.Errorf("%d statements on secrets this function does not rotate, want 1 (manager secrets)", found)
 	}
 }
 
@@ -445,10 +544,12 @@ func TestKmsUseOnlyThroughSecretsManager(t *testing.T) {
 }
 
 // Secrets Manager calls Decrypt and GenerateDataKey with the encryption
-// context SecretARN=<secret ARN>, so the role can use the key for this
-// secret only, not for every secret the key protects. DescribeKey has no
-// encryption context (a condition on one would always deny it).
-func TestKmsUseOnlyForThisSecret(t *testing.T) {
+// context SecretARN=<secret ARN>: the role can use the key for the secrets
+// of this account and region only, whatever else the key protects. Which of
+// them, Secrets Manager has already decided by the secret permissions.
+// DescribeKey has no encryption context (a condition on one would always
+// deny it).
+func TestKmsUseOnlyForThisAccountsSecrets(t *testing.T) {
 	seen := 0
 	for _, s := range roleStatements(t, loadTemplate(t)) {
 		for _, a := range s.actions {
@@ -456,9 +557,9 @@ func TestKmsUseOnlyForThisSecret(t *testing.T) {
 				continue
 			}
 			seen++
-			eq, _ := s.condition["StringEquals"].(map[string]any)
-			if v := eq["kms:EncryptionContext:SecretARN"]; !reflect.DeepEqual(v, ref("SecretArn")) {
-				t.Errorf("%s: StringEquals kms:EncryptionContext:SecretARN = %v, want Ref SecretArn", a, v)
+			like, _ := s.condition["StringLike"].(map[string]any)
+			if v := like["kms:EncryptionContext:SecretARN"]; !reflect.DeepEqual(v, accountSecrets) {
+				t.Errorf("%s: StringLike kms:EncryptionContext:SecretARN = %v, want %v", a, v, accountSecrets)
 			}
 		}
 	}
@@ -467,8 +568,9 @@ func TestKmsUseOnlyForThisSecret(t *testing.T) {
 	}
 }
 
-// The role names the secret by its full ARN only, so the parameter must
-// refuse a partial ARN (which would match no secret and fail every step).
+// The optional single secret is named by its full ARN, so the parameter
+// must refuse a partial ARN (the rotation schedule and the failure rule
+// would name no secret); empty means no single secret.
 func TestSecretArnParameterRequiresFullArn(t *testing.T) {
 	tpl := loadTemplate(t)
 	pattern, _ := tpl.Parameters["SecretArn"]["AllowedPattern"].(string)
@@ -476,12 +578,16 @@ func TestSecretArnParameterRequiresFullArn(t *testing.T) {
 	if err != nil || pattern == "" {
 		t.Fatalf("SecretArn.AllowedPattern %q: %v", pattern, err)
 	}
+	if d, ok := tpl.Parameters["SecretArn"]["Default"]; !ok || d != "" {
+		t.Errorf("SecretArn.Default = %v, want empty: one stack serves many secrets, the single one is optional", d)
+	}
 	for _, tc := range []struct {
 		arn  string
 		want bool
 	}{
 		{"arn:aws:secretsmanager:us-east-1:000000000000:secret:aiven/api-token-AbCdEf", true},
 		{"arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:tok-a1B2c3", true},
+		{"", true},
 		{"arn:aws:secretsmanager:us-east-1:000000000000:secret:aiven/api-token", false},
 		{"aiven/api-token", false},
 		{"arn:aws:secretsmanager:us-east-1:000000000000:secret:*", false},
@@ -515,9 +621,16 @@ func TestRotationSchedule(t *testing.T) {
 	if r.Condition != "CreateSchedule" {
 		t.Errorf("Condition = %q, want CreateSchedule", r.Condition)
 	}
-	wantCond := map[string]any{"Fn::Equals": []any{ref("CreateRotationSchedule"), "true"}}
+	wantCond := map[string]any{"Fn::And": []any{
+		map[string]any{"Fn::Equals": []any{ref("CreateRotationSchedule"), "true"}},
+		map[string]any{"Condition": "HasSecretArn"},
+	}}
 	if !reflect.DeepEqual(tpl.Conditions["CreateSchedule"], wantCond) {
 		t.Errorf("CreateSchedule = %v, want %v", tpl.Conditions["CreateSchedule"], wantCond)
+	}
+	wantHas := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{ref("SecretArn"), ""}}}}
+	if !reflect.DeepEqual(tpl.Conditions["HasSecretArn"], wantHas) {
+		t.Errorf("HasSecretArn = %v, want %v", tpl.Conditions["HasSecretArn"], wantHas)
 	}
 	if !slices.Contains(strs(r.DependsOn), "RotatorInvokePermission") {
 		t.Errorf("DependsOn = %v, want RotatorInvokePermission (Secrets Manager checks it may invoke)", r.DependsOn)
@@ -662,15 +775,21 @@ func TestRotationFailedRuleNotifiesTopic(t *testing.T) {
 	if r.Condition != "Notify" {
 		t.Errorf("Condition = %q, want Notify (a rule with no target is noise)", r.Condition)
 	}
-	// The shape CloudTrail gives Secrets Manager's rotation outcomes.
+	// The shape CloudTrail gives Secrets Manager's rotation outcomes, for
+	// the single secret when there is one, else for every secret (the
+	// events do not name the rotation function).
+	outcomes := map[string]any{
+		"eventSource": []any{"secretsmanager.amazonaws.com"},
+		"eventName":   []any{"RotationFailed", "RotationAbandoned", "TestRotationFailed"},
+	}
+	forSecret := map[string]any{"additionalEventData": map[string]any{"SecretId": []any{ref("SecretArn")}}}
+	for k, v := range outcomes {
+		forSecret[k] = v
+	}
 	wantPattern := map[string]any{
 		"source":      []any{"aws.secretsmanager"},
 		"detail-type": []any{"AWS Service Event via CloudTrail"},
-		"detail": map[string]any{
-			"eventSource":         []any{"secretsmanager.amazonaws.com"},
-			"eventName":           []any{"RotationFailed", "RotationAbandoned", "TestRotationFailed"},
-			"additionalEventData": map[string]any{"SecretId": []any{ref("SecretArn")}},
-		},
+		"detail":      map[string]any{"Fn::If": []any{"HasSecretArn", forSecret, outcomes}},
 	}
 	if !reflect.DeepEqual(r.Properties["EventPattern"], wantPattern) {
 		got, _ := json.Marshal(r.Properties["EventPattern"])
@@ -797,11 +916,17 @@ func references(v any, refs, conds map[string]bool) {
 				}
 			case "Fn::Sub":
 				s, _ := e.(string)
+				var local map[string]any // Fn::Sub's own variables
 				if l, ok := e.([]any); ok && len(l) > 0 {
 					s, _ = l[0].(string)
+					if len(l) > 1 {
+						local, _ = l[1].(map[string]any)
+					}
 				}
 				for _, m := range subVar.FindAllStringSubmatch(s, -1) {
-					refs[strings.SplitN(m[1], ".", 2)[0]] = true
+					if name := strings.SplitN(m[1], ".", 2)[0]; local[name] == nil {
+						refs[name] = true
+					}
 				}
 			case "Fn::If":
 				if l, ok := e.([]any); ok && len(l) > 0 {

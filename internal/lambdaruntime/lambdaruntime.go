@@ -333,3 +333,13 @@ func readError(r *http.Request) *FunctionError {
 	}
 	return fe
 }
+
+// OpenFiles is how many file descriptors the running child holds now
+// (its sockets included), from /proc (Linux only).
+func (f *Function) OpenFiles() (int, error) {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", f.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("open files: %w", err)
+	}
+	return len(entries), nil
+}

@@ -95,6 +95,15 @@ func newAppWorld(t *testing.T, appValue func(aw *appWorld) map[string]any, opts 
 	for _, o := range opts {
 		o(aw, &cfg)
 	}
+	// These checks expect the replaced token to die in finishSecret: no
+	// grace period unless a test asks for one.
+	if _, set := cfg.RotatorEnv["PREVIOUS_TOKEN_GRACE"]; !set {
+		env := map[string]string{"PREVIOUS_TOKEN_GRACE": "0s"}
+		for k, v := range cfg.RotatorEnv {
+			env[k] = v
+		}
+		cfg.RotatorEnv = env
+	}
 	t.Cleanup(w.leakScanAtCleanup)
 	stack, err := localstack.Start(w.ctx, cfg)
 	if err != nil {

@@ -94,6 +94,15 @@ func newWorldNamed(t *testing.T, secretName string, opts ...worldOption) *world 
 	for _, o := range opts {
 		o(&cfg)
 	}
+	// The worlds' checks expect the replaced token to die in finishSecret:
+	// no grace, unless a test asks for one.
+	if _, set := cfg.RotatorEnv["PREVIOUS_TOKEN_GRACE"]; !set {
+		env := map[string]string{"PREVIOUS_TOKEN_GRACE": "0s"}
+		for k, v := range cfg.RotatorEnv {
+			env[k] = v
+		}
+		cfg.RotatorEnv = env
+	}
 	// Registered first, so it runs last: after the stack and every
 	// process it ran are closed and have written their last line.
 	t.Cleanup(w.leakScanAtCleanup)
@@ -254,14 +263,43 @@ func (w *world) afterStep(r smemulator.StepResult) {
 }
 
 // afterAttempt runs after every attempt: I2 once an attempt succeeded.
+// The user then holds the current token, and the previous one only while
+// the current version records a grace period for it.
 func (w *world) afterAttempt(a smemulator.RotationAttempt) {
 	w.recordVersions()
 	if a.Outcome != "RotationSucceeded" {
 		return
 	}
-	if live := w.liveTokens(); len(live) != 1 {
-		w.problem("I2: after a successful rotation the user holds %d live tokens, want 1: %v", len(live), prefixes(live))
+	allowed := w.allowedLive()
+	live := w.liveTokens()
+	if len(live) > len(allowed) || len(live) == 0 {
+		w.problem("I2: after a successful rotation the user holds %d live tokens, want %d: %v", len(live), len(allowed), prefixes(live))
+		return
 	}
+	for _, tok := range live {
+		if !slices.Contains(allowed, tok.TokenPrefix) {
+			w.problem("I2: after a successful rotation token %s is live, neither current nor in its grace: %v", tok.TokenPrefix, prefixes(live))
+		}
+	}
+}
+
+// allowedLive are the tokens the user may hold once no rotation is under
+// way: the current one, and its predecessor while the current version
+// records a grace period for it.
+func (w *world) allowedLive() []string {
+	v, ok := w.stack.SecretsManager.VersionByStage(w.arn, "AWSCURRENT")
+	if !ok {
+		return nil
+	}
+	parsed, err := secret.Parse(v.SecretString)
+	if err != nil {
+		return nil
+	}
+	allowed := []string{parsed.TokenPrefix}
+	if _, graced, _ := parsed.RevokeAfter(); graced && parsed.PreviousTokenPrefix != "" {
+		allowed = append(allowed, parsed.PreviousTokenPrefix)
+	}
+	return allowed
 }
 
 func prefixes(ts []aivenemulator.TokenRecord) []string {

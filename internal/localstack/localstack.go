@@ -75,6 +75,16 @@ type Config struct {
 	// SecretsManagerOptions and AivenOptions go to the emulators as they are.
 	SecretsManagerOptions []smemulator.Option
 	AivenOptions          []aivenemulator.Option
+	// SweepEvery, above zero, invokes the rotator with SweepPayload that
+	// often, as the deployed stack's EventBridge Scheduler schedule does;
+	// 0: no schedule. A failed sweep is logged to RequestLog, never fatal.
+	SweepEvery time.Duration
+	// SweepTicks, when set, drives the schedule instead of SweepEvery's
+	// clock, one invocation a tick (tests).
+	SweepTicks <-chan time.Time
+	// AfterScheduledSweep, when set, is called after each scheduled
+	// invocation with its outcome (tests).
+	AfterScheduledSweep func(ScheduledRun)
 }
 
 // Stack is a running local stack.
@@ -89,6 +99,7 @@ type Stack struct {
 
 	envOverrides map[string]string
 	lambda       *lambdaAPI
+	sweeps       *schedule
 	servers      []*http.Server
 	closers      []func() error
 }
@@ -99,6 +110,9 @@ type Stack struct {
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.Latency < 0 || cfg.Latency > faults.MaxLatency {
 		return nil, fmt.Errorf("latency %v is outside 0 to %v", cfg.Latency, faults.MaxLatency)
+	}
+	if cfg.SweepEvery < 0 {
+		return nil, fmt.Errorf("sweep period %v is negative; 0 turns the schedule off", cfg.SweepEvery)
 	}
 	smLn, err := listenLoopback(cfg.SecretsManagerAddr)
 	if err != nil {
@@ -163,7 +177,26 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	s.Rotator = fn
 	s.SecretsManager.RegisterFunction(FunctionARN, fn)
 	s.lambda.register(FunctionARN, fn)
+	s.startSchedule(cfg, fn)
 	return s, nil
+}
+
+// startSchedule runs the sweep's schedule when the configuration asks.
+func (s *Stack) startSchedule(cfg Config, fn smemulator.Invoker) {
+	ticks, stopTicker := cfg.SweepTicks, func() {}
+	if ticks == nil {
+		if cfg.SweepEvery <= 0 {
+			return
+		}
+		t := time.NewTicker(cfg.SweepEvery)
+		ticks, stopTicker = t.C, t.Stop
+	}
+	var log *slog.Logger
+	if cfg.RequestLog != nil {
+		log = cfg.RequestLog.With("emulator", "scheduler")
+	}
+	s.sweeps = &schedule{fn: fn, ticks: ticks, timeout: s.lambda.timeout, log: log, after: cfg.AfterScheduledSweep}
+	s.sweeps.start(stopTicker)
 }
 
 // WaitInvocations waits until no asynchronous (Event) invocation made
@@ -196,7 +229,7 @@ func (s *Stack) rotator(ctx context.Context, cfg Config) (smemulator.Invoker, er
 	if err != nil {
 		return nil, err
 	}
-	return lambda.NewHandler(r.Handle), nil
+	return lambda.NewHandler(r.Serve), nil
 }
 
 func (s *Stack) serve(ln net.Listener, h http.Handler) {
@@ -211,6 +244,9 @@ func (s *Stack) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var errs []error
+	if err := s.sweeps.close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("scheduled sweep still running: %w", err))
+	}
 	if err := s.lambda.wait(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("asynchronous invocations still running: %w", err))
 	}

@@ -37,6 +37,8 @@ type Config struct {
 	// SecretsManagerEndpoint overrides the Secrets Manager endpoint
 	// (AWS_ENDPOINT_URL_SECRETS_MANAGER); empty keeps the aws.Config's.
 	SecretsManagerEndpoint string
+	// Fleet holds the grace period and the sweep's settings (fleetconfig.go).
+	Fleet FleetConfig
 }
 
 func (c Config) policy() aiven.Policy {
@@ -55,7 +57,7 @@ func (c Config) Validate() error {
 	if c.SafetyMargin < 0 {
 		return fmt.Errorf("ROTATION_SAFETY_MARGIN: must not be negative")
 	}
-	return nil
+	return c.Fleet.validate()
 }
 
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in
@@ -96,6 +98,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err := aiven.CheckEnv(getenv); err != nil {
 		return Config{}, err
 	}
+	fleet, err := fleetConfigFromEnv(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Fleet = fleet
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}

@@ -28,6 +28,13 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 		return res, err
 	}
 	res.heldToken(current.Token)
+	grace, err := r.graceFor(current)
+	if err != nil {
+		return res, fmt.Errorf("AWSCURRENT: %w", err)
+	}
+	if _, err := r.rotateBeforeFor(current); err != nil {
+		return res, fmt.Errorf("AWSCURRENT: %w", err)
+	}
 
 	_, err = r.store.GetValue(ctx, arn, ev.ClientRequestToken, secretsmanager.StagePending)
 	switch {
@@ -72,6 +79,13 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 	if spared > 0 {
 		res.note("kept %d token(s) with this version's marker younger than %s: a concurrent createSecret may still store one; finishSecret revokes the others", spared, orphanAge)
 	}
+	graced, err := revokeGraced(ctx, api, current, arn, currentVersion(in.desc), prev.prefix, tokens)
+	if err != nil {
+		return res, err
+	}
+	if graced != "" {
+		res.note("revoked %s, the token kept for a grace period since the last rotation: a secret holds at most two live tokens", graced)
+	}
 
 	req := newTokenRequest(current, prev.listed, marker)
 	created, ambiguous, err := createReconciled(ctx, api, req, marker)
@@ -90,6 +104,7 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 		User: me.Email, UserID: me.UserID,
 		ExpiryTime: rfc3339(created.ExpiryTime), CreatedAt: rfc3339(&created.CreateTime),
 	})
+	next = r.withGraceRecord(next, prev.prefix, grace)
 	value, err := next.Marshal()
 	if err != nil {
 		return res, compensate(ctx, api, created.Prefix, fmt.Errorf("build the pending version: %w", err))

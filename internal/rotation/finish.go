@@ -29,6 +29,10 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 	if err := checkTokenPrefix(v); err != nil {
 		return res, err
 	}
+	revokeAfter, graced, err := v.RevokeAfter()
+	if err != nil {
+		return res, err
+	}
 	api, err := in.aiven(v)
 	if err != nil {
 		return res, err
@@ -49,15 +53,24 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 		res.outcome = "promoted"
 	}
 
+	// With a grace record, the previous token stays: the sweep revokes it
+	// once due, or the next createSecret does.
+	gracePrefix := ""
 	if prev := r.previousToRevoke(ctx, in, v, tokens, &res); prev != "" {
-		if _, err := api.RevokeToken(ctx, prev); err != nil {
-			return res, fmt.Errorf("revoke the previous token %s: %w", prev, explainAiven(err, newToken, "revoke"))
+		if graced {
+			gracePrefix = prev
+			res.note("previous token %s kept for its grace period, until %s at the earliest", prev, revokeAfter.UTC().Format(time.RFC3339))
+		} else {
+			if _, err := api.RevokeToken(ctx, prev); err != nil {
+				return res, fmt.Errorf("revoke the previous token %s: %w", prev, explainAiven(err, newToken, "revoke"))
+			}
+			tokens = slices.DeleteFunc(tokens, func(t aiven.Token) bool { return t.Prefix == prev })
 		}
-		tokens = slices.DeleteFunc(tokens, func(t aiven.Token) bool { return t.Prefix == prev })
 	}
 	rule := sweepRule{
 		secretHash:  secret.SecretHash(arn),
 		keepPrefix:  v.TokenPrefix,
+		gracePrefix: gracePrefix,
 		ownVersion:  version,
 		pending:     pendingVersions(in.desc),
 		now:         r.now(),
@@ -114,16 +127,7 @@ func (r *Rotator) previousToRevoke(ctx context.Context, in stepInput, v *secret.
 	if prev == "" {
 		return "" // createSecret found none, and said so then
 	}
-	var why string
-	if err := checkPrefix(prev); err != nil {
-		why = "it " + err.Error()
-	} else if v.Token.HasPrefix(prev) || prev == v.TokenPrefix {
-		why = "it is the prefix of the version's own token"
-	} else if own := listedAs(tokens, v.TokenPrefix); own == nil {
-		why = "the version's token " + v.TokenPrefix + " is not in Aiven's listing, so its marker cannot be checked"
-	} else if m, ok := secret.ParseMarker(own.Description); !ok || m.Secret != secret.SecretHash(in.desc.ARN) || m.Version != in.ev.ClientRequestToken {
-		why = "the version's token " + v.TokenPrefix + " does not carry this version's marker: the version was not written by createSecret for this rotation"
-	}
+	why := previousUntrusted(v, in.desc.ARN, in.ev.ClientRequestToken, tokens)
 	if why == "" {
 		return prev
 	}
@@ -136,6 +140,35 @@ func (r *Rotator) previousToRevoke(ctx context.Context, in stepInput, v *secret.
 	return ""
 }
 
+// previousUntrusted says why v's previous_token_prefix must not be
+// revoked, or "" when it may: it must be prefix-shaped, not v's own
+// token's, and v must have been written by createSecret of the rotation
+// that made version versionID, that is v's own token (whose stored prefix
+// must begin it) is listed at Aiven with this secret's and that version's
+// marker. finishSecret, the next createSecret (a graced token) and the
+// sweep (a due token) all ask it: a stored field alone never revokes a
+// token.
+func previousUntrusted(v *secret.Value, secretARN, versionID string, tokens []aiven.Token) string {
+	prev := v.PreviousTokenPrefix
+	if err := checkPrefix(prev); err != nil {
+		return "it " + err.Error()
+	}
+	if v.Token.HasPrefix(prev) || prev == v.TokenPrefix {
+		return "it is the prefix of the version's own token"
+	}
+	if checkPrefix(v.TokenPrefix) != nil || !v.Token.HasPrefix(v.TokenPrefix) {
+		return "the version's token_prefix is not its token's first characters"
+	}
+	own := listedAs(tokens, v.TokenPrefix)
+	if own == nil {
+		return "the version's token " + v.TokenPrefix + " is not in Aiven's listing, so its marker cannot be checked"
+	}
+	if m, ok := secret.ParseMarker(own.Description); !ok || m.Secret != secret.SecretHash(secretARN) || m.Version != versionID {
+		return "the version's token " + v.TokenPrefix + " does not carry this version's marker: the version was not written by createSecret for this rotation"
+	}
+	return ""
+}
+
 // staleAge is how old a token of this secret, other than one of the
 // finishing version's own, must be before a sweep revokes it (rotation.md:
 // "created more than an hour ago"): a younger one may be a rotation's in
@@ -145,7 +178,8 @@ const staleAge = time.Hour
 // sweepRule decides which listed tokens a sweep may revoke: finishSecret's
 // here, and the one rule the scheduled fleet sweep must use as well. A
 // token is revocable only when it carries this secret's marker and is
-// none of: the caller's own token (currently_active), keepPrefix, a token
+// none of: the caller's own token (currently_active), keepPrefix,
+// gracePrefix, a token
 // whose marker names a version that carries AWSPENDING (a rotation in
 // progress), or a token younger than minStaleAge, except that any other
 // token of ownVersion is revocable whatever its age: that version's value
@@ -153,6 +187,9 @@ const staleAge = time.Hour
 type sweepRule struct {
 	secretHash string // secret.SecretHash of the secret's ARN
 	keepPrefix string // the token the secret holds now; "" for none
+	// gracePrefix is the previous token while its grace period runs; ""
+	// for none.
+	gracePrefix string
 	// ownVersion is the version whose value holds keepPrefix ("" in the
 	// fleet sweep, which has no version of its own).
 	ownVersion  string
@@ -167,7 +204,7 @@ func (s sweepRule) revocable(t aiven.Token) bool {
 	switch {
 	case !ok || m.Secret != s.secretHash:
 		return false // never touch a token without this secret's marker
-	case t.CurrentlyActive || t.Prefix == "" || t.Prefix == s.keepPrefix:
+	case t.CurrentlyActive || t.Prefix == "" || t.Prefix == s.keepPrefix || t.Prefix == s.gracePrefix:
 		return false
 	case s.ownVersion != "" && m.Version == s.ownVersion:
 		return true

@@ -109,8 +109,11 @@ func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Write
 	}
 	store := secretsmanager.New(awsCfg, secretsmanager.Options{BaseEndpoint: cfg.SecretsManagerEndpoint})
 	policy := cfg.policy()
+	// One transport for every client the rotator opens (a sweep opens one
+	// per secret): their connections are pooled once.
+	transport := aiven.NewTransport()
 	open := func(baseURL string, token secret.Token) (tokenAPI, error) {
-		c, err := aiven.New(baseURL, token, aiven.Options{Policy: policy})
+		c, err := aiven.New(baseURL, token, aiven.Options{Policy: policy, Transport: transport})
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +121,7 @@ func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Write
 	}
 	r := newRotator(cfg, store, open, logger, metrics.New(metricsOut))
 	r.managerAt = func(baseURL string, managerToken secret.Token, u aiven.ApplicationUser) (tokenManager, error) {
-		c, err := aiven.New(baseURL, managerToken, aiven.Options{Policy: policy})
+		c, err := aiven.New(baseURL, managerToken, aiven.Options{Policy: policy, Transport: transport})
 		if err != nil {
 			return nil, err
 		}

@@ -154,6 +154,9 @@ func newWorld(t *testing.T, cfg worldConfig) *world {
 func (w *world) rotator(env map[string]string) *rotation.Rotator {
 	w.t.Helper()
 	all := w.stack.RotatorEnv()
+	// These tests expect the replaced token to die in finishSecret: no
+	// grace period unless env asks for one.
+	all["PREVIOUS_TOKEN_GRACE"] = "0s"
 	for k, v := range env {
 		all[k] = v
 	}

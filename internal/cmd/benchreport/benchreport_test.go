@@ -199,3 +199,28 @@ func TestRenderNotMeasured(t *testing.T) {
 		t.Errorf("a pass with nothing measured:\n%s", out.String())
 	}
 }
+
+// The sweep's rows: its wall time in seconds, and counts that pass at
+// their limit ("≤ 70") and fail above it.
+func TestRenderSweepTargets(t *testing.T) {
+	in := "pkg: github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack\n" +
+		"BenchmarkSweepFleet-2\t1\t4210000000 ns/op\t1.000 aiven-calls/secret\t70.00 sm-calls\t65.00 sweep-peak-rss-MB\n"
+	rep, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := render(&out, rep, host{NumCPU: 2, GoVersion: "go", Date: time.Unix(0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| sweep wall time | `BenchmarkSweepFleet` | 4.21 s | ≤ 10 s | pass |\n",
+		"| sweep Secrets Manager calls | `BenchmarkSweepFleet` | 70 | ≤ 70 | pass |\n",
+		"| sweep Aiven calls per secret | `BenchmarkSweepFleet` | 1 | ≤ 1 | pass |\n",
+		"| sweep peak RSS | `BenchmarkSweepFleet` | 65 MB | ≤ 64 MB | fail |\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q\n%s", want, out.String())
+		}
+	}
+}

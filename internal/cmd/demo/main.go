@@ -1,12 +1,16 @@
-// Command demo shows a real rotation: `make demo`.
+// Command demo shows real rotations: `make demo`.
 //
 // It starts the local stack in process, creates an Aiven user, stores the
 // user's token in a secret as a plain string (the bootstrap form), turns on
 // rotation, rotates three times, and then proves the outcome: every earlier
 // token is rejected with 401, the current one is accepted, and the user
-// holds no token besides it. It then rotates one application user's token,
-// managed by an organization admin's token kept in a second secret, and
-// proves the same. It exits non-zero if any of that fails.
+// holds no token besides it. Then, on a second secret with a 3-second
+// grace, the previous token keeps working until the sweep after its grace
+// revokes it; and, with the Aiven emulator's clock moved 25 days on, the
+// sweep rotates both tokens before they expire. Last, it rotates one
+// application user's token, managed by an organization admin's token kept
+// in another secret, and proves the same. It exits non-zero if any of
+// that fails.
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -28,6 +33,7 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
 )
 
 const (
@@ -36,6 +42,9 @@ const (
 	appSecretName     = "aiven/demo-ci"
 	userEmail         = "demo@example.com"
 	rotations         = 3
+	// The secret with a grace period.
+	graceSecret = "aiven/demo-grace"
+	graceEmail  = "grace@example.com"
 )
 
 func main() {
@@ -54,6 +63,9 @@ func run(ctx context.Context, out io.Writer) error {
 	stack, err := localstack.Start(ctx, localstack.Config{
 		SecretsManagerAddr: "127.0.0.1:0",
 		AivenAddr:          "127.0.0.1:0",
+		// This part proves each replaced token dies in finishSecret: no
+		// grace period.
+		RotatorEnv: map[string]string{"PREVIOUS_TOKEN_GRACE": "0s"},
 	})
 	if err != nil {
 		return fmt.Errorf("start the local stack: %w", err)
@@ -128,6 +140,9 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "  live tokens the user holds at Aiven: %d\n", live)
 	if live != 1 {
 		return fmt.Errorf("the user holds %d live tokens, want 1", live)
+	}
+	if err := fleet(ctx, out, stack, sm); err != nil {
+		return err
 	}
 	return runApplication(ctx, stack, out)
 }
@@ -251,4 +266,134 @@ func liveTokens(stack *localstack.Stack, email string) int {
 		}
 	}
 	return n
+}
+
+// sweepResult is the part of the sweep's JSON result the demo shows.
+type sweepResult struct {
+	Results []struct {
+		Secret          string   `json:"secret"`
+		Outcome         string   `json:"outcome"`
+		TokenPrefix     string   `json:"token_prefix"`
+		ExpiresInS      *int64   `json:"expires_in_s"`
+		GraceUntil      string   `json:"previous_token_grace_until"`
+		Revoked         []string `json:"revoked"`
+		RotationStarted string   `json:"rotation_started"`
+		Error           string   `json:"error"`
+	} `json:"results"`
+}
+
+// sweep invokes the rotator with {"action":"sweep"}, as EventBridge
+// Scheduler does, and prints one line per secret.
+func sweep(out io.Writer, stack *localstack.Stack) (sweepResult, error) {
+	raw, err := smemulator.Run(stack.Rotator, localstack.FunctionARN, []byte(`{"action":"sweep"}`), time.Minute)
+	if err != nil {
+		return sweepResult{}, fmt.Errorf("sweep: %w", err)
+	}
+	var res sweepResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return sweepResult{}, fmt.Errorf("sweep result: %w", err)
+	}
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "  secret\toutcome\ttoken\texpires in\tgrace until\trevoked\trotation started")
+	for _, r := range res.Results {
+		expires := "-"
+		if r.ExpiresInS != nil {
+			expires = fmt.Sprintf("%.1f days", float64(*r.ExpiresInS)/86400)
+		}
+		name := r.Secret[strings.LastIndex(r.Secret, ":")+1:]
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%v\t%s\n", name, r.Outcome, r.TokenPrefix, expires, orDash(r.GraceUntil), r.Revoked, orDash(r.RotationStarted))
+		if r.Error != "" {
+			fmt.Fprintf(w, "  \terror: %s\n", r.Error)
+		}
+	}
+	w.Flush()
+	return res, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// fleet shows the grace period and the sweep on a second secret, then an
+// expiry-driven rotation of both.
+func fleet(ctx context.Context, out io.Writer, stack *localstack.Stack, sm *secretsmanager.Client) error {
+	fmt.Fprintln(out, "\nGrace period: a second secret keeps its previous token for 3 seconds (its previous_token_grace).")
+	user, err := stack.Aiven.CreateUser(graceEmail)
+	if err != nil {
+		return fmt.Errorf("create the second Aiven user: %w", err)
+	}
+	value, _ := json.Marshal(map[string]string{"token": user.Token, "previous_token_grace": "3s"})
+	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(graceSecret), SecretString: aws.String(string(value))})
+	if err != nil {
+		return fmt.Errorf("create the second secret: %w", err)
+	}
+	if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+		SecretId: created.ARN, RotationLambdaARN: aws.String(localstack.FunctionARN),
+		RotationRules: &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")},
+	}); err != nil {
+		return fmt.Errorf("rotate the second secret: %w", err)
+	}
+	fmt.Fprintf(out, "  rotated; the previous token %s...: HTTP %d (still valid, within its grace)\n", user.TokenPrefix, whoami(ctx, stack.AivenURL, user.Token))
+	if status := whoami(ctx, stack.AivenURL, user.Token); status != 200 {
+		return fmt.Errorf("the previous token answered %d within its grace, want 200", status)
+	}
+
+	fmt.Fprintln(out, "\nSweep now (as EventBridge Scheduler would run it):")
+	res, err := sweep(out, stack)
+	if err != nil {
+		return err
+	}
+	until := time.Now().Add(3 * time.Second)
+	for _, r := range res.Results {
+		if r.GraceUntil != "" {
+			if t, err := time.Parse(time.RFC3339, r.GraceUntil); err == nil {
+				until = t
+			}
+		}
+	}
+	wait := time.Until(until) + 200*time.Millisecond
+	fmt.Fprintf(out, "\nWaiting %s for the grace to end...\n", wait.Round(100*time.Millisecond))
+	time.Sleep(wait)
+	fmt.Fprintln(out, "Sweep again:")
+	if _, err := sweep(out, stack); err != nil {
+		return err
+	}
+	status := whoami(ctx, stack.AivenURL, user.Token)
+	fmt.Fprintf(out, "  the previous token now: HTTP %d\n", status)
+	if status != 401 {
+		return fmt.Errorf("the previous token answered %d after its grace and a sweep, want 401", status)
+	}
+
+	moved := stack.Aiven.Advance(25 * 24 * time.Hour)
+	fmt.Fprintf(out, "\nExpiry: Aiven's clock moves 25 days on (%s): each token has 5 days left, under ROTATE_BEFORE_EXPIRY (168h).\nSweep:\n", moved.Format(time.DateOnly))
+	res, err = sweep(out, stack)
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Results {
+		if r.RotationStarted == "" {
+			return fmt.Errorf("the sweep started no rotation of %s, 5 days from expiry", r.Secret)
+		}
+		current, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.Secret)})
+		if err != nil {
+			return fmt.Errorf("read %s: %w", r.Secret, err)
+		}
+		if aws.ToString(current.VersionId) != r.RotationStarted {
+			return fmt.Errorf("%s: AWSCURRENT is %s, want the rotation's %s (%s)", r.Secret, aws.ToString(current.VersionId), r.RotationStarted, lastOutcome(stack, r.RotationStarted))
+		}
+	}
+	fmt.Fprintln(out, "\nSweep after those rotations:")
+	res, err = sweep(out, stack)
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Results {
+		if r.Outcome != "healthy" || r.ExpiresInS == nil || *r.ExpiresInS < 29*86400 {
+			return fmt.Errorf("%s after the expiry rotation: %s, expires in %v s", r.Secret, r.Outcome, r.ExpiresInS)
+		}
+	}
+	return nil
 }

@@ -13,6 +13,11 @@
 //	                                instead of in-process
 //	LOCALSTACK_LATENCY              delay for every emulator call, a Go
 //	                                duration such as 20ms (flag -latency)
+//	LOCALSTACK_SWEEP_EVERY          how often the rotator is invoked with
+//	                                {"action":"sweep"}, as EventBridge
+//	                                Scheduler does in AWS: a Go duration,
+//	                                default 1m; off (or 0) for none (flag
+//	                                -sweep-every)
 //	PREVIOUS_TOKEN_GRACE, ROTATE_BEFORE_EXPIRY, ROTATION_SAFETY_MARGIN,
 //	SWEEP_CONCURRENCY, SWEEP_TAG_KEY, ALLOWED_API_HOSTS,
 //	AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT
@@ -70,8 +75,9 @@ func run() error {
 		"rotation_function", localstack.FunctionARN,
 		"rotator", how,
 		"latency", cfg.Latency.String(),
+		"sweep_every", sweepLine(cfg.SweepEvery),
 		"rotator_settings", settingsLine(cfg.RotatorEnv))
-	fmt.Fprintf(os.Stderr, "\n  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_DEFAULT_REGION=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n  curl -s -XPOST %s/_emulator/users -d '{\"email\":\"me@example.com\"}'\n  aws lambda invoke --endpoint-url %s --function-name aiven-token-rotator --payload '{...}' out.json\n    (AWS CLI v2: add --cli-binary-format raw-in-base64-out)\n\nCtrl-C stops.\n\n",
+	fmt.Fprintf(os.Stderr, "\n  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%s AWS_DEFAULT_REGION=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n  curl -s -XPOST %s/_emulator/users -d '{\"email\":\"me@example.com\"}'\n  aws lambda invoke --endpoint-url %s --function-name aiven-token-rotator --payload '{\"action\":\"sweep\"}' out.json\n    (AWS CLI v2: add --cli-binary-format raw-in-base64-out)\n\nCtrl-C stops.\n\n",
 		stack.SecretsManagerURL, localstack.Region, stack.AivenURL, stack.SecretsManagerURL)
 
 	<-ctx.Done()
@@ -92,6 +98,7 @@ func config(args []string, lookup func(string) (string, bool), usage io.Writer) 
 	fs := flag.NewFlagSet("localstack", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	latency := fs.String("latency", env("LOCALSTACK_LATENCY", "0s"), "delay for every call to either emulator, a Go duration (env LOCALSTACK_LATENCY)")
+	sweepEvery := fs.String("sweep-every", env("LOCALSTACK_SWEEP_EVERY", "1m"), `how often to invoke the rotator with {"action":"sweep"}, a Go duration, or off (env LOCALSTACK_SWEEP_EVERY)`)
 	if err := fs.Parse(args); err != nil {
 		return localstack.Config{}, err
 	}
@@ -102,7 +109,15 @@ func config(args []string, lookup func(string) (string, bool), usage io.Writer) 
 	if err != nil {
 		return localstack.Config{}, fmt.Errorf("-latency / LOCALSTACK_LATENCY %q: %w", *latency, err)
 	}
+	var every time.Duration
+	if *sweepEvery != "off" {
+		every, err = time.ParseDuration(*sweepEvery)
+		if err != nil || every < 0 {
+			return localstack.Config{}, fmt.Errorf("-sweep-every / LOCALSTACK_SWEEP_EVERY %q: want a Go duration such as 1m, or off", *sweepEvery)
+		}
+	}
 	return localstack.Config{
+		SweepEvery:         every,
 		SecretsManagerAddr: env("LOCALSTACK_SECRETSMANAGER_ADDR", "127.0.0.1:4566"),
 		AivenAddr:          env("LOCALSTACK_AIVEN_ADDR", "127.0.0.1:4567"),
 		BackgroundRotation: true,
@@ -110,6 +125,14 @@ func config(args []string, lookup func(string) (string, bool), usage io.Writer) 
 		Latency:            d,
 		RotatorEnv:         localstack.SettingsFrom(lookup),
 	}, nil
+}
+
+// sweepLine says how often the sweep runs.
+func sweepLine(every time.Duration) string {
+	if every <= 0 {
+		return "off"
+	}
+	return every.String()
 }
 
 // settingsLine shows the passed settings as NAME=value, sorted. None of

@@ -1,0 +1,92 @@
+package metrics
+
+import (
+	"encoding/json"
+	"math"
+	"time"
+)
+
+// Sweep is the fleet's figures after one sweep. They stay few whatever the
+// fleet's size: CloudWatch bills each metric and each dimension value, so
+// per-secret figures belong in the sweep's log lines, not here.
+type Sweep struct {
+	// FunctionName is the one dimension: a value per deployed function,
+	// so that two stacks in one account keep their figures apart.
+	FunctionName string
+	DryRun       bool // a property: a dry run's counts are what it would do
+
+	SecretsSeen      int // secrets this function rotates, found by listing
+	Healthy          int // whose current token authenticates
+	TokenInvalid     int // whose current token Aiven refuses (401)
+	RotationsStarted int // RotateSecret calls that started a rotation
+	TokensRevoked    int // previous tokens past their grace, and orphans
+	Errors           int // secrets the sweep could not finish
+	NotReached       int // secrets left when the invocation's deadline neared
+
+	// OldestTokenAge and SoonestExpiry are over the secrets whose token
+	// reports them; HasOldest and HasSoonest say whether any did (the
+	// metric is left out otherwise, rather than written as 0). A token
+	// already expired gives a negative SoonestExpiry.
+	OldestTokenAge time.Duration
+	HasOldest      bool
+	SoonestExpiry  time.Duration
+	HasSoonest     bool
+}
+
+// Names of the sweep's metrics, for alarms.
+const (
+	SweepTokenInvalidMetric  = "SweepTokenInvalid"
+	SweepSoonestExpiryMetric = "SweepSoonestExpiry"
+)
+
+// Sweep writes one line for a finished sweep, dimension FunctionName.
+// Calling it twice writes two lines, counted twice by CloudWatch.
+func (e *Emitter) Sweep(s Sweep) error {
+	if e == nil || e.w == nil {
+		return nil
+	}
+	now := e.now()
+	l := map[string]any{
+		"level":        e.level,
+		"timestamp":    now.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		"FunctionName": s.FunctionName,
+		"DryRun":       s.DryRun,
+	}
+	var defs []metricDef
+	count := func(name string, v int) {
+		defs = append(defs, metricDef{name, "Count"})
+		l[name] = v
+	}
+	count("SweepSecretsSeen", s.SecretsSeen)
+	count("SweepHealthy", s.Healthy)
+	count(SweepTokenInvalidMetric, s.TokenInvalid)
+	count("SweepRotationsStarted", s.RotationsStarted)
+	count("SweepTokensRevoked", s.TokensRevoked)
+	count("SweepErrors", s.Errors)
+	count("SweepNotReached", s.NotReached)
+	if s.HasOldest {
+		defs = append(defs, metricDef{"SweepOldestTokenAge", "Seconds"})
+		l["SweepOldestTokenAge"] = math.Floor(s.OldestTokenAge.Seconds())
+	}
+	if s.HasSoonest {
+		defs = append(defs, metricDef{SweepSoonestExpiryMetric, "Seconds"})
+		l[SweepSoonestExpiryMetric] = math.Floor(s.SoonestExpiry.Seconds())
+	}
+	l["_aws"] = metadata{
+		Timestamp: now.UnixMilli(),
+		CloudWatchMetrics: []directive{{
+			Namespace:  Namespace,
+			Dimensions: [][]string{{"FunctionName"}},
+			Metrics:    defs,
+		}},
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, err = e.w.Write(b)
+	return err
+}

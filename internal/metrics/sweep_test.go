@@ -1,0 +1,89 @@
+package metrics
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestSweepWritesValidEMF(t *testing.T) {
+	tests := []struct {
+		name      string
+		sweep     Sweep
+		wantNames []string
+	}{
+		{
+			name: "with ages",
+			sweep: Sweep{FunctionName: "rotator", SecretsSeen: 1000, Healthy: 998, TokenInvalid: 1, RotationsStarted: 3, TokensRevoked: 5, Errors: 1,
+				OldestTokenAge: 20*24*time.Hour + 1500*time.Millisecond, HasOldest: true, SoonestExpiry: -90 * time.Second, HasSoonest: true},
+			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepOldestTokenAge", "SweepSoonestExpiry"},
+		},
+		{
+			// No token reported an expiry: the metric is absent, not 0,
+			// which the expiry alarm would read as "expired now".
+			name:      "no ages",
+			sweep:     Sweep{FunctionName: "rotator", DryRun: true},
+			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			e := New(&buf)
+			e.now = func() time.Time { return time.UnixMilli(1700000000123) }
+			if err := e.Sweep(tt.sweep); err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatalf("%v: %s", err, buf.String())
+			}
+			var meta struct {
+				Timestamp         int64
+				CloudWatchMetrics []struct {
+					Namespace  string
+					Dimensions [][]string
+					Metrics    []struct{ Name, Unit string }
+				}
+			}
+			raw, _ := json.Marshal(got["_aws"])
+			if err := json.Unmarshal(raw, &meta); err != nil || meta.Timestamp != 1700000000123 || len(meta.CloudWatchMetrics) != 1 {
+				t.Fatalf("_aws = %s (%v)", raw, err)
+			}
+			d := meta.CloudWatchMetrics[0]
+			if d.Namespace != Namespace || len(d.Dimensions) != 1 || !slices.Equal(d.Dimensions[0], []string{"FunctionName"}) {
+				t.Errorf("directive %+v", d)
+			}
+			if got["FunctionName"] != "rotator" || got["DryRun"] != tt.sweep.DryRun {
+				t.Errorf("FunctionName/DryRun = %v/%v", got["FunctionName"], got["DryRun"])
+			}
+			var names []string
+			for _, m := range d.Metrics {
+				names = append(names, m.Name)
+				if _, ok := got[m.Name].(float64); !ok {
+					t.Errorf("metric %s has no numeric value", m.Name)
+				}
+			}
+			if !slices.Equal(names, tt.wantNames) {
+				t.Errorf("metrics %v, want %v", names, tt.wantNames)
+			}
+			if tt.sweep.HasSoonest && (got["SweepSoonestExpiry"] != -90.0 || got["SweepOldestTokenAge"] != float64(20*24*3600+1)) {
+				t.Errorf("ages %v %v, want whole seconds", got["SweepSoonestExpiry"], got["SweepOldestTokenAge"])
+			}
+			if got["SweepSecretsSeen"] != float64(tt.sweep.SecretsSeen) || got["SweepTokenInvalid"] != float64(tt.sweep.TokenInvalid) {
+				t.Errorf("counts %v", got)
+			}
+			if got["level"] != "INFO" {
+				t.Errorf("level %v", got["level"])
+			}
+		})
+	}
+}
+
+func TestSweepNilWriterDiscards(t *testing.T) {
+	if err := New(nil).Sweep(Sweep{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,122 @@
+package rotation
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFleetConfigFromEnv(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	c, err := ConfigFromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := FleetConfig{PreviousTokenGrace: 24 * time.Hour, RotateBeforeExpiry: 168 * time.Hour, SweepConcurrency: 8}
+	if c.Fleet != want {
+		t.Fatalf("defaults %+v, want %+v (rotation.md)", c.Fleet, want)
+	}
+	c, err = ConfigFromEnv(env(map[string]string{"PREVIOUS_TOKEN_GRACE": "0s", "ROTATE_BEFORE_EXPIRY": "72h", "SWEEP_CONCURRENCY": "16", "SWEEP_TAG_KEY": " aiven-token-rotator "}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (FleetConfig{RotateBeforeExpiry: 72 * time.Hour, SweepConcurrency: 16, SweepTagKey: "aiven-token-rotator"}); c.Fleet != want {
+		t.Fatalf("set %+v, want %+v", c.Fleet, want)
+	}
+	for _, tc := range []struct{ name, value, want string }{
+		{"PREVIOUS_TOKEN_GRACE", "1d", "PREVIOUS_TOKEN_GRACE"},
+		{"PREVIOUS_TOKEN_GRACE", "169h", "PREVIOUS_TOKEN_GRACE: must be from 0s to 168h0m0s"},
+		{"PREVIOUS_TOKEN_GRACE", "-1s", "PREVIOUS_TOKEN_GRACE"},
+		{"ROTATE_BEFORE_EXPIRY", "0s", "ROTATE_BEFORE_EXPIRY: must be above zero"},
+		{"ROTATE_BEFORE_EXPIRY", "soon", "ROTATE_BEFORE_EXPIRY"},
+		{"SWEEP_CONCURRENCY", "0", "SWEEP_CONCURRENCY"},
+		{"SWEEP_CONCURRENCY", "65", "SWEEP_CONCURRENCY"},
+		{"SWEEP_CONCURRENCY", "eight", "SWEEP_CONCURRENCY"},
+	} {
+		_, err := ConfigFromEnv(env(map[string]string{tc.name: tc.value}))
+		if err == nil || !strings.Contains(err.Error(), strings.Fields(tc.want)[0]) {
+			t.Errorf("%s=%s: %v, want an error naming %s", tc.name, tc.value, err, tc.name)
+		}
+	}
+}
+
+// The previous token is due at the record, and never sooner than the
+// grace after the rotation completed: a retried rotation may promote long
+// after createSecret wrote the record.
+func TestDueAtIsNeverSoonerThanTheGraceAfterPromotion(t *testing.T) {
+	created := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	grace := 24 * time.Hour
+	recorded := created.Add(grace)
+	for _, tc := range []struct {
+		name        string
+		lastRotated time.Time
+		want        time.Time
+	}{
+		{"promoted seconds later", created.Add(3 * time.Second), created.Add(3*time.Second + grace)},
+		{"promoted by a retry hours later", created.Add(5 * time.Hour), created.Add(5*time.Hour + grace)},
+		{"never rotated (a value written by hand)", time.Time{}, recorded},
+		{"an older completion", created.Add(-time.Hour), recorded},
+	} {
+		if got := dueAt(recorded, tc.lastRotated, grace); !got.Equal(tc.want) {
+			t.Errorf("%s: due %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestDecodeAction(t *testing.T) {
+	for _, tc := range []struct {
+		event      string
+		recognised bool
+		want       action
+		wantErr    string
+	}{
+		{`{"action":"sweep"}`, true, action{name: ActionSweep}, ""},
+		{`{"action":"sweep","dry_run":true}`, true, action{name: ActionSweep, dryRun: true}, ""},
+		{`{"action":"sweep","dry_run":false}`, true, action{name: ActionSweep}, ""},
+		{`{"action":"rotate","secret_id":"aiven/a"}`, true, action{name: ActionRotate, secretID: "aiven/a"}, ""},
+		{`{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`, true, action{name: ActionSweep, scheduled: true}, ""},
+		// Not ours: Handle names them.
+		{`{"Step":"createSecret","SecretId":"s","ClientRequestToken":"v"}`, false, action{}, ""},
+		{`{"detail-type":"Object Created","source":"aws.s3"}`, false, action{}, ""},
+		{`{"detail-type":"Scheduled Event","source":"not.aws.events"}`, false, action{}, ""},
+		{`[]`, false, action{}, ""},
+		{`null`, false, action{}, ""},
+		{`{"foo":1}`, false, action{}, ""},
+		// Ours, but wrong: named, never quoted (but the action's name).
+		{`{"action":"sweep","dry_run":"true"}`, true, action{}, "dry_run must be a boolean"},
+		{`{"action":"sweep","dry_run":null}`, true, action{}, "dry_run must be a boolean"},
+		{`{"action":"sweep","secret_id":"AVNU_secretvalue"}`, true, action{}, "unknown field(s) [secret_id]"},
+		{`{"action":"rotate","secret_id":""}`, true, action{}, "secret_id is empty"},
+		{`{"action":"rotate","secret_id":["a"]}`, true, action{}, "secret_id must be a string"},
+		{`{"action":"rotate","dry_run":true,"secret_id":"a"}`, true, action{}, "unknown field(s) [dry_run]"},
+		{`{"action":"rotate"}`, true, action{}, "secret_id is missing"},
+		{`{"action":"Sweep"}`, true, action{}, `unknown action "Sweep"`},
+		{`{"action":null}`, true, action{}, "unknown action"},
+		{`{"action":{"x":1}}`, true, action{}, "field action must be a string"},
+	} {
+		got, recognised, err := decodeAction(json.RawMessage(tc.event))
+		switch {
+		case recognised != tc.recognised:
+			t.Errorf("%s: recognised %v, want %v", tc.event, recognised, tc.recognised)
+		case tc.wantErr == "" && (err != nil || got != tc.want):
+			t.Errorf("%s: %+v %v, want %+v", tc.event, got, err, tc.want)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s: %v, want an error containing %q", tc.event, err, tc.wantErr)
+		case err != nil && strings.Contains(err.Error(), "AVNU_secretvalue"):
+			t.Errorf("%s: the error quotes a value: %v", tc.event, err)
+		}
+	}
+}
+
+func TestUnqualifiedFunctionARN(t *testing.T) {
+	base := "arn:aws:lambda:us-east-1:123456789012:function:rotator"
+	for _, arn := range []string{base, base + ":live", base + ":$LATEST", base + ":7"} {
+		if got := unqualified(arn); got != base {
+			t.Errorf("unqualified(%s) = %s", arn, got)
+		}
+	}
+	if functionName(base+":live") != "rotator" {
+		t.Errorf("functionName = %s", functionName(base+":live"))
+	}
+}

@@ -1,0 +1,100 @@
+package rotation
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults and bounds of the grace period and the sweep, from rotation.md.
+const (
+	DefaultPreviousTokenGrace = 24 * time.Hour
+	MaxPreviousTokenGrace     = 168 * time.Hour
+	DefaultRotateBeforeExpiry = 168 * time.Hour
+	DefaultSweepConcurrency   = 8
+	maxSweepConcurrency       = 64
+)
+
+// FleetConfig is the grace period and the sweep's configuration. Its zero
+// value revokes at once, rotates before expiry at the default, and sweeps
+// DefaultSweepConcurrency secrets at a time.
+type FleetConfig struct {
+	// PreviousTokenGrace is how long the replaced token stays live after
+	// promotion (PREVIOUS_TOKEN_GRACE; 0 revokes at once). A secret's
+	// previous_token_grace wins.
+	PreviousTokenGrace time.Duration
+	// RotateBeforeExpiry: the sweep starts a rotation when the current
+	// token expires sooner (ROTATE_BEFORE_EXPIRY; 0 takes the default). A
+	// secret's rotate_before_expiry wins.
+	RotateBeforeExpiry time.Duration
+	// SweepConcurrency is how many secrets the sweep works on at once
+	// (SWEEP_CONCURRENCY; 0 takes the default).
+	SweepConcurrency int
+	// SweepTagKey, when set, narrows the sweep's listing to secrets
+	// carrying this tag key (SWEEP_TAG_KEY).
+	SweepTagKey string
+}
+
+// fleetConfigFromEnv reads the fleet's variables; unset ones take the
+// defaults of rotation.md, and a bad one is an error naming it.
+func fleetConfigFromEnv(getenv func(string) string) (FleetConfig, error) {
+	f := FleetConfig{
+		PreviousTokenGrace: DefaultPreviousTokenGrace,
+		RotateBeforeExpiry: DefaultRotateBeforeExpiry,
+		SweepConcurrency:   DefaultSweepConcurrency,
+		SweepTagKey:        strings.TrimSpace(getenv("SWEEP_TAG_KEY")),
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"PREVIOUS_TOKEN_GRACE", &f.PreviousTokenGrace}, {"ROTATE_BEFORE_EXPIRY", &f.RotateBeforeExpiry}} {
+		v := strings.TrimSpace(getenv(d.name))
+		if v == "" {
+			continue
+		}
+		parsed, err := time.ParseDuration(v)
+		if err != nil {
+			return FleetConfig{}, fmt.Errorf("%s: %q is not a Go duration such as 24h or 90m", d.name, clip(v, 40))
+		}
+		*d.dst = parsed
+	}
+	if v := strings.TrimSpace(getenv("ROTATE_BEFORE_EXPIRY")); v != "" && f.RotateBeforeExpiry <= 0 {
+		return FleetConfig{}, fmt.Errorf("ROTATE_BEFORE_EXPIRY: must be above zero")
+	}
+	if v := strings.TrimSpace(getenv("SWEEP_CONCURRENCY")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxSweepConcurrency {
+			return FleetConfig{}, fmt.Errorf("SWEEP_CONCURRENCY: %q is not a whole number from 1 to %d", clip(v, 40), maxSweepConcurrency)
+		}
+		f.SweepConcurrency = n
+	}
+	return f, f.validate()
+}
+
+// validate checks the bounds; its errors name the variable.
+func (f FleetConfig) validate() error {
+	switch {
+	case f.PreviousTokenGrace < 0 || f.PreviousTokenGrace > MaxPreviousTokenGrace:
+		return fmt.Errorf("PREVIOUS_TOKEN_GRACE: must be from 0s to %s", MaxPreviousTokenGrace)
+	case f.RotateBeforeExpiry < 0:
+		return fmt.Errorf("ROTATE_BEFORE_EXPIRY: must be above zero")
+	case f.SweepConcurrency < 0 || f.SweepConcurrency > maxSweepConcurrency:
+		return fmt.Errorf("SWEEP_CONCURRENCY: must be from 1 to %d", maxSweepConcurrency)
+	}
+	return nil
+}
+
+func (f FleetConfig) rotateBeforeExpiry() time.Duration {
+	if f.RotateBeforeExpiry <= 0 {
+		return DefaultRotateBeforeExpiry
+	}
+	return f.RotateBeforeExpiry
+}
+
+func (f FleetConfig) sweepConcurrency() int {
+	if f.SweepConcurrency <= 0 {
+		return DefaultSweepConcurrency
+	}
+	return f.SweepConcurrency
+}

@@ -1,0 +1,447 @@
+package rotation
+
+// The fleet sweep (rotation.md, "The sweep"; docs/fleet.md): every secret
+// this function rotates gets a health check, its due revocations, its
+// orphans revoked, and a rotation started before its token expires. It
+// never rotates inline, and never fails as a whole for one secret.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
+)
+
+// sweepSecretAllowance is the time a secret may need (a listing, a few
+// revocations, a RotateSecret, with their retries): the sweep starts no
+// secret with less than this left before its deadline, and reports it
+// not reached instead.
+const sweepSecretAllowance = 5 * time.Second
+
+// Outcomes of one secret in a sweep.
+const (
+	sweptHealthy      = "healthy"
+	sweptTokenInvalid = "token_invalid"
+	sweptError        = "error"
+	sweptNotReached   = "not_reached"
+)
+
+// sweepReport is the sweep's JSON result: the fleet's figures, then one
+// entry per secret.
+type sweepReport struct {
+	Action           string        `json:"action"`
+	DryRun           bool          `json:"dry_run"`
+	Secrets          int           `json:"secrets"`
+	Healthy          int           `json:"healthy"`
+	TokenInvalid     int           `json:"token_invalid"`
+	RotationsStarted int           `json:"rotations_started"`
+	TokensRevoked    int           `json:"tokens_revoked"`
+	Errors           int           `json:"errors"`
+	NotReached       int           `json:"not_reached"`
+	OldestTokenAgeS  *int64        `json:"oldest_token_age_s,omitempty"`
+	SoonestExpiryS   *int64        `json:"soonest_expiry_s,omitempty"`
+	DurationMS       int64         `json:"duration_ms"`
+	Results          []sweptSecret `json:"results"`
+}
+
+// sweptSecret is what the sweep found and did for one secret. In a dry
+// run, the would_ fields say what it would have done.
+type sweptSecret struct {
+	Secret      string `json:"secret"`
+	Name        string `json:"name,omitempty"`
+	Outcome     string `json:"outcome"`
+	TokenPrefix string `json:"token_prefix,omitempty"`
+	TokenAgeS   *int64 `json:"token_age_s,omitempty"`
+	ExpiresInS  *int64 `json:"expires_in_s,omitempty"`
+	// GraceUntil: the previous token is kept until then (RFC 3339).
+	GraceUntil         string   `json:"previous_token_grace_until,omitempty"`
+	Revoked            []string `json:"revoked,omitempty"`
+	WouldRevoke        []string `json:"would_revoke,omitempty"`
+	RotationStarted    string   `json:"rotation_started,omitempty"`
+	WouldRotate        bool     `json:"would_rotate,omitempty"`
+	RotationInProgress bool     `json:"rotation_in_progress,omitempty"`
+	Error              string   `json:"error,omitempty"`
+}
+
+// sweepJob is one secret with its current value, or why it has none.
+type sweepJob struct {
+	i       int
+	entry   secretsmanager.Listed
+	value   string
+	readErr string
+}
+
+// sweep visits every secret this function rotates. It fails as a whole
+// only when it cannot list the secrets; otherwise each secret's failure is
+// that secret's entry. With dryRun it reads as usual and changes nothing.
+// Run twice, the second finds done what the first did.
+func (r *Rotator) sweep(ctx context.Context, dryRun bool) (*sweepReport, error) {
+	start := r.now()
+	self, err := selfARN(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := r.fleet()
+	if err != nil {
+		return nil, err
+	}
+	listed, err := fs.ListSecrets(ctx, r.cfg.Fleet.SweepTagKey)
+	if err != nil {
+		return nil, fmt.Errorf("list the secrets: %w", err)
+	}
+	var owned []secretsmanager.Listed
+	for _, s := range listed {
+		if s.RotationEnabled && owns(s, self) {
+			owned = append(owned, s)
+		}
+	}
+	rep := &sweepReport{Action: ActionSweep, DryRun: dryRun, Secrets: len(owned), Results: make([]sweptSecret, len(owned))}
+
+	jobs := make(chan sweepJob)
+	var wg sync.WaitGroup
+	for range min(r.cfg.Fleet.sweepConcurrency(), max(len(owned), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				var res sweptSecret
+				if r.deadlineNear(ctx) {
+					res = sweptSecret{Secret: j.entry.ARN, Name: j.entry.Name, Outcome: sweptNotReached}
+				} else {
+					res = r.sweepSecret(ctx, fs, j, dryRun)
+				}
+				rep.Results[j.i] = res
+				r.logSwept(ctx, res, dryRun)
+			}
+		}()
+	}
+	// The values, MaxBatch at a time, feed the workers as they come.
+	for from := 0; from < len(owned); from += secretsmanager.MaxBatch {
+		batch := owned[from:min(from+secretsmanager.MaxBatch, len(owned))]
+		var values, failed map[string]string
+		var batchErr error
+		if !r.deadlineNear(ctx) {
+			arns := make([]string, len(batch))
+			for i, s := range batch {
+				arns[i] = s.ARN
+			}
+			values, failed, batchErr = fs.CurrentValues(ctx, arns)
+		}
+		for i, s := range batch {
+			j := sweepJob{i: from + i, entry: s}
+			switch {
+			case batchErr != nil:
+				j.readErr = "read the current value: " + batchErr.Error()
+			case values == nil:
+				// The deadline is near: the workers report it not reached.
+			case failed[s.ARN] != "":
+				j.readErr = "read the current value: " + failed[s.ARN]
+			default:
+				j.value = values[s.ARN]
+			}
+			jobs <- j
+		}
+	}
+	close(jobs)
+	wg.Wait()
+
+	r.summarise(rep, start)
+	if err := r.metrics.Sweep(rep.metrics(functionName(self))); err != nil {
+		r.log.WarnContext(ctx, "metrics not written", "action", ActionSweep, "error", err.Error())
+	}
+	r.log.InfoContext(ctx, "sweep done", "action", ActionSweep, "dry_run", dryRun, "secrets", rep.Secrets, "healthy", rep.Healthy,
+		"token_invalid", rep.TokenInvalid, "rotations_started", rep.RotationsStarted, "tokens_revoked", rep.TokensRevoked,
+		"errors", rep.Errors, "not_reached", rep.NotReached, "duration_ms", rep.DurationMS)
+	return rep, nil
+}
+
+// deadlineNear says whether less than a secret's allowance is left.
+func (r *Rotator) deadlineNear(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && d.Sub(r.now()) < sweepSecretAllowance
+}
+
+// sweepSecret is the sweep of one secret. Every revocation is by prefix,
+// and only of the previous token once due, or of a token the shared rule
+// (sweepRule) allows; a rotation is started, never run.
+func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dryRun bool) sweptSecret {
+	res := sweptSecret{Secret: j.entry.ARN, Name: j.entry.Name, Outcome: sweptHealthy}
+	var held []secret.Token
+	fail := func(err error) sweptSecret {
+		res.Outcome, res.Error = sweptError, redactString(scrubString(err.Error()), held)
+		return res
+	}
+	if j.readErr != "" {
+		return fail(errors.New(j.readErr))
+	}
+	v, err := parseValue(j.value, "AWSCURRENT")
+	if err != nil {
+		return fail(err)
+	}
+	held = append(held, v.Token)
+	res.TokenPrefix = v.TokenPrefix
+	grace, err := r.graceFor(v)
+	if err != nil {
+		return fail(err)
+	}
+	rotateBefore, err := r.rotateBeforeFor(v)
+	if err != nil {
+		return fail(err)
+	}
+	recordedAt, recorded, err := v.RevokeAfter()
+	if err != nil {
+		return fail(err)
+	}
+	opened, err := r.openAiven(j.entry.ARN, v, func(t secret.Token) { held = append(held, t) })
+	if err != nil {
+		return fail(err)
+	}
+	var t tally
+	api := countingAPI{tokenAPI: opened, t: &t}
+
+	// Health: the listing, with the current token. An application token
+	// is listed with its manager's, so it proves itself with /v1/me first.
+	if v.Kind == secret.KindApplication {
+		if _, err := api.Me(ctx); aiven.IsUnauthorized(err) {
+			res.Outcome = sweptTokenInvalid
+			res.Error = redactString(explainAiven(err, currentToken, "me").Error(), held)
+			return res
+		} else if err != nil {
+			return fail(fmt.Errorf("ask /v1/me: %w", explainAiven(err, currentToken, "me")))
+		}
+	}
+	tokens, err := api.ListTokens(ctx)
+	if aiven.IsUnauthorized(err) {
+		res.Outcome = sweptTokenInvalid
+		res.Error = redactString(explainAiven(err, currentToken, "list").Error(), held)
+		return res
+	}
+	if err != nil {
+		return fail(fmt.Errorf("list tokens: %w", explainAiven(err, currentToken, "list")))
+	}
+	// Ages by Aiven's clock, which decides expiry.
+	now := r.now()
+	if c, ok := opened.(interface{ ServerTime() (time.Time, bool) }); ok {
+		if at, ok := c.ServerTime(); ok {
+			now = at
+		}
+	}
+	var current *aiven.Token
+	for i := range tokens {
+		if tokens[i].CurrentlyActive || (current == nil && tokens[i].Prefix == v.TokenPrefix && v.TokenPrefix != "") {
+			current = &tokens[i]
+		}
+	}
+	keep := v.TokenPrefix
+	if current != nil {
+		keep, res.TokenPrefix = current.Prefix, current.Prefix
+		if !current.CreateTime.IsZero() {
+			res.TokenAgeS = seconds(now.Sub(current.CreateTime))
+		}
+		if current.ExpiryTime != nil {
+			res.ExpiresInS = seconds(current.ExpiryTime.Sub(now))
+		}
+	}
+
+	revoke := func(prefix string) error {
+		if dryRun {
+			res.WouldRevoke = append(res.WouldRevoke, prefix)
+			return nil
+		}
+		revoked, err := api.RevokeToken(ctx, prefix)
+		if err != nil {
+			return fmt.Errorf("revoke %s: %w", prefix, explainAiven(err, currentToken, "revoke"))
+		}
+		if revoked {
+			res.Revoked = append(res.Revoked, prefix)
+		}
+		return nil
+	}
+
+	// Due revocation: the previous token, once its grace has passed (or
+	// at once when no grace is recorded: finishSecret's duty left undone).
+	// Only the AWSCURRENT value's record counts: a pending value's
+	// previous token is the current one.
+	gracePrefix := ""
+	if prev := v.PreviousTokenPrefix; prev != "" && prev != keep && listedPrefix(tokens, prev) && previousUntrusted(v, j.entry.ARN, currentIn(j.entry.Versions), tokens) == "" {
+		due := true
+		if recorded {
+			at := dueAt(recordedAt, j.entry.LastRotated, grace)
+			if r.now().Before(at) {
+				due, gracePrefix = false, prev
+				// Rounded up: a sweep after the instant shown finds it due.
+				if ceil := at.Truncate(time.Second); ceil.Before(at) {
+					at = ceil.Add(time.Second)
+				}
+				res.GraceUntil = at.UTC().Format(time.RFC3339)
+			}
+		}
+		if due {
+			if err := revoke(prev); err != nil {
+				return fail(err)
+			}
+			gracePrefix = prev // handled: not an orphan below
+		}
+	}
+
+	// Orphans: the rule finishSecret uses, with nothing of its own.
+	rule := sweepRule{
+		secretHash:  secret.SecretHash(j.entry.ARN),
+		keepPrefix:  keep,
+		gracePrefix: gracePrefix,
+		pending:     pendingIn(j.entry.Versions),
+		now:         now,
+		minStaleAge: staleAge,
+	}
+	for _, tok := range tokens {
+		if rule.revocable(tok) {
+			if err := revoke(tok.Prefix); err != nil {
+				return fail(err)
+			}
+		}
+	}
+
+	// Expiry: start a rotation; Secrets Manager runs it.
+	if res.ExpiresInS != nil && time.Duration(*res.ExpiresInS)*time.Second < rotateBefore {
+		switch {
+		case pendingVersion(j.entry.Versions) != "":
+			res.RotationInProgress = true
+		case dryRun:
+			res.WouldRotate = true
+		default:
+			version, err := fs.StartRotation(ctx, j.entry.ARN)
+			switch {
+			case errors.Is(err, secretsmanager.ErrRotationInProgress):
+				res.RotationInProgress = true
+			case err != nil:
+				return fail(fmt.Errorf("start a rotation before expiry: %w", err))
+			default:
+				res.RotationStarted = version
+			}
+		}
+	}
+	return res
+}
+
+// listedPrefix says whether Aiven lists a token with this prefix.
+func listedPrefix(tokens []aiven.Token, prefix string) bool {
+	return slices.ContainsFunc(tokens, func(t aiven.Token) bool { return t.Prefix == prefix })
+}
+
+// pendingIn are the versions carrying AWSPENDING.
+// currentIn is the version that carries AWSCURRENT, or "".
+func currentIn(versions map[string][]string) string {
+	for id, stages := range versions {
+		if slices.Contains(stages, secretsmanager.StageCurrent) {
+			return id
+		}
+	}
+	return ""
+}
+
+func pendingIn(versions map[string][]string) map[string]bool {
+	out := map[string]bool{}
+	for id, stages := range versions {
+		if slices.Contains(stages, secretsmanager.StagePending) {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+func seconds(d time.Duration) *int64 {
+	s := int64(d / time.Second)
+	return &s
+}
+
+// logSwept writes the secret's one log line: the per-secret figures live
+// here, for Logs Insights, not in metrics.
+func (r *Rotator) logSwept(ctx context.Context, s sweptSecret, dryRun bool) {
+	attrs := []any{"action", ActionSweep, "dry_run", dryRun, "secret", s.Secret, "outcome", s.Outcome, "token_prefix", s.TokenPrefix}
+	if s.TokenAgeS != nil {
+		attrs = append(attrs, "token_age_s", *s.TokenAgeS)
+	}
+	if s.ExpiresInS != nil {
+		attrs = append(attrs, "expires_in_s", *s.ExpiresInS)
+	}
+	if s.GraceUntil != "" {
+		attrs = append(attrs, "previous_token_grace_until", s.GraceUntil)
+	}
+	if len(s.Revoked) > 0 {
+		attrs = append(attrs, "revoked", s.Revoked)
+	}
+	if len(s.WouldRevoke) > 0 {
+		attrs = append(attrs, "would_revoke", s.WouldRevoke)
+	}
+	if s.RotationStarted != "" {
+		attrs = append(attrs, "rotation_version", s.RotationStarted)
+	}
+	if s.WouldRotate {
+		attrs = append(attrs, "would_rotate", true)
+	}
+	if s.RotationInProgress {
+		attrs = append(attrs, "rotation_in_progress", true)
+	}
+	switch s.Outcome {
+	case sweptTokenInvalid, sweptError:
+		r.log.ErrorContext(ctx, "secret swept", append(attrs, "error", s.Error)...)
+	case sweptNotReached:
+		r.log.WarnContext(ctx, "secret swept", attrs...)
+	default:
+		r.log.InfoContext(ctx, "secret swept", attrs...)
+	}
+}
+
+// summarise fills in the fleet's figures from the per-secret entries.
+func (r *Rotator) summarise(rep *sweepReport, start time.Time) {
+	for _, s := range rep.Results {
+		switch s.Outcome {
+		case sweptHealthy:
+			rep.Healthy++
+		case sweptTokenInvalid:
+			rep.TokenInvalid++
+		case sweptError:
+			rep.Errors++
+		case sweptNotReached:
+			rep.NotReached++
+		}
+		if s.RotationStarted != "" {
+			rep.RotationsStarted++
+		}
+		rep.TokensRevoked += len(s.Revoked)
+		if s.TokenAgeS != nil && (rep.OldestTokenAgeS == nil || *s.TokenAgeS > *rep.OldestTokenAgeS) {
+			rep.OldestTokenAgeS = s.TokenAgeS
+		}
+		if s.ExpiresInS != nil && (rep.SoonestExpiryS == nil || *s.ExpiresInS < *rep.SoonestExpiryS) {
+			rep.SoonestExpiryS = s.ExpiresInS
+		}
+	}
+	rep.DurationMS = r.now().Sub(start).Milliseconds()
+}
+
+// metrics are the fleet's few figures, whatever its size.
+func (rep *sweepReport) metrics(function string) metrics.Sweep {
+	m := metrics.Sweep{
+		FunctionName: function, DryRun: rep.DryRun,
+		SecretsSeen: rep.Secrets, Healthy: rep.Healthy, TokenInvalid: rep.TokenInvalid,
+		RotationsStarted: rep.RotationsStarted, TokensRevoked: rep.TokensRevoked,
+		Errors: rep.Errors, NotReached: rep.NotReached,
+	}
+	if rep.OldestTokenAgeS != nil {
+		m.OldestTokenAge, m.HasOldest = time.Duration(*rep.OldestTokenAgeS)*time.Second, true
+	}
+	if rep.SoonestExpiryS != nil {
+		m.SoonestExpiry, m.HasSoonest = time.Duration(*rep.SoonestExpiryS)*time.Second, true
+	}
+	return m
+}

@@ -1,0 +1,151 @@
+package secretsmanager
+
+// The calls of the fleet's doors: the sweep lists the secrets and reads
+// their current values in batches, and both the sweep and on-demand
+// rotation start rotations.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// MaxBatch is how many secrets one BatchGetSecretValue reads by id.
+const MaxBatch = 20
+
+// listPage is how many secrets one ListSecrets page holds, its maximum.
+const listPage = 100
+
+// Listed is one secret as ListSecrets or DescribeSecret reports it:
+// metadata only, never a value.
+type Listed struct {
+	ARN, Name         string
+	RotationEnabled   bool
+	RotationLambdaARN string
+	// LastRotated is when a rotation last completed; zero if never.
+	LastRotated time.Time
+	// Versions maps each labelled version id to its staging labels.
+	Versions map[string][]string
+}
+
+// ListSecrets lists every secret of the account and region, following
+// the pages (100 a page), narrowed to those carrying tagKey when it is
+// set (a tag-key filter). It only reads: calling it twice is harmless.
+func (c *Client) ListSecrets(ctx context.Context, tagKey string) ([]Listed, error) {
+	in := &sm.ListSecretsInput{MaxResults: aws.Int32(listPage)}
+	if tagKey != "" {
+		in.Filters = []types.Filter{{Key: types.FilterNameStringTypeTagKey, Values: []string{tagKey}}}
+	}
+	var out []Listed
+	for page := 1; ; page++ {
+		resp, err := c.api.ListSecrets(ctx, in, c.withDeadline(ctx))
+		if err != nil {
+			return nil, clipped(fmt.Errorf("list secrets (page %d): %w", page, err))
+		}
+		for _, e := range resp.SecretList {
+			out = append(out, Listed{
+				ARN: aws.ToString(e.ARN), Name: aws.ToString(e.Name),
+				RotationEnabled: aws.ToBool(e.RotationEnabled), RotationLambdaARN: aws.ToString(e.RotationLambdaARN),
+				LastRotated: aws.ToTime(e.LastRotatedDate), Versions: e.SecretVersionsToStages,
+			})
+		}
+		if aws.ToString(resp.NextToken) == "" {
+			return out, nil
+		}
+		in.NextToken = resp.NextToken
+	}
+}
+
+// CurrentValues reads the AWSCURRENT SecretString of up to MaxBatch
+// secrets by ARN (BatchGetSecretValue). values holds those it could read;
+// failed names the others with the reason Secrets Manager gave (a deleted
+// secret, a refused GetSecretValue, a binary secret). err is for the call
+// as a whole. It only reads: calling it twice is harmless.
+func (c *Client) CurrentValues(ctx context.Context, arns []string) (values, failed map[string]string, err error) {
+	if len(arns) > MaxBatch {
+		return nil, nil, fmt.Errorf("batch of %d secrets, more than the %d BatchGetSecretValue takes", len(arns), MaxBatch)
+	}
+	values, failed = map[string]string{}, map[string]string{}
+	in := &sm.BatchGetSecretValueInput{SecretIdList: arns}
+	for {
+		resp, err := c.api.BatchGetSecretValue(ctx, in, c.withDeadline(ctx))
+		if err != nil {
+			return nil, nil, clipped(fmt.Errorf("batch get secret values: %w", err))
+		}
+		for _, v := range resp.SecretValues {
+			arn := aws.ToString(v.ARN)
+			if v.SecretString == nil {
+				failed[arn] = "the version holds SecretBinary; the rotator needs SecretString"
+				continue
+			}
+			values[arn] = *v.SecretString
+		}
+		for _, e := range resp.Errors {
+			failed[aws.ToString(e.SecretId)] = clip(aws.ToString(e.ErrorCode)+": "+aws.ToString(e.Message), 300)
+		}
+		if aws.ToString(resp.NextToken) == "" {
+			break
+		}
+		in.NextToken = resp.NextToken
+	}
+	// A secret named but answered neither way is reported, not dropped.
+	for _, arn := range arns {
+		if _, ok := values[arn]; !ok {
+			if _, ok := failed[arn]; !ok {
+				failed[arn] = "BatchGetSecretValue returned neither its value nor an error"
+			}
+		}
+	}
+	return values, failed, nil
+}
+
+// DescribeRotation reads the secret's rotation configuration and versions
+// (DescribeSecret). It only reads: calling it twice is harmless.
+func (c *Client) DescribeRotation(ctx context.Context, secretID string) (Listed, error) {
+	out, err := c.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: &secretID}, c.withDeadline(ctx))
+	if err != nil {
+		return Listed{}, clipped(err)
+	}
+	return Listed{
+		ARN: aws.ToString(out.ARN), Name: aws.ToString(out.Name),
+		RotationEnabled: aws.ToBool(out.RotationEnabled), RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
+		LastRotated: aws.ToTime(out.LastRotatedDate), Versions: out.VersionIdsToStages,
+	}, nil
+}
+
+// ErrRotationInProgress says RotateSecret refused because a rotation of
+// the secret is already under way.
+var ErrRotationInProgress = errors.New("a rotation of the secret is already in progress")
+
+// StartRotation asks Secrets Manager to rotate the secret now, with the
+// rotation function and schedule it already has (RotateSecret with no
+// other parameter), and returns the new version's id. The SDK gives the
+// call a ClientRequestToken, so its own retries start one rotation; a
+// second call starts another, or fails with ErrRotationInProgress while
+// the first runs.
+func (c *Client) StartRotation(ctx context.Context, secretID string) (string, error) {
+	out, err := c.api.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: &secretID}, c.withDeadline(ctx))
+	if err != nil {
+		// InvalidRequestException covers other refusals too (no rotation
+		// function, no AWSCURRENT); AWS words this one so.
+		var inv *types.InvalidRequestException
+		if errors.As(err, &inv) && strings.Contains(inv.ErrorMessage(), "previous rotation isn't complete") {
+			return "", clipped(fmt.Errorf("%w: %w", ErrRotationInProgress, err))
+		}
+		return "", clipped(err)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
