@@ -538,3 +538,36 @@ func TestSweepOfAnApplicationToken(t *testing.T) {
 		t.Fatalf("after revoking the application token: %+v", res)
 	}
 }
+
+// The sweep's due revocation follows finishSecret's rule: a stored
+// previous_token_prefix is honoured only in a value that createSecret of a
+// rotation wrote (its token carries that version's marker). A hand-written
+// value naming another token of the user, unmarked, gets it left alone.
+func TestSweepHonoursAPreviousTokenPrefixOnlyFromARotation(t *testing.T) {
+	w := newWorld(t)
+	client, err := aivenclient.NewClient(aivenclient.TokenOpt(w.user.Token), aivenclient.HostOpt(w.stack.AivenURL), aivenclient.RetryMaxOpt(0), aivenclient.DebugOpt(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := client.AccessTokenCreate(w.ctx, &user.AccessTokenCreateIn{Description: "ci pipeline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.tokens[ci.TokenPrefix] = ci.FullToken
+	v, _ := json.Marshal(map[string]string{"token": w.user.Token, "token_prefix": w.user.TokenPrefix, "previous_token_prefix": ci.TokenPrefix})
+	w.seedValue(string(v))
+	// Rotation on, without rotating: the configuration test only.
+	if _, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{
+		SecretId: aws.String(w.arn), RotationLambdaARN: aws.String(localstack.FunctionARN), RotateImmediately: aws.Bool(false),
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	rep := w.sweep(`{"action":"sweep"}`)
+	if rep.TokensRevoked != 0 || !w.isLiveToken(ci.FullToken) {
+		t.Fatalf("the sweep revoked %d token(s), the unmarked ci token among them: %+v", rep.TokensRevoked, rep)
+	}
+	if !w.isLiveToken(w.user.Token) {
+		t.Fatal("I1: the sweep revoked the current token")
+	}
+}

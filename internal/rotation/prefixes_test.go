@@ -251,3 +251,23 @@ func TestMetricLineCarriesNoEventField(t *testing.T) {
 		}
 	})
 }
+
+// The same rule for the next rotation: createSecret revokes the token the
+// current version kept for a grace period (its previous_token_prefix)
+// before it makes a third, but only when createSecret of that rotation
+// wrote the record. A seeded value naming an unmarked token of the user
+// gets it left alone.
+func TestCreateHonoursAGraceRecordOnlyFromARotation(t *testing.T) {
+	var ciPrefix string
+	w := newWorld(t, worldConfig{secretFn: func(w *world) string {
+		_, ciPrefix = w.createToken("CI pipeline, no marker")
+		return fmt.Sprintf(`{"token":%q,"token_prefix":%q,"previous_token_prefix":%q,"previous_token_revoke_after":"2000-01-01T00:00:00Z"}`, w.user.Token, w.user.TokenPrefix, ciPrefix)
+	}})
+	w.startRotation(v1)
+	if err := w.step(rotation.StepCreate, v1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.live()[ciPrefix]; !ok {
+		t.Fatalf("createSecret revoked %s, a token without this secret's marker, as a graced token on the word of a stored field", ciPrefix)
+	}
+}
