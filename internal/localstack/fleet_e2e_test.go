@@ -36,6 +36,7 @@ type sweepResult struct {
 	Secrets          int    `json:"secrets"`
 	Healthy          int    `json:"healthy"`
 	TokenInvalid     int    `json:"token_invalid"`
+	Healed           int    `json:"healed"`
 	RotationsStarted int    `json:"rotations_started"`
 	TokensRevoked    int    `json:"tokens_revoked"`
 	Errors           int    `json:"errors"`
@@ -534,8 +535,26 @@ func TestSweepOfAnApplicationToken(t *testing.T) {
 	if err := aw.aivenAs(aw.admin.Token).ApplicationUserAccessTokenDelete(aw.ctx, appOrg, aw.app.UserID, v.TokenPrefix); err != nil {
 		t.Fatal(err)
 	}
-	if res := aw.sweep(`{"action":"sweep"}`); res.TokenInvalid != 1 || res.Results[0].Outcome != "token_invalid" {
+	// A dry run says what it would do and changes nothing.
+	if res := aw.sweep(`{"action":"sweep","dry_run":true}`); res.TokenInvalid != 1 || res.Results[0].Outcome != "token_invalid" || !res.Results[0].WouldRotate {
+		t.Fatalf("a dry run after revoking the application token: %+v", res)
+	}
+	if _, after := aw.appCurrent(); !after.Token.Equal(v.Token) {
+		t.Fatal("the dry run changed the secret")
+	}
+	// Issue 10: the manager's token can make a new application token, so
+	// the sweep starts a rotation by itself and reports the secret healed.
+	res = aw.sweep(`{"action":"sweep"}`)
+	if res.Healed != 1 || res.TokenInvalid != 0 || res.RotationsStarted != 1 || res.Results[0].Outcome != "healed" || res.Results[0].RotationStarted == "" {
 		t.Fatalf("after revoking the application token: %+v", res)
+	}
+	aw.mustSucceed(res.Results[0].RotationStarted)
+	_, healed := aw.appCurrent()
+	if healed.Token.Equal(v.Token) || !aw.isLiveToken(healed.Token.Reveal()) {
+		t.Fatal("after healing, AWSCURRENT does not hold a new, working application token")
+	}
+	if res := aw.sweep(`{"action":"sweep"}`); res.Healthy != 1 || res.Healed != 0 {
+		t.Fatalf("a sweep after healing: %+v", res)
 	}
 }
 

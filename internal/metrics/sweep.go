@@ -18,6 +18,7 @@ type Sweep struct {
 	SecretsSeen      int // secrets this function rotates, found by listing
 	Healthy          int // whose current token authenticates
 	TokenInvalid     int // whose current token Aiven refuses (401)
+	Healed           int // of those, application tokens a rotation replaces
 	RotationsStarted int // RotateSecret calls that started a rotation
 	TokensRevoked    int // previous tokens past their grace, and orphans
 	Errors           int // secrets the sweep could not finish
@@ -60,6 +61,7 @@ func (e *Emitter) Sweep(s Sweep) error {
 	count("SweepSecretsSeen", s.SecretsSeen)
 	count("SweepHealthy", s.Healthy)
 	count(SweepTokenInvalidMetric, s.TokenInvalid)
+	count("SweepHealed", s.Healed)
 	count("SweepRotationsStarted", s.RotationsStarted)
 	count("SweepTokensRevoked", s.TokensRevoked)
 	count("SweepErrors", s.Errors)

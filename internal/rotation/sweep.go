@@ -29,8 +29,11 @@ const sweepSecretAllowance = 5 * time.Second
 const (
 	sweptHealthy      = "healthy"
 	sweptTokenInvalid = "token_invalid"
-	sweptError        = "error"
-	sweptNotReached   = "not_reached"
+	// sweptHealed: an application token Aiven refuses, replaced by a
+	// rotation the sweep started (its manager token creates the new one).
+	sweptHealed     = "healed"
+	sweptError      = "error"
+	sweptNotReached = "not_reached"
 )
 
 // sweepReport is the sweep's JSON result: the fleet's figures, then one
@@ -41,6 +44,7 @@ type sweepReport struct {
 	Secrets          int           `json:"secrets"`
 	Healthy          int           `json:"healthy"`
 	TokenInvalid     int           `json:"token_invalid"`
+	Healed           int           `json:"healed"`
 	RotationsStarted int           `json:"rotations_started"`
 	TokensRevoked    int           `json:"tokens_revoked"`
 	Errors           int           `json:"errors"`
@@ -157,7 +161,7 @@ func (r *Rotator) sweep(ctx context.Context, dryRun bool) (*sweepReport, error) 
 		r.log.WarnContext(ctx, "metrics not written", "action", ActionSweep, "error", err.Error())
 	}
 	r.log.InfoContext(ctx, "sweep done", "action", ActionSweep, "dry_run", dryRun, "secrets", rep.Secrets, "healthy", rep.Healthy,
-		"token_invalid", rep.TokenInvalid, "rotations_started", rep.RotationsStarted, "tokens_revoked", rep.TokensRevoked,
+		"token_invalid", rep.TokenInvalid, "healed", rep.Healed, "rotations_started", rep.RotationsStarted, "tokens_revoked", rep.TokensRevoked,
 		"errors", rep.Errors, "not_reached", rep.NotReached, "duration_ms", rep.DurationMS)
 	return rep, nil
 }
@@ -213,9 +217,7 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	// is listed with its manager's, so it proves itself with /v1/me first.
 	if v.Kind == secret.KindApplication {
 		if _, err := api.Me(ctx); aiven.IsUnauthorized(err) {
-			res.Outcome = sweptTokenInvalid
-			res.Error = redactString(explainAiven(err, currentToken, "me").Error(), held)
-			return res
+			return r.heal(ctx, fs, j, res, dryRun, redactString(explainAiven(err, currentToken, "me").Error(), held))
 		} else if err != nil {
 			return fail(fmt.Errorf("ask /v1/me: %w", explainAiven(err, currentToken, "me")))
 		}
@@ -333,12 +335,38 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	return res
 }
 
+// heal answers an application token that Aiven refuses: unlike a personal
+// token, it can be replaced, since its manager's token creates the next
+// one, so the sweep starts a rotation (Secrets Manager runs it) and reports
+// the secret healed. With a rotation already in progress, or in a dry run,
+// it is reported token_invalid with what would happen. Run twice, the
+// second finds the rotation in progress.
+func (r *Rotator) heal(ctx context.Context, fs fleetStore, j sweepJob, res sweptSecret, dryRun bool, why string) sweptSecret {
+	res.Outcome, res.Error = sweptTokenInvalid, why
+	switch {
+	case pendingVersion(j.entry.Versions) != "":
+		res.RotationInProgress = true
+	case dryRun:
+		res.WouldRotate = true
+	default:
+		version, err := fs.StartRotation(ctx, j.entry.ARN)
+		switch {
+		case errors.Is(err, secretsmanager.ErrRotationInProgress):
+			res.RotationInProgress = true
+		case err != nil:
+			res.Error = why + "; starting a rotation to heal it failed too: " + scrubString(err.Error())
+		default:
+			res.Outcome, res.RotationStarted = sweptHealed, version
+		}
+	}
+	return res
+}
+
 // listedPrefix says whether Aiven lists a token with this prefix.
 func listedPrefix(tokens []aiven.Token, prefix string) bool {
 	return slices.ContainsFunc(tokens, func(t aiven.Token) bool { return t.Prefix == prefix })
 }
 
-// pendingIn are the versions carrying AWSPENDING.
 // currentIn is the version that carries AWSCURRENT, or "".
 func currentIn(versions map[string][]string) string {
 	for id, stages := range versions {
@@ -349,6 +377,7 @@ func currentIn(versions map[string][]string) string {
 	return ""
 }
 
+// pendingIn are the versions carrying AWSPENDING.
 func pendingIn(versions map[string][]string) map[string]bool {
 	out := map[string]bool{}
 	for id, stages := range versions {
@@ -395,8 +424,8 @@ func (r *Rotator) logSwept(ctx context.Context, s sweptSecret, dryRun bool) {
 	switch s.Outcome {
 	case sweptTokenInvalid, sweptError:
 		r.log.ErrorContext(ctx, "secret swept", append(attrs, "error", s.Error)...)
-	case sweptNotReached:
-		r.log.WarnContext(ctx, "secret swept", attrs...)
+	case sweptNotReached, sweptHealed:
+		r.log.WarnContext(ctx, "secret swept", append(attrs, "error", s.Error)...)
 	default:
 		r.log.InfoContext(ctx, "secret swept", attrs...)
 	}
@@ -410,6 +439,8 @@ func (r *Rotator) summarise(rep *sweepReport, start time.Time) {
 			rep.Healthy++
 		case sweptTokenInvalid:
 			rep.TokenInvalid++
+		case sweptHealed:
+			rep.Healed++ // not TokenInvalid: its alarm is for what no rotation can fix
 		case sweptError:
 			rep.Errors++
 		case sweptNotReached:
@@ -433,7 +464,7 @@ func (r *Rotator) summarise(rep *sweepReport, start time.Time) {
 func (rep *sweepReport) metrics(function string) metrics.Sweep {
 	m := metrics.Sweep{
 		FunctionName: function, DryRun: rep.DryRun,
-		SecretsSeen: rep.Secrets, Healthy: rep.Healthy, TokenInvalid: rep.TokenInvalid,
+		SecretsSeen: rep.Secrets, Healthy: rep.Healthy, TokenInvalid: rep.TokenInvalid, Healed: rep.Healed,
 		RotationsStarted: rep.RotationsStarted, TokensRevoked: rep.TokensRevoked,
 		Errors: rep.Errors, NotReached: rep.NotReached,
 	}
