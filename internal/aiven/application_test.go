@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -229,9 +230,19 @@ func TestApplicationTokenErrorsAgainstTheEmulator(t *testing.T) {
 // the replies given in turn, recording what it was sent.
 type appServer struct {
 	*fakeAiven
+	// mu guards the records: a handler that drops the connection lets the
+	// client return before the network orders the two.
+	mu      sync.Mutex
 	bodies  []string
 	paths   []string
 	methods []string
+}
+
+// first is the first request's method, escaped path and body.
+func (s *appServer) first() (method, path, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.methods[0], s.paths[0], s.bodies[0]
 }
 
 func newAppServer(t *testing.T, replies ...func(http.ResponseWriter)) *appServer {
@@ -240,9 +251,11 @@ func newAppServer(t *testing.T, replies ...func(http.ResponseWriter)) *appServer
 	var n atomic.Int32
 	s.fakeAiven = newFakeAiven(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
 		s.bodies = append(s.bodies, string(b))
 		s.paths = append(s.paths, r.URL.EscapedPath())
 		s.methods = append(s.methods, r.Method)
+		s.mu.Unlock()
 		i := int(n.Add(1)) - 1
 		replies[min(i, len(replies)-1)](w)
 	})
@@ -295,12 +308,13 @@ func TestCreateApplicationToken(t *testing.T) {
 			if (err != nil) != tt.wantErr || IsAmbiguous(err) != tt.wantAmbiguous {
 				t.Fatalf("err = %v, ambiguous = %v", err, IsAmbiguous(err))
 			}
-			if srv.methods[0] != http.MethodPost || srv.paths[0] != "/v1/organization/org1/application-users/u2a000003/access-tokens" {
-				t.Errorf("request %s %s", srv.methods[0], srv.paths[0])
+			method, path, body := srv.first()
+			if method != http.MethodPost || path != "/v1/organization/org1/application-users/u2a000003/access-tokens" {
+				t.Errorf("request %s %s", method, path)
 			}
 			// An integer, as Aiven's schema requires here: never "86400.0" or "8.64e+04".
-			if !strings.Contains(srv.bodies[0], `"max_age_seconds":86400,`) || strings.Contains(srv.bodies[0], "ip_allowlist") {
-				t.Errorf("body %s", srv.bodies[0])
+			if !strings.Contains(body, `"max_age_seconds":86400,`) || strings.Contains(body, "ip_allowlist") {
+				t.Errorf("body %s", body)
 			}
 			if err == nil && (nt.FullToken.Reveal() != "NEWFULLTOKEN" || nt.Prefix != "NEWFULL" || nt.MaxAgeSeconds != age) {
 				t.Errorf("got %+v", nt.Token)
@@ -384,9 +398,10 @@ func TestRevokeApplicationTokenEscapesPrefix(t *testing.T) {
 			if err != nil || !revoked {
 				t.Fatalf("revoke = %v, %v", revoked, err)
 			}
-			escaped := strings.TrimPrefix(srv.paths[0], "/v1/organization/org1/application-users/u2a000003/access-tokens/")
+			_, first, _ := srv.first()
+			escaped := strings.TrimPrefix(first, "/v1/organization/org1/application-users/u2a000003/access-tokens/")
 			if strings.Contains(escaped, "/") {
-				t.Errorf("a / reached the path unescaped: %s", srv.paths[0])
+				t.Errorf("a / reached the path unescaped: %s", first)
 			}
 			if got, _ := url.PathUnescape(escaped); got != prefix {
 				t.Errorf("server decoded prefix %q, want %q", got, prefix)
