@@ -223,6 +223,11 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 		}
 	}
 	tokens, err := api.ListTokens(ctx)
+	if v.Kind == secret.KindApplication && err != nil {
+		// Listed by the manager's token: a 401 here is the manager's, said
+		// so by its own explanation, not the application token's.
+		return fail(fmt.Errorf("list the application user's tokens: %w", err))
+	}
 	if aiven.IsUnauthorized(err) {
 		res.Outcome = sweptTokenInvalid
 		res.Error = redactString(explainAiven(err, currentToken, "list").Error(), held)
