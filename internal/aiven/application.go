@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/aiven/go-client-codegen/handler/applicationuser"
 
@@ -184,6 +185,10 @@ type ApplicationTokens struct {
 	manager *Client
 	user    ApplicationUser
 }
+
+// ServerTime is the Date of the latest answer to the manager's calls
+// (Client.ServerTime). It only reads.
+func (a *ApplicationTokens) ServerTime() (time.Time, bool) { return a.manager.ServerTime() }
 
 // ApplicationTokens binds this client, holding a manager's token, to
 // application user u.

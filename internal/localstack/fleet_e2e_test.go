@@ -264,7 +264,10 @@ func TestSweepDryRunChangesNothing(t *testing.T) {
 	w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "1h", "ROTATE_BEFORE_EXPIRY", "720h"))
 	w.mustSucceed(w.rotate())
 	orphan := w.plantOrphan("00000000-0000-4000-8000-0000000000aa")
-	w.stack.Aiven.Advance(2 * time.Hour) // the orphan is stale; the grace (by the Lambda's clock) is not over
+	// 16 days on by Aiven's clock: the orphan is stale, and the 30-day token
+	// is past half its life, the most ROTATE_BEFORE_EXPIRY may ask for (so
+	// it is due a rotation); the grace (by the Lambda's clock) is not over.
+	w.stack.Aiven.Advance(16 * 24 * time.Hour)
 	before, tokensBefore := w.stack.SecretsManager.Versions(w.arn), w.stack.Aiven.Tokens()
 	w.stack.SecretsManager.Faults().ResetCalls()
 	w.stack.Aiven.Faults().ResetCalls()

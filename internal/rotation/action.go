@@ -33,7 +33,7 @@ const (
 // the rotation steps' secretStore.
 type fleetStore interface {
 	ListSecrets(ctx context.Context, tagKey string) ([]secretsmanager.Listed, error)
-	CurrentValues(ctx context.Context, arns []string) (values, failed map[string]string, err error)
+	CurrentValues(ctx context.Context, arns []string) (values map[string]secretsmanager.CurrentValue, failed map[string]string, err error)
 	DescribeRotation(ctx context.Context, secretID string) (secretsmanager.Listed, error)
 	StartRotation(ctx context.Context, secretID string) (string, error)
 }

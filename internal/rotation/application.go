@@ -77,6 +77,20 @@ var _ tokenAPI = (*applicationAPI)(nil)
 
 func (a *applicationAPI) Me(ctx context.Context) (aiven.User, error) { return a.self.Me(ctx) }
 
+// ServerTime is Aiven's clock, from the manager's answers (which list the
+// tokens the sweep ages) or else the application token's own.
+func (a *applicationAPI) ServerTime() (time.Time, bool) {
+	if c, ok := a.manager.(serverClock); ok && a.manager != nil {
+		if t, ok := c.ServerTime(); ok {
+			return t, true
+		}
+	}
+	if c, ok := a.self.(serverClock); ok {
+		return c.ServerTime()
+	}
+	return time.Time{}, false
+}
+
 func (a *applicationAPI) tokens(ctx context.Context) (tokenManager, error) {
 	if a.manager == nil {
 		m, err := a.open(ctx)
@@ -209,6 +223,17 @@ type explainingManager struct {
 
 var _ tokenManager = explainingManager{}
 
+// serverClock is a client that knows Aiven's clock from its answers.
+type serverClock interface{ ServerTime() (time.Time, bool) }
+
+// ServerTime is Aiven's clock as the manager's answers gave it.
+func (m explainingManager) ServerTime() (time.Time, bool) {
+	if c, ok := m.inner.(serverClock); ok {
+		return c.ServerTime()
+	}
+	return time.Time{}, false
+}
+
 func (m explainingManager) ListTokens(ctx context.Context) ([]aiven.Token, error) {
 	t, err := m.inner.ListTokens(ctx)
 	return t, m.explain(err, "list")
@@ -255,11 +280,31 @@ func (r *Rotator) applicationPrevious(ctx context.Context, api tokenAPI, current
 			begins = append(begins, &tokens[i])
 		}
 	}
+	// A listed token that begins the current one and carries this
+	// secret's marker is the rotator's own: it is the current token. An
+	// unmarked one is proven by /v1/me first (the manager's listing marks
+	// no caller): a value put by hand could begin with another pipeline's
+	// prefix, and that token must not be revoked on its say-so.
+	var listed *aiven.Token
 	if len(begins) == 1 {
-		return r.previousToken(ctx, current, []aiven.Token{*begins[0]}, ev, secretARN), nil
+		if m, ok := secret.ParseMarker(begins[0].Description); ok && m.Secret == secret.SecretHash(secretARN) {
+			return r.previousToken(ctx, current, []aiven.Token{*begins[0]}, ev, secretARN), nil
+		}
+		listed = begins[0]
 	}
 	me, err := api.Me(ctx)
 	switch {
+	case aiven.IsUnauthorized(err) && listed != nil:
+		// A live token has the prefix, yet the current token is dead: it
+		// is not that token, which is left alone.
+		var p previous
+		p.dead = true
+		p.notes = append(p.notes, fmt.Sprintf("the current application token no longer authenticates (401), and the live token %s that its first characters name is another token, left alone: the manager token replaces the dead one; this rotation heals the secret", listed.Prefix))
+		r.log.WarnContext(ctx, "healing: the current application token is dead and is not the live token its prefix names, which is left alone",
+			"step", ev.Step, "secret", secretARN, "version", ev.ClientRequestToken, "listed_token_prefix", listed.Prefix, "outcome", "healing")
+		return p, nil
+	case err == nil && listed != nil && me.UserID == current.ApplicationUserID:
+		return r.previousToken(ctx, current, []aiven.Token{*listed}, ev, secretARN), nil
 	case aiven.IsUnauthorized(err):
 		var p previous
 		p.prefix = storedPrefix(current)

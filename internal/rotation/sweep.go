@@ -76,10 +76,13 @@ type sweptSecret struct {
 
 // sweepJob is one secret with its current value, or why it has none.
 type sweepJob struct {
-	i       int
-	entry   secretsmanager.Listed
-	value   string
-	readErr string
+	i     int
+	entry secretsmanager.Listed
+	value string
+	// currentVersion holds value, read with it: the listing's stages may
+	// be older (a rotation may have finished in between).
+	currentVersion string
+	readErr        string
 }
 
 // sweep visits every secret this function rotates. It fails as a whole
@@ -129,7 +132,8 @@ func (r *Rotator) sweep(ctx context.Context, dryRun bool) (*sweepReport, error) 
 	// The values, MaxBatch at a time, feed the workers as they come.
 	for from := 0; from < len(owned); from += secretsmanager.MaxBatch {
 		batch := owned[from:min(from+secretsmanager.MaxBatch, len(owned))]
-		var values, failed map[string]string
+		var values map[string]secretsmanager.CurrentValue
+		var failed map[string]string
 		var batchErr error
 		if !r.deadlineNear(ctx) {
 			arns := make([]string, len(batch))
@@ -148,7 +152,7 @@ func (r *Rotator) sweep(ctx context.Context, dryRun bool) (*sweepReport, error) 
 			case failed[s.ARN] != "":
 				j.readErr = "read the current value: " + failed[s.ARN]
 			default:
-				j.value = values[s.ARN]
+				j.value, j.currentVersion = values[s.ARN].SecretString, values[s.ARN].VersionID
 			}
 			jobs <- j
 		}
@@ -244,8 +248,16 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 		}
 	}
 	var current *aiven.Token
+	// The current token: the caller's own (a personal token's listing
+	// marks it), else the listed token whose prefix begins it (an
+	// application token, listed by its manager). Never the stored
+	// token_prefix alone: a value put by hand may lack it or lie.
 	for i := range tokens {
-		if tokens[i].CurrentlyActive || (current == nil && tokens[i].Prefix == v.TokenPrefix && v.TokenPrefix != "") {
+		if tokens[i].CurrentlyActive {
+			current = &tokens[i]
+			break
+		}
+		if current == nil && checkPrefix(tokens[i].Prefix) == nil && v.Token.HasPrefix(tokens[i].Prefix) {
 			current = &tokens[i]
 		}
 	}
@@ -280,7 +292,7 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	// Only the AWSCURRENT value's record counts: a pending value's
 	// previous token is the current one.
 	gracePrefix := ""
-	if prev := v.PreviousTokenPrefix; prev != "" && prev != keep && listedPrefix(tokens, prev) && previousUntrusted(v, j.entry.ARN, currentIn(j.entry.Versions), tokens) == "" {
+	if prev := v.PreviousTokenPrefix; prev != "" && prev != keep && listedPrefix(tokens, prev) && previousUntrusted(v, j.entry.ARN, j.currentVersionID(), tokens) == "" {
 		due := true
 		if recorded {
 			at := dueAt(recordedAt, j.entry.LastRotated, grace)
@@ -319,7 +331,7 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	}
 
 	// Expiry: start a rotation; Secrets Manager runs it.
-	if res.ExpiresInS != nil && time.Duration(*res.ExpiresInS)*time.Second < rotateBefore {
+	if res.ExpiresInS != nil && time.Duration(*res.ExpiresInS)*time.Second < rotationThreshold(current, rotateBefore) {
 		switch {
 		case pendingVersion(j.entry.Versions) != "":
 			res.RotationInProgress = true
@@ -367,9 +379,33 @@ func (r *Rotator) heal(ctx context.Context, fs fleetStore, j sweepJob, res swept
 	return res
 }
 
+// rotationThreshold is how close to its expiry a token is rotated:
+// rotateBefore (ROTATE_BEFORE_EXPIRY), but never more than half the
+// token's own lifetime. A token whose max_age_seconds is shorter than
+// rotateBefore would otherwise be rotated by every sweep, minutes after it
+// was made, cutting the previous token's grace to one sweep interval.
+func rotationThreshold(t *aiven.Token, rotateBefore time.Duration) time.Duration {
+	if t == nil || t.ExpiryTime == nil || t.CreateTime.IsZero() {
+		return rotateBefore
+	}
+	if half := t.ExpiryTime.Sub(t.CreateTime) / 2; half > 0 && half < rotateBefore {
+		return half
+	}
+	return rotateBefore
+}
+
 // listedPrefix says whether Aiven lists a token with this prefix.
 func listedPrefix(tokens []aiven.Token, prefix string) bool {
 	return slices.ContainsFunc(tokens, func(t aiven.Token) bool { return t.Prefix == prefix })
+}
+
+// currentVersionID is the version that holds the job's value: as read
+// with it, else as listed.
+func (j sweepJob) currentVersionID() string {
+	if j.currentVersion != "" {
+		return j.currentVersion
+	}
+	return currentIn(j.entry.Versions)
 }
 
 // currentIn is the version that carries AWSCURRENT, or "".

@@ -62,16 +62,24 @@ func (c *Client) ListSecrets(ctx context.Context, tagKey string) ([]Listed, erro
 	}
 }
 
+// CurrentValue is a secret's AWSCURRENT SecretString and the version that
+// holds it, as one answer read them together.
+type CurrentValue struct {
+	SecretString string
+	VersionID    string
+}
+
 // CurrentValues reads the AWSCURRENT SecretString of up to MaxBatch
-// secrets by ARN (BatchGetSecretValue). values holds those it could read;
+// secrets by ARN (BatchGetSecretValue), each with its version id: a
+// listing made earlier may already be out of date. values holds those it could read;
 // failed names the others with the reason Secrets Manager gave (a deleted
 // secret, a refused GetSecretValue, a binary secret). err is for the call
 // as a whole. It only reads: calling it twice is harmless.
-func (c *Client) CurrentValues(ctx context.Context, arns []string) (values, failed map[string]string, err error) {
+func (c *Client) CurrentValues(ctx context.Context, arns []string) (values map[string]CurrentValue, failed map[string]string, err error) {
 	if len(arns) > MaxBatch {
 		return nil, nil, fmt.Errorf("batch of %d secrets, more than the %d BatchGetSecretValue takes", len(arns), MaxBatch)
 	}
-	values, failed = map[string]string{}, map[string]string{}
+	values, failed = map[string]CurrentValue{}, map[string]string{}
 	in := &sm.BatchGetSecretValueInput{SecretIdList: arns}
 	for {
 		resp, err := c.api.BatchGetSecretValue(ctx, in, c.withDeadline(ctx))
@@ -84,7 +92,7 @@ func (c *Client) CurrentValues(ctx context.Context, arns []string) (values, fail
 				failed[arn] = "the version holds SecretBinary; the rotator needs SecretString"
 				continue
 			}
-			values[arn] = *v.SecretString
+			values[arn] = CurrentValue{SecretString: *v.SecretString, VersionID: aws.ToString(v.VersionId)}
 		}
 		for _, e := range resp.Errors {
 			failed[aws.ToString(e.SecretId)] = clip(aws.ToString(e.ErrorCode)+": "+aws.ToString(e.Message), 300)

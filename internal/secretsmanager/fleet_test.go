@@ -52,7 +52,7 @@ func TestCurrentValues(t *testing.T) {
 		if op != "BatchGetSecretValue" {
 			t.Errorf("op %s", op)
 		}
-		return 200, `{"SecretValues":[{"ARN":"arn:ok","SecretString":"v"},{"ARN":"arn:bin","SecretBinary":"AAE="}],
+		return 200, `{"SecretValues":[{"ARN":"arn:ok","SecretString":"v","VersionId":"v-ok"},{"ARN":"arn:bin","SecretBinary":"AAE="}],
 			"Errors":[{"SecretId":"arn:denied","ErrorCode":"AccessDeniedException","Message":"not allowed"}]}`
 	})
 	c := newTestClient(f, Options{})
@@ -60,7 +60,7 @@ func TestCurrentValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if values["arn:ok"] != "v" || len(values) != 1 {
+	if values["arn:ok"] != (CurrentValue{SecretString: "v", VersionID: "v-ok"}) || len(values) != 1 {
 		t.Errorf("values %v", values)
 	}
 	for arn, want := range map[string]string{"arn:bin": "SecretBinary", "arn:denied": "AccessDeniedException: not allowed", "arn:lost": "neither"} {
