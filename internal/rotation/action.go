@@ -145,6 +145,11 @@ func decodeAction(raw json.RawMessage) (act action, recognised bool, err error) 
 		}
 		return act, true, fmt.Errorf("%s event: unknown field(s) [%s]; a %s event takes only [%s]; nothing was done", act.name, strings.Join(unknown, ", "), act.name, strings.Join(allowed, ", "))
 	}
+	if dup, ok := repeatedKey(raw); ok {
+		// json keeps the last of two equal keys: {"dry_run":true,"dry_run":false}
+		// would run a real sweep. Which one was meant is not ours to guess.
+		return act, true, fmt.Errorf("%s event: field %q appears more than once; nothing was done", act.name, clip(dup, 40))
+	}
 	if v, ok := fields["dry_run"]; ok {
 		if err := json.Unmarshal(v, &act.dryRun); err != nil || string(bytes.TrimSpace(v)) == "null" {
 			return act, true, errors.New("sweep event: field dry_run must be a boolean (true or false); nothing was done")
@@ -166,6 +171,32 @@ func decodeAction(raw json.RawMessage) (act action, recognised bool, err error) 
 		}
 	}
 	return act, true, nil
+}
+
+// repeatedKey is a member name that the JSON object raw holds more than
+// once, at its top level. raw is known to be a valid object.
+func repeatedKey(raw json.RawMessage) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := t.(string)
+		if seen[key] {
+			return key, true
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // fleet is the Secrets Manager client as the fleet's doors need it.

@@ -94,6 +94,10 @@ func TestDecodeAction(t *testing.T) {
 		{`{"action":"Sweep"}`, true, action{}, `unknown action "Sweep"`},
 		{`{"action":null}`, true, action{}, "unknown action"},
 		{`{"action":{"x":1}}`, true, action{}, "field action must be a string"},
+		// json keeps the last of two equal keys: refused, not guessed.
+		{`{"action":"sweep","dry_run":true,"dry_run":false}`, true, action{}, `field "dry_run" appears more than once`},
+		{`{"action":"rotate","secret_id":"mine","secret_id":"theirs"}`, true, action{}, `field "secret_id" appears more than once`},
+		{`{"action":"sweep","action":"sweep"}`, true, action{}, `field "action" appears more than once`},
 	} {
 		got, recognised, err := decodeAction(json.RawMessage(tc.event))
 		switch {
