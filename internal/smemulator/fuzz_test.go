@@ -20,6 +20,9 @@ var (
 	sourceText string // the package's non-test source, for checkQuotes
 	violation  = regexp.MustCompile(`^Value (null |'-?[0-9]+' )?at '[A-Za-z0-9.]+' failed to satisfy constraint: Member must .+$`)
 	validation = regexp.MustCompile(`^([0-9]+) validation errors? detected: (.+)$`)
+	// invalidName is the one ValidationException that is not a model
+	// violation: CreateSecret's check of the name's characters.
+	invalidName = "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!"
 )
 
 func emulatorSource(t testing.TB) string {
@@ -153,6 +156,9 @@ func FuzzRequestReader(f *testing.F) {
 			return
 		case code >= 500:
 			t.Fatalf("%s: %d %s: %s", op, code, typ, msg)
+		}
+		if typ == "ValidationException" && msg == invalidName {
+			return // AWS's own words for a name the model allows but the service refuses
 		}
 		if typ == "ValidationException" {
 			m := validation.FindStringSubmatch(msg)
