@@ -546,6 +546,12 @@ func TestApplicationErrors(t *testing.T) {
 		{name: "manager secret missing",
 			value:     with(func(_ *appWorld, v map[string]any) { v["manager_secret_id"] = "aiven/nope" }),
 			fragments: []string{"manager secret", "aiven/nope", "not found"}},
+		{name: "manager secret not tagged for it",
+			prepare: func(aw *appWorld) {
+				aw.createSecret("aiven/untagged-admin", aw.admin.Token, false)
+			},
+			value:     with(func(_ *appWorld, v map[string]any) { v["manager_secret_id"] = "aiven/untagged-admin" }),
+			fragments: []string{"manager secret", "aiven/untagged-admin", "does not carry the tag key aiven-token-rotator"}},
 		{name: "manager secret unreadable",
 			prepare:   func(aw *appWorld) { name := managerSecretName; aw.denyRead.Store(&name) },
 			fragments: []string{"manager secret", managerSecretName, "AccessDenied", "aiven-token-rotator"}},

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,6 +181,13 @@ func (r *Rotator) readManager(ctx context.Context, secretARN string, v *secret.V
 	}
 	if md.ARN == secretARN {
 		return nil, &secret.FieldError{Field: "manager_secret_id", Reason: "names this secret itself: an application token cannot manage its own tokens; name the secret that holds the manager's token"}
+	}
+	// Only a secret tagged for it is a manager. IAM enforces the tag for
+	// secrets this function does not rotate; checking it here as well
+	// keeps a secret it does rotate (another team's admin token, say) from
+	// being lent out by anyone who can write an application secret.
+	if !slices.Contains(md.TagKeys, managerTagKey) {
+		return nil, fmt.Errorf("manager secret %s (manager_secret_id) does not carry the tag key %s: a secret manages application tokens only when tagged for it (aws secretsmanager tag-resource --secret-id %s --tags Key=%s,Value=manager)", id, managerTagKey, id, managerTagKey)
 	}
 	raw, err := r.store.GetValue(ctx, md.ARN, "", secretsmanager.StageCurrent)
 	if err != nil {

@@ -107,6 +107,8 @@ type Description struct {
 	RotationLambdaARN string
 	// Versions maps each labelled version id to its staging labels.
 	Versions map[string][]string
+	// TagKeys are the keys of the secret's tags.
+	TagKeys []string
 }
 
 // Describe reads the secret's metadata (DescribeSecret). It only reads:
@@ -116,12 +118,16 @@ func (c *Client) Describe(ctx context.Context, secretID string) (Description, er
 	if err != nil {
 		return Description{}, clipped(err)
 	}
-	return Description{
+	d := Description{
 		ARN:               aws.ToString(out.ARN),
 		RotationEnabled:   aws.ToBool(out.RotationEnabled),
 		RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
 		Versions:          out.VersionIdsToStages,
-	}, nil
+	}
+	for _, t := range out.Tags {
+		d.TagKeys = append(d.TagKeys, aws.ToString(t.Key))
+	}
+	return d, nil
 }
 
 // ErrNoValue says the version or label has no value: the placeholder
