@@ -10,11 +10,13 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/jsonbound"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
 // Bounds on what an answer from Aiven, or anything in front of it, can put
@@ -140,45 +142,14 @@ const (
 // not retried: the same call would get the same answer.
 var errAnswerTooComplex = errors.New("response body from Aiven holds more JSON elements than any answer the rotator reads; not decoded")
 
-// checkShape walks b's JSON tokens and fails with errAnswerTooComplex as
-// soon as a container holds more than maxElements elements or the answer
-// more than maxValues tokens. Malformed JSON passes: the decoder that
-// follows reports it.
+// checkShape fails with errAnswerTooComplex when a container of b holds
+// more than maxElements elements or b more than maxValues tokens
+// (jsonbound.Within); malformed JSON passes, for the decoder to report.
 func checkShape(b []byte) error {
-	type level struct {
-		object, wantValue bool
-		n                 int
+	if !jsonbound.Within(b, maxElements, maxValues) {
+		return errAnswerTooComplex
 	}
-	var stack []level
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for values := 0; ; {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // io.EOF, or malformed JSON the decoder will report
-		}
-		d, isDelim := tok.(json.Delim)
-		if isDelim && (d == ']' || d == '}') {
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		if len(stack) > 0 {
-			top := &stack[len(stack)-1]
-			if !top.wantValue {
-				if top.n++; top.n > maxElements {
-					return errAnswerTooComplex
-				}
-			}
-			if top.object {
-				top.wantValue = !top.wantValue
-			}
-		}
-		if values++; values > maxValues {
-			return errAnswerTooComplex
-		}
-		if isDelim {
-			stack = append(stack, level{object: d == '{'})
-		}
-	}
+	return nil
 }
 
 // summary describes a body that is not Aiven error JSON without quoting it.
@@ -233,16 +204,7 @@ var tokenRun = regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`)
 // (a token in a URL has "/" as %2F, "+" as %2B, "=" as %3D, which cut it
 // into short runs), and cuts the original text of every run found in
 // either.
-func scrub(s string) string {
-	spans := tokenSpans(s)
-	if strings.Contains(s, "%") {
-		d, pos := percentDecode(s)
-		for _, sp := range tokenSpans(d) {
-			spans = append(spans, [2]int{pos[sp[0]], pos[sp[1]]})
-		}
-	}
-	return cutSpans(s, spans, "[cut]")
-}
+func scrub(s string) string { return secret.ScrubWith(s, tokenSpans, "[cut]") }
 
 func tokenSpans(s string) [][2]int {
 	var spans [][2]int
@@ -252,60 +214,6 @@ func tokenSpans(s string) [][2]int {
 		}
 	}
 	return spans
-}
-
-// percentDecode decodes every %XX of s (as url.PathUnescape does, and
-// leaving a malformed escape as it is); pos[i] is where the byte d[i]
-// starts in s, and pos[len(d)] is len(s).
-func percentDecode(s string) (d string, pos []int) {
-	var b strings.Builder
-	pos = make([]int, 0, len(s)+1)
-	for i := 0; i < len(s); {
-		pos = append(pos, i)
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-		i++
-	}
-	return b.String(), append(pos, len(s))
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
-}
-
-// cutSpans replaces each span of s (overlapping ones merged) with mark.
-func cutSpans(s string, spans [][2]int, mark string) string {
-	if len(spans) == 0 {
-		return s
-	}
-	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
-	var b strings.Builder
-	last := 0
-	for i := 0; i < len(spans); {
-		start, end := spans[i][0], spans[i][1]
-		for i++; i < len(spans) && spans[i][0] <= end; i++ {
-			end = max(end, spans[i][1])
-		}
-		b.WriteString(s[last:start])
-		b.WriteString(mark)
-		last = end
-	}
-	b.WriteString(s[last:])
-	return b.String()
 }
 
 // clip bounds s to about n bytes, cut at a rune boundary and never inside a
@@ -319,16 +227,12 @@ func clip(s string, n int) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	if isTokenChar(s[cut]) {
-		for cut > 0 && isTokenChar(s[cut-1]) {
+	if secret.IsTokenChar(s[cut]) {
+		for cut > 0 && secret.IsTokenChar(s[cut-1]) {
 			cut--
 		}
 	}
 	return s[:cut] + fmt.Sprintf("… (clipped, %d bytes in all)", len(s))
-}
-
-func isTokenChar(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=' || c == '_'
 }
 
 // scrubbedError is an error whose text is scrubbed of token-shaped runs

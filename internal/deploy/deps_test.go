@@ -24,6 +24,7 @@ func TestLambdaDependsOnProductionPackagesOnly(t *testing.T) {
 	allowed := []string{
 		"functions/rotator",
 		"internal/aiven",
+		"internal/jsonbound",
 		"internal/metrics",
 		"internal/rotation",
 		"internal/runtimeapi",

@@ -37,7 +37,7 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 	if err != nil {
 		return res, err
 	}
-	from := currentVersion(in.desc)
+	from := currentVersion(in.desc.Versions)
 	// The listing the sweep needs, made before AWSCURRENT moves, proves
 	// the new token still works (I1); it also shows the version's marker.
 	tokens, err := r.proveNewToken(ctx, api, v, from != version)
@@ -72,7 +72,7 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 		keepPrefix:  v.TokenPrefix,
 		gracePrefix: gracePrefix,
 		ownVersion:  version,
-		pending:     pendingVersions(in.desc),
+		pending:     pendingVersions(in.desc.Versions),
 		now:         r.now(),
 		minStaleAge: staleAge,
 	}

@@ -40,9 +40,9 @@ func (r *Rotator) guard(ctx context.Context, ev rotationEvent) (secretsmanager.D
 
 // pendingVersions are the versions that carry AWSPENDING: a rotation in
 // progress, whose token a sweep must spare.
-func pendingVersions(desc secretsmanager.Description) map[string]bool {
+func pendingVersions(versions map[string][]string) map[string]bool {
 	out := map[string]bool{}
-	for id, stages := range desc.Versions {
+	for id, stages := range versions {
 		if slices.Contains(stages, secretsmanager.StagePending) {
 			out[id] = true
 		}

@@ -25,7 +25,7 @@ func checkPrefix(p string) error {
 		rest = p[len(avnuPrefix):]
 	}
 	for i := 0; i < len(rest); i++ {
-		if c := rest[i]; !isB64(c) && c != '=' {
+		if c := rest[i]; !secret.IsBase64(c) && c != '=' {
 			return fmt.Errorf("holds a character outside an Aiven token prefix's alphabet (A-Z a-z 0-9 + / =, after an optional %q)", avnuPrefix)
 		}
 	}

@@ -288,9 +288,10 @@ func (r *Rotator) openAiven(secretARN string, v *secret.Value, hold func(secret.
 	}
 }
 
-// currentVersion is the version that carries AWSCURRENT, or "".
-func currentVersion(desc secretsmanager.Description) string {
-	for id, stages := range desc.Versions {
+// currentVersion is the version that carries AWSCURRENT in versions
+// (version id to staging labels), or "".
+func currentVersion(versions map[string][]string) string {
+	for id, stages := range versions {
 		if slices.Contains(stages, secretsmanager.StageCurrent) {
 			return id
 		}

@@ -318,7 +318,7 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 		secretHash:  secret.SecretHash(j.entry.ARN),
 		keepPrefix:  keep,
 		gracePrefix: gracePrefix,
-		pending:     pendingIn(j.entry.Versions),
+		pending:     pendingVersions(j.entry.Versions),
 		now:         now,
 		minStaleAge: staleAge,
 	}
@@ -332,34 +332,18 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 
 	// Expiry: start a rotation; Secrets Manager runs it.
 	if res.ExpiresInS != nil && time.Duration(*res.ExpiresInS)*time.Second < rotationThreshold(current, rotateBefore) {
-		switch {
-		case pendingVersion(j.entry.Versions) != "":
-			res.RotationInProgress = true
-		case dryRun:
-			res.WouldRotate = true
-		default:
-			version, err := fs.StartRotation(ctx, j.entry.ARN)
-			switch {
-			case errors.Is(err, secretsmanager.ErrRotationInProgress):
-				res.RotationInProgress = true
-			case err != nil:
-				return fail(fmt.Errorf("start a rotation before expiry: %w", err))
-			default:
-				res.RotationStarted = version
-			}
+		if err := startRotation(ctx, fs, j, &res, dryRun); err != nil {
+			return fail(fmt.Errorf("start a rotation before expiry: %w", err))
 		}
 	}
 	return res
 }
 
-// heal answers an application token that Aiven refuses: unlike a personal
-// token, it can be replaced, since its manager's token creates the next
-// one, so the sweep starts a rotation (Secrets Manager runs it) and reports
-// the secret healed. With a rotation already in progress, or in a dry run,
-// it is reported token_invalid with what would happen. Run twice, the
-// second finds the rotation in progress.
-func (r *Rotator) heal(ctx context.Context, fs fleetStore, j sweepJob, res sweptSecret, dryRun bool, why string) sweptSecret {
-	res.Outcome, res.Error = sweptTokenInvalid, why
+// startRotation starts a rotation of the job's secret (RotateSecret;
+// Secrets Manager runs it) and records it in res: unless one is in
+// progress already (res.RotationInProgress), and in a dry run only as
+// res.WouldRotate. Run twice, the second finds the first in progress.
+func startRotation(ctx context.Context, fs fleetStore, j sweepJob, res *sweptSecret, dryRun bool) error {
 	switch {
 	case pendingVersion(j.entry.Versions) != "":
 		res.RotationInProgress = true
@@ -371,10 +355,26 @@ func (r *Rotator) heal(ctx context.Context, fs fleetStore, j sweepJob, res swept
 		case errors.Is(err, secretsmanager.ErrRotationInProgress):
 			res.RotationInProgress = true
 		case err != nil:
-			res.Error = why + "; starting a rotation to heal it failed too: " + scrubString(err.Error())
+			return err
 		default:
-			res.Outcome, res.RotationStarted = sweptHealed, version
+			res.RotationStarted = version
 		}
+	}
+	return nil
+}
+
+// heal answers an application token that Aiven refuses: unlike a personal
+// token, it can be replaced, since its manager's token creates the next
+// one, so the sweep starts a rotation (Secrets Manager runs it) and reports
+// the secret healed. With a rotation already in progress, or in a dry run,
+// it is reported token_invalid with what would happen. Run twice, the
+// second finds the rotation in progress.
+func (r *Rotator) heal(ctx context.Context, fs fleetStore, j sweepJob, res sweptSecret, dryRun bool, why string) sweptSecret {
+	res.Outcome, res.Error = sweptTokenInvalid, why
+	if err := startRotation(ctx, fs, j, &res, dryRun); err != nil {
+		res.Error = why + "; starting a rotation to heal it failed too: " + scrubString(err.Error())
+	} else if res.RotationStarted != "" {
+		res.Outcome = sweptHealed
 	}
 	return res
 }
@@ -405,28 +405,7 @@ func (j sweepJob) currentVersionID() string {
 	if j.currentVersion != "" {
 		return j.currentVersion
 	}
-	return currentIn(j.entry.Versions)
-}
-
-// currentIn is the version that carries AWSCURRENT, or "".
-func currentIn(versions map[string][]string) string {
-	for id, stages := range versions {
-		if slices.Contains(stages, secretsmanager.StageCurrent) {
-			return id
-		}
-	}
-	return ""
-}
-
-// pendingIn are the versions carrying AWSPENDING.
-func pendingIn(versions map[string][]string) map[string]bool {
-	out := map[string]bool{}
-	for id, stages := range versions {
-		if slices.Contains(stages, secretsmanager.StagePending) {
-			out[id] = true
-		}
-	}
-	return out
+	return currentVersion(j.entry.Versions)
 }
 
 func seconds(d time.Duration) *int64 {

@@ -3,20 +3,18 @@ package secretsmanager
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/jsonbound"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
 // Bounds on what a Secrets Manager answer can put into memory and into an
@@ -172,45 +170,14 @@ const (
 
 var errAnswerTooComplex = errors.New("response body from Secrets Manager holds more JSON elements than any answer the rotator reads; not decoded")
 
-// checkShape walks b's JSON tokens and fails with errAnswerTooComplex as
-// soon as a container holds more than maxElements elements or the answer
-// more than maxValues tokens. Malformed JSON passes: the SDK's decoder
-// reports it.
+// checkShape fails with errAnswerTooComplex when a container of b holds
+// more than maxElements elements or b more than maxValues tokens
+// (jsonbound.Within); malformed JSON passes, for the decoder to report.
 func checkShape(b []byte) error {
-	type level struct {
-		object, wantValue bool
-		n                 int
+	if !jsonbound.Within(b, maxElements, maxValues) {
+		return errAnswerTooComplex
 	}
-	var stack []level
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for tokens := 0; ; {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // io.EOF, or malformed JSON the decoder will report
-		}
-		d, isDelim := tok.(json.Delim)
-		if isDelim && (d == ']' || d == '}') {
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		if len(stack) > 0 {
-			top := &stack[len(stack)-1]
-			if !top.wantValue {
-				if top.n++; top.n > maxElements {
-					return errAnswerTooComplex
-				}
-			}
-			if top.object {
-				top.wantValue = !top.wantValue
-			}
-		}
-		if tokens++; tokens > maxValues {
-			return errAnswerTooComplex
-		}
-		if isDelim {
-			stack = append(stack, level{object: d == '{'})
-		}
-	}
+	return nil
 }
 
 // bodyTooLargeError is a read past the cap.
@@ -246,108 +213,25 @@ func (e *clippedError) Error() string {
 	for head > 0 && !utf8.RuneStart(s[head]) {
 		head--
 	}
-	if isTokenChar(s[head]) {
-		for head > 0 && isTokenChar(s[head-1]) {
+	if secret.IsTokenChar(s[head]) {
+		for head > 0 && secret.IsTokenChar(s[head-1]) {
 			head--
 		}
 	}
 	for tail < len(s) && !utf8.RuneStart(s[tail]) {
 		tail++
 	}
-	if tail > 0 && isTokenChar(s[tail-1]) {
-		for tail < len(s) && isTokenChar(s[tail]) {
+	if tail > 0 && secret.IsTokenChar(s[tail-1]) {
+		for tail < len(s) && secret.IsTokenChar(s[tail]) {
 			tail++
 		}
 	}
 	return s[:head] + fmt.Sprintf(" … (clipped %d of %d bytes) … ", tail-head, len(s)) + s[tail:]
 }
 
-func isTokenChar(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=' || c == '_'
-}
-
-// tokenRun finds what may be an Aiven token (372 characters of standard
-// base64, maybe after "AVNU_") or a long part of one: "AVNU_" and more
-// than a 12-character prefix, or a base64 run of 32 or more that tokenShaped
-// judges; the rule of the rotation package's log scrubber.
-var tokenRun = regexp.MustCompile(`AVNU_[A-Za-z0-9+/]{8,}={0,2}|[A-Za-z0-9+/]{32,}={0,2}`)
-
-// tokenShaped: 72 characters or more, or 32 holding an upper-case letter,
-// a lower-case letter and a digit, as every stretch of random base64 that
-// long does; what it spares are words, hex digests and ids.
-func tokenShaped(run string) bool {
-	if strings.HasPrefix(run, "AVNU_") || len(run) >= 72 {
-		return true
-	}
-	return strings.ContainsFunc(run, unicode.IsUpper) && strings.ContainsFunc(run, unicode.IsLower) && strings.ContainsFunc(run, unicode.IsDigit)
-}
-
-// scrub cuts every token-shaped run from s, judging s as it is and s
-// percent-decoded (a URL writes a token's "/" as %2F, "+" as %2B, "=" as
-// %3D, which cut it into short runs): the original text of a run found in
-// either is cut.
-func scrub(s string) string {
-	spans := tokenSpans(s)
-	if strings.Contains(s, "%") {
-		d, pos := percentDecode(s)
-		for _, sp := range tokenSpans(d) {
-			spans = append(spans, [2]int{pos[sp[0]], pos[sp[1]]})
-		}
-	}
-	return cutSpans(s, spans, "[REDACTED]")
-}
-
-func tokenSpans(s string) [][2]int {
-	var spans [][2]int
-	for _, m := range tokenRun.FindAllStringIndex(s, -1) {
-		if tokenShaped(s[m[0]:m[1]]) {
-			spans = append(spans, [2]int{m[0], m[1]})
-		}
-	}
-	return spans
-}
-
-// percentDecode decodes every %XX of s (as url.PathUnescape does, leaving a
-// malformed escape as it is); pos[i] is where d[i] starts in s, and
-// pos[len(d)] is len(s).
-func percentDecode(s string) (d string, pos []int) {
-	var b strings.Builder
-	pos = make([]int, 0, len(s)+1)
-	for i := 0; i < len(s); {
-		pos = append(pos, i)
-		if s[i] == '%' && i+2 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil && s[i+1] != '+' {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-		i++
-	}
-	return b.String(), append(pos, len(s))
-}
-
-// cutSpans replaces each span of s (overlapping ones merged) with mark.
-func cutSpans(s string, spans [][2]int, mark string) string {
-	if len(spans) == 0 {
-		return s
-	}
-	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
-	var b strings.Builder
-	last := 0
-	for i := 0; i < len(spans); {
-		start, end := spans[i][0], spans[i][1]
-		for i++; i < len(spans) && spans[i][0] <= end; i++ {
-			end = max(end, spans[i][1])
-		}
-		b.WriteString(s[last:start])
-		b.WriteString(mark)
-		last = end
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
+// scrub cuts every token-shaped run from s (secret.Scrub, the rule of the
+// rotator's log scrubber).
+func scrub(s string) string { return secret.Scrub(s) }
 
 func (e *clippedError) Unwrap() error { return e.err }
 
