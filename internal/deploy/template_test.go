@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
 )
 
 // template is the raw template after goformation turned the short-form tags
@@ -190,6 +192,7 @@ func TestRotatorFunction(t *testing.T) {
 		"PREVIOUS_TOKEN_GRACE": ref("PreviousTokenGrace"),
 		"ROTATE_BEFORE_EXPIRY": ref("RotateBeforeExpiry"),
 		"SWEEP_TAG_KEY":        map[string]any{"Fn::If": []any{"SweepTagged", fleetTag, ""}},
+		"MANAGER_TAG_VALUE":    ref("AWS::StackName"),
 	}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("Environment.Variables = %v, want %v", vars, wantVars)
@@ -319,8 +322,8 @@ func roleStatements(t *testing.T, tpl template) []statement {
 	return out
 }
 
-// fleetTag is the tag key of the fleet: manager secrets carry it (any
-// value); SWEEP_TAG_KEY filters on it.
+// fleetTag is the sweep's tag key (SWEEP_TAG_KEY filters on it): it
+// grants no read; manager secrets carry rotation.ManagerTagKey instead.
 const fleetTag = "aiven-token-rotator"
 
 // accountSecrets is the Resource of every per-secret statement: any secret
@@ -411,14 +414,14 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		// Any other Secrets Manager statement reaches only the secrets this
 		// function rotates, or, for reading, a manager secret by its tag.
 		owned, _ := s.condition["ArnLike"].(map[string]any)
-		tagged, _ := s.condition["Null"].(map[string]any)
+		tagged, _ := s.condition["StringEquals"].(map[string]any)
 		reads := slices.Equal(slices.Sorted(slices.Values(s.actions)), []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"})
 		switch {
 		case isOwnFunction(owned["secretsmanager:resource/AllowRotationLambdaArn"]):
-		case reads && tagged["aws:ResourceTag/"+fleetTag] == "false":
+		case reads && isRef(tagged["aws:ResourceTag/"+rotation.ManagerTagKey], "AWS::StackName"):
 		default:
-			t.Errorf("policy %q: %v with condition %v: want ArnLike secretsmanager:resource/AllowRotationLambdaArn [RotatorFunction.Arn, RotatorFunction.Arn:*], or (reads only) the %s tag present",
-				s.policy, s.actions, s.condition, fleetTag)
+			t.Errorf("policy %q: %v with condition %v: want ArnLike secretsmanager:resource/AllowRotationLambdaArn [RotatorFunction.Arn, RotatorFunction.Arn:*], or (reads only) the tag %s=<stack name>",
+				s.policy, s.actions, s.condition, rotation.ManagerTagKey)
 		}
 	}
 
@@ -483,9 +486,10 @@ func TestSecretPermissionsAvoidTheCycle(t *testing.T) {
 const managerSecretsArn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
 
 // An application token is managed with the token of another secret, its
-// manager_secret_id. The role reads it under the tag key the fleet uses
-// (aiven-token-rotator, any value), and nothing else on other secrets: no
-// write, no secret without the tag, no other account or region.
+// manager_secret_id. The role reads it under the manager tag naming this
+// stack (aiven-token-rotator:manager=<stack name>), and nothing else on
+// other secrets: no write, no secret without the tag, no other account or
+// region (TestManagerReadsAreThisStacksOnly evaluates it).
 func TestManagerSecretsReadableOnlyUnderTheTag(t *testing.T) {
 	found := 0
 	for _, s := range roleStatements(t, loadTemplate(t)) {
@@ -502,9 +506,9 @@ func TestManagerSecretsReadableOnlyUnderTheTag(t *testing.T) {
 		if !reflect.DeepEqual(s.resource, map[string]any{"Fn::Sub": managerSecretsArn}) {
 			t.Errorf("manager secrets: Resource %v, want this account's and region's secrets", s.resource)
 		}
-		null, _ := s.condition["Null"].(map[string]any)
-		if v := null["aws:ResourceTag/aiven-token-rotator"]; v != "false" || len(s.condition) != 1 || len(null) != 1 {
-			t.Errorf("manager secrets: Condition %v, want exactly Null aws:ResourceTag/aiven-token-rotator false (the tag is present)", s.condition)
+		eq, _ := s.condition["StringEquals"].(map[string]any)
+		if v := eq["aws:ResourceTag/"+rotation.ManagerTagKey]; !isRef(v, "AWS::StackName") || len(s.condition) != 1 || len(eq) != 1 {
+			t.Errorf("manager secrets: Condition %v, want exactly StringEquals aws:ResourceTag/%s = Ref AWS::StackName", s.condition, rotation.ManagerTagKey)
 		}
 		if s.guard != "" || s.effect != "Allow" {
 			t.Errorf("manager secrets: guard %q, effect %q", s.guard, s.effect)

@@ -31,6 +31,7 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaruntime"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
 )
@@ -128,7 +129,7 @@ func newAppWorld(t *testing.T, appValue func(aw *appWorld) map[string]any, opts 
 	aw.first = made.FullToken
 	w.tokens[made.TokenPrefix] = made.FullToken
 
-	aw.managerARN = aw.createSecret(managerSecretName, aw.admin.Token, true)
+	aw.managerARN = aw.createSecret(managerSecretName, aw.managerValue(aw.admin.Token, appOrg, aw.app.UserID), true)
 	value := map[string]any{
 		"kind": "application", "token": aw.first, "organization_id": appOrg,
 		"application_user_id": aw.app.UserID, "manager_secret_id": managerSecretName,
@@ -173,11 +174,36 @@ func (aw *appWorld) aivenAs(token string) aivenclient.Client {
 	return c
 }
 
+// managerValue is a manager secret's value: token, binding application
+// user userID of org to secrets (by default the application secret).
+func (aw *appWorld) managerValue(token, org, userID string, secrets ...string) string {
+	if len(secrets) == 0 {
+		secrets = []string{appSecretName}
+	}
+	raw, _ := json.Marshal(map[string]any{"token": token, "application_tokens": []any{
+		map[string]any{"organization_id": org, "application_user_id": userID, "secrets": secrets},
+	}})
+	return string(raw)
+}
+
+// putManager writes the manager secret's AWSCURRENT, as its owner would.
+func (aw *appWorld) putManager(value string) {
+	aw.t.Helper()
+	if _, err := aw.sm.PutSecretValue(aw.ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(aw.managerARN), SecretString: aws.String(value),
+	}); err != nil {
+		aw.t.Fatal(err)
+	}
+	aw.recordAll()
+}
+
+// createSecret creates a secret; tagged ones are managers of the local
+// stack (rotation.ManagerTagKey=localstack.StackName).
 func (aw *appWorld) createSecret(name, value string, tagged bool) string {
 	aw.t.Helper()
 	in := &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)}
 	if tagged {
-		in.Tags = []smtypes.Tag{{Key: aws.String("aiven-token-rotator"), Value: aws.String("managed")}}
+		in.Tags = []smtypes.Tag{{Key: aws.String(rotation.ManagerTagKey), Value: aws.String(localstack.StackName)}}
 	}
 	out, err := aw.sm.CreateSecret(aw.ctx, in)
 	if err != nil {
@@ -514,13 +540,8 @@ func TestApplicationTokenHeals(t *testing.T) {
 func (aw *appWorld) refreshManager() {
 	aw.t.Helper()
 	admin := aw.controlUser("admin2@example.com", aivenemulator.RoleOrganizationAdmin)
-	if _, err := aw.sm.PutSecretValue(aw.ctx, &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(aw.managerARN), SecretString: aws.String(admin.Token),
-	}); err != nil {
-		aw.t.Fatal(err)
-	}
+	aw.putManager(aw.managerValue(admin.Token, appOrg, aw.app.UserID))
 	aw.admin = admin
-	aw.recordAll()
 }
 
 // Every error of issue 10's point 3 names the secret, the right or the
@@ -548,13 +569,48 @@ func TestApplicationErrors(t *testing.T) {
 			fragments: []string{"manager secret", "aiven/nope", "not found"}},
 		{name: "manager secret not tagged for it",
 			prepare: func(aw *appWorld) {
-				aw.createSecret("aiven/untagged-admin", aw.admin.Token, false)
+				aw.createSecret("aiven/untagged-admin", aw.managerValue(aw.admin.Token, appOrg, aw.app.UserID), false)
 			},
 			value:     with(func(_ *appWorld, v map[string]any) { v["manager_secret_id"] = "aiven/untagged-admin" }),
-			fragments: []string{"manager secret", "aiven/untagged-admin", "does not carry the tag key aiven-token-rotator"}},
+			fragments: []string{"manager secret", "aiven/untagged-admin", "not tagged as a manager of this stack", "aiven-token-rotator:manager=local"}},
+		{name: "manager secret tagged for another stack",
+			prepare: func(aw *appWorld) {
+				if _, err := aw.sm.CreateSecret(aw.ctx, &secretsmanager.CreateSecretInput{
+					Name: aws.String("aiven/dev-admin"), SecretString: aws.String(aw.managerValue(aw.admin.Token, appOrg, aw.app.UserID)),
+					Tags: []smtypes.Tag{{Key: aws.String(rotation.ManagerTagKey), Value: aws.String("dev")}},
+				}); err != nil {
+					aw.t.Fatal(err)
+				}
+			},
+			value:     with(func(_ *appWorld, v map[string]any) { v["manager_secret_id"] = "aiven/dev-admin" }),
+			fragments: []string{"manager secret", "aiven/dev-admin", "not tagged as a manager of this stack"}},
+		{name: "manager secret tagged only for the sweep",
+			prepare: func(aw *appWorld) {
+				if _, err := aw.sm.CreateSecret(aw.ctx, &secretsmanager.CreateSecretInput{
+					Name: aws.String("aiven/swept-admin"), SecretString: aws.String(aw.managerValue(aw.admin.Token, appOrg, aw.app.UserID)),
+					Tags: []smtypes.Tag{{Key: aws.String("aiven-token-rotator"), Value: aws.String("managed")}},
+				}); err != nil {
+					aw.t.Fatal(err)
+				}
+			},
+			value:     with(func(_ *appWorld, v map[string]any) { v["manager_secret_id"] = "aiven/swept-admin" }),
+			fragments: []string{"manager secret", "aiven/swept-admin", "not tagged as a manager of this stack", "makes no secret a manager"}},
+		{name: "manager binds no application user (a manager secret from before bindings)",
+			prepare:   func(aw *appWorld) { aw.putManager(aw.admin.Token) },
+			fragments: []string{"manager secret", managerSecretName, "does not bind application user", appSecretName, `"application_tokens"`, `"secrets":["` + appSecretName + `"]`}},
+		{name: "manager binds the user to another secret",
+			prepare: func(aw *appWorld) {
+				aw.putManager(aw.managerValue(aw.admin.Token, appOrg, aw.app.UserID, "aiven/other-ci"))
+			},
+			fragments: []string{"manager secret", managerSecretName, "does not bind application user", "add {"}},
+		{name: "manager binding malformed",
+			prepare: func(aw *appWorld) {
+				aw.putManager(`{"token":"` + aw.admin.Token + `","application_tokens":{"u1":"x"}}`)
+			},
+			fragments: []string{"manager secret", managerSecretName, "application_tokens", "must be an array"}},
 		{name: "manager secret unreadable",
 			prepare:   func(aw *appWorld) { name := managerSecretName; aw.denyRead.Store(&name) },
-			fragments: []string{"manager secret", managerSecretName, "AccessDenied", "aiven-token-rotator"}},
+			fragments: []string{"manager secret", managerSecretName, "AccessDenied", "aiven-token-rotator:manager"}},
 		{name: "manager secret malformed",
 			prepare: func(aw *appWorld) {
 				if _, err := aw.sm.PutSecretValue(aw.ctx, &secretsmanager.PutSecretValueInput{
@@ -583,19 +639,16 @@ func TestApplicationErrors(t *testing.T) {
 				}
 				aw.reseedApp(map[string]any{"kind": "application", "token": made.FullToken, "organization_id": appOrg,
 					"application_user_id": privileged.UserID, "manager_secret_id": managerSecretName})
-				if _, err := aw.sm.PutSecretValue(aw.ctx, &secretsmanager.PutSecretValueInput{
-					SecretId: aws.String(aw.managerARN), SecretString: aws.String(writer.Token),
-				}); err != nil {
-					aw.t.Fatal(err)
-				}
-				aw.recordAll()
+				aw.putManager(aw.managerValue(writer.Token, appOrg, privileged.UserID))
 			},
 			fragments: []string{"403", "role:organization:admin", managerSecretName}},
 		{name: "organization not found",
 			value:     with(func(_ *appWorld, v map[string]any) { v["organization_id"] = "org-nope" }),
+			prepare:   func(aw *appWorld) { aw.putManager(aw.managerValue(aw.admin.Token, "org-nope", aw.app.UserID)) },
 			fragments: []string{"404", "org-nope"}},
 		{name: "application user not found",
 			value:     with(func(_ *appWorld, v map[string]any) { v["application_user_id"] = "u-nope" }),
+			prepare:   func(aw *appWorld) { aw.putManager(aw.managerValue(aw.admin.Token, appOrg, "u-nope")) },
 			fragments: []string{"404", "u-nope"}},
 		{name: "a personal token given as kind application",
 			value: with(func(aw *appWorld, v map[string]any) {

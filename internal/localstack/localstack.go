@@ -36,6 +36,10 @@ const (
 	Region      = "us-east-1"
 	Account     = "000000000000"
 	FunctionARN = "arn:aws:lambda:us-east-1:000000000000:function:aiven-token-rotator"
+	// StackName stands for the CloudFormation stack's name: a manager
+	// secret of the local stack carries the tag
+	// aiven-token-rotator:manager=local (MANAGER_TAG_VALUE).
+	StackName = "local"
 )
 
 // Config says where the stack listens and how the rotator runs.
@@ -289,6 +293,7 @@ func (s *Stack) RotatorEnv() Env {
 		"AWS_REGION":                       Region,
 		"AWS_ACCESS_KEY_ID":                "local",
 		"AWS_SECRET_ACCESS_KEY":            "local",
+		"MANAGER_TAG_VALUE":                StackName,
 	}
 	for k, v := range s.envOverrides {
 		env[k] = v

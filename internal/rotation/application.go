@@ -10,10 +10,11 @@ package rotation
 // rotation heals it.
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -24,9 +25,21 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
-// managerTagKey is the tag a manager secret must carry for the function's
-// role to read it (template.yaml, ReadTaggedManagerSecrets).
-const managerTagKey = "aiven-token-rotator"
+// ManagerTagKey is the tag key that marks a manager secret; its value
+// must be this stack's (Config.ManagerTagValue, the stack's name), the same
+// pair the role's ReadStackManagerSecrets statement requires. It is not
+// the sweep's tag key (SWEEP_TAG_KEY): being swept never makes a secret a
+// manager.
+const ManagerTagKey = "aiven-token-rotator:manager"
+
+// IsStackManager is the function's own test of a manager secret, by its
+// tags: ManagerTagKey with the stack's value, exactly (IAM's StringEquals
+// in template.yaml; internal/deploy proves the two agree). No stack value
+// makes no manager.
+func IsStackManager(tags map[string]string, stackValue string) bool {
+	got, ok := tags[ManagerTagKey]
+	return ok && stackValue != "" && got == stackValue
+}
 
 // tokenManager is what the manager's side of an application token does:
 // the application user's tokens, listed, created and revoked with the
@@ -146,14 +159,16 @@ func (a *applicationAPI) RevokeToken(ctx context.Context, prefix string) (bool, 
 // openApplication is openAiven for an application token of the secret
 // secretARN, at base (the secret's api_url, already checked): one Aiven
 // serves both tokens. hold receives the manager token once read, for
-// redaction.
+// redaction. The manager is opened only for an application user that the
+// manager secret binds to secretARN (boundManager): the application
+// secret's value names the user, and its writer is not trusted to choose.
 func (r *Rotator) openApplication(base, secretARN string, v *secret.Value, hold func(secret.Token)) (tokenAPI, error) {
 	self, err := r.aivenAt(base, v.Token)
 	if err != nil {
 		return nil, err
 	}
 	open := func(ctx context.Context) (tokenManager, error) {
-		mv, err := r.readManager(ctx, secretARN, v)
+		mv, err := r.boundManager(ctx, secretARN, v)
 		if err != nil {
 			return nil, err
 		}
@@ -170,11 +185,52 @@ func (r *Rotator) openApplication(base, secretARN string, v *secret.Value, hold 
 	return &applicationAPI{self: self, open: open, now: r.now}, nil
 }
 
+// boundManager is the manager secret's value, once it proves to be this
+// stack's manager (readManager) and to bind v's application user to the
+// secret secretARN (its application_tokens). It only reads.
+func (r *Rotator) boundManager(ctx context.Context, secretARN string, v *secret.Value) (*secret.Value, error) {
+	mv, err := r.readManager(ctx, secretARN, v)
+	if err != nil {
+		return nil, err
+	}
+	bindings, err := mv.Bindings()
+	if err != nil {
+		return nil, fmt.Errorf("manager secret %s (manager_secret_id): AWSCURRENT: %w", v.ManagerSecretID, err)
+	}
+	name := secret.NameFromARN(secretARN)
+	if !secret.Binds(bindings, v.OrganizationID, v.ApplicationUserID, secretARN, name) {
+		return nil, unboundError(v, secretARN, name, bindings != nil)
+	}
+	return mv, nil
+}
+
+// unboundError says that the manager secret does not bind the application
+// user to the secret, and shows the entry its owner would add.
+func unboundError(v *secret.Value, secretARN, name string, hasBindings bool) error {
+	entry, _ := json.Marshal(secret.Binding{OrganizationID: v.OrganizationID, ApplicationUserID: v.ApplicationUserID, Secrets: []string{cmp.Or(name, secretARN)}})
+	how := fmt.Sprintf(`add {"%s": [%s]} to its JSON value (a plain-string manager secret becomes {"token": "<its token>", "%s": [...]})`, secret.FieldApplicationTokens, entry, secret.FieldApplicationTokens)
+	if hasBindings {
+		how = fmt.Sprintf("add %s to its %s", entry, secret.FieldApplicationTokens)
+	}
+	return &bindingError{msg: fmt.Sprintf("manager secret %s (manager_secret_id) does not bind application user %s of organization %s to secret %s, so no token of that user is created, proven or revoked for it: the manager secret's owner decides which secrets hold which application user's tokens; if this secret is meant to hold them, %s (docs/application-tokens.md, \"The binding\")",
+		v.ManagerSecretID, v.ApplicationUserID, v.OrganizationID, cmp.Or(name, secretARN), how)}
+}
+
+// bindingError is a refused binding: the sweep reports it as the
+// secret's error, never heals past it.
+type bindingError struct{ msg string }
+
+func (e *bindingError) Error() string { return e.msg }
+
 // readManager reads the manager token: the AWSCURRENT of the secret v
-// names by manager_secret_id, which must not be secretARN itself. It only
-// reads: calling it twice is harmless.
+// names by manager_secret_id, which must not be secretARN itself and must
+// carry this stack's manager tag. It only reads: calling it twice is
+// harmless.
 func (r *Rotator) readManager(ctx context.Context, secretARN string, v *secret.Value) (*secret.Value, error) {
 	id := v.ManagerSecretID
+	if r.cfg.ManagerTagValue == "" {
+		return nil, fmt.Errorf("application tokens need a manager secret, and this function accepts none: MANAGER_TAG_VALUE is not set (template.yaml sets it to the stack's name)")
+	}
 	md, err := r.store.Describe(ctx, id)
 	if err != nil {
 		return nil, managerReadError(id, err)
@@ -182,12 +238,14 @@ func (r *Rotator) readManager(ctx context.Context, secretARN string, v *secret.V
 	if md.ARN == secretARN {
 		return nil, &secret.FieldError{Field: "manager_secret_id", Reason: "names this secret itself: an application token cannot manage its own tokens; name the secret that holds the manager's token"}
 	}
-	// Only a secret tagged for it is a manager. IAM enforces the tag for
-	// secrets this function does not rotate; checking it here as well
-	// keeps a secret it does rotate (another team's admin token, say) from
-	// being lent out by anyone who can write an application secret.
-	if !slices.Contains(md.TagKeys, managerTagKey) {
-		return nil, fmt.Errorf("manager secret %s (manager_secret_id) does not carry the tag key %s: a secret manages application tokens only when tagged for it (aws secretsmanager tag-resource --secret-id %s --tags Key=%s,Value=manager)", id, managerTagKey, id, managerTagKey)
+	// Only a secret its owner tagged as this stack's manager is one. IAM
+	// enforces the same pair for secrets this function does not rotate;
+	// checking it here as well keeps a secret it does rotate (another
+	// team's admin token, a swept secret) from being lent out by anyone
+	// who can write an application secret.
+	if !IsStackManager(md.Tags, r.cfg.ManagerTagValue) {
+		return nil, fmt.Errorf("manager secret %s (manager_secret_id) is not tagged as a manager of this stack: it needs the tag %s=%s (aws secretsmanager tag-resource --secret-id %s --tags Key=%s,Value=%s); the sweep's tag key aiven-token-rotator makes no secret a manager",
+			id, ManagerTagKey, r.cfg.ManagerTagValue, id, ManagerTagKey, r.cfg.ManagerTagValue)
 	}
 	raw, err := r.store.GetValue(ctx, md.ARN, "", secretsmanager.StageCurrent)
 	if err != nil {
@@ -212,7 +270,7 @@ func managerReadError(id string, err error) error {
 	case hasNoValue(err), code == "ResourceNotFoundException":
 		return fmt.Errorf("manager secret %s (manager_secret_id) not found in this account and region, or it has no AWSCURRENT value: %w", id, err)
 	case code == "AccessDeniedException":
-		return fmt.Errorf("manager secret %s (manager_secret_id): the function's role may not read it (AccessDeniedException): tag it with the key %s, which the role's ReadTaggedManagerSecrets statement requires: %w", id, managerTagKey, err)
+		return fmt.Errorf("manager secret %s (manager_secret_id): the function's role may not read it (AccessDeniedException): tag it %s=<this stack's name>, which the role's ReadStackManagerSecrets statement requires: %w", id, ManagerTagKey, err)
 	case strings.HasPrefix(code, "KMS"), code == "DecryptionFailure":
 		return fmt.Errorf("manager secret %s (manager_secret_id): its KMS key refused the function's role (%s): store it with aws/secretsmanager, or allow the role kms:Decrypt for it: %w", id, code, err)
 	}

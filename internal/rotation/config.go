@@ -37,6 +37,11 @@ type Config struct {
 	// SecretsManagerEndpoint overrides the Secrets Manager endpoint
 	// (AWS_ENDPOINT_URL_SECRETS_MANAGER); empty keeps the aws.Config's.
 	SecretsManagerEndpoint string
+	// ManagerTagValue is the value of the tag key ManagerTagKey that marks
+	// a secret as a manager of this stack's application tokens
+	// (MANAGER_TAG_VALUE; template.yaml sets the stack's name). Empty: this
+	// function accepts no manager secret.
+	ManagerTagValue string
 	// Fleet holds the grace period and the sweep's settings (fleetconfig.go).
 	Fleet FleetConfig
 }
@@ -69,6 +74,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		AllowedHosts:           []string{DefaultAllowedHost},
 		SafetyMargin:           DefaultSafetyMargin,
 		SecretsManagerEndpoint: strings.TrimSpace(getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")),
+		ManagerTagValue:        strings.TrimSpace(getenv("MANAGER_TAG_VALUE")),
 	}
 	if v := strings.TrimSpace(getenv("AIVEN_WEB_URL")); v != "" {
 		c.DefaultAPIURL = v

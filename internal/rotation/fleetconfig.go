@@ -79,6 +79,8 @@ func (f FleetConfig) validate() error {
 		return fmt.Errorf("PREVIOUS_TOKEN_GRACE: must be from 0s to %s", MaxPreviousTokenGrace)
 	case f.RotateBeforeExpiry < 0:
 		return fmt.Errorf("ROTATE_BEFORE_EXPIRY: must be above zero")
+	case f.SweepTagKey == ManagerTagKey:
+		return fmt.Errorf("SWEEP_TAG_KEY: must not be %s, the manager tag key: being swept must never make a secret a manager", ManagerTagKey)
 	case f.SweepConcurrency < 0 || f.SweepConcurrency > maxSweepConcurrency:
 		return fmt.Errorf("SWEEP_CONCURRENCY: must be from 1 to %d", maxSweepConcurrency)
 	}

@@ -221,6 +221,13 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	// is listed with its manager's, so it proves itself with /v1/me first.
 	if v.Kind == secret.KindApplication {
 		if _, err := api.Me(ctx); aiven.IsUnauthorized(err) {
+			// Healed only for a user the manager binds to this secret:
+			// the rotation would refuse it, so the sweep starts none.
+			if app, ok := opened.(*applicationAPI); ok {
+				if _, err := app.tokens(ctx); err != nil {
+					return fail(fmt.Errorf("the current application token is dead (401), and no rotation is started to heal it: %w", err))
+				}
+			}
 			return r.heal(ctx, fs, j, res, dryRun, redactString(explainAiven(err, currentToken, "me").Error(), held))
 		} else if err != nil {
 			return fail(fmt.Errorf("ask /v1/me: %w", explainAiven(err, currentToken, "me")))

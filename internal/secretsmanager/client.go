@@ -107,8 +107,8 @@ type Description struct {
 	RotationLambdaARN string
 	// Versions maps each labelled version id to its staging labels.
 	Versions map[string][]string
-	// TagKeys are the keys of the secret's tags.
-	TagKeys []string
+	// Tags are the secret's tags, key to value.
+	Tags map[string]string
 }
 
 // Describe reads the secret's metadata (DescribeSecret). It only reads:
@@ -124,8 +124,11 @@ func (c *Client) Describe(ctx context.Context, secretID string) (Description, er
 		RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
 		Versions:          out.VersionIdsToStages,
 	}
-	for _, t := range out.Tags {
-		d.TagKeys = append(d.TagKeys, aws.ToString(t.Key))
+	if len(out.Tags) > 0 {
+		d.Tags = make(map[string]string, len(out.Tags))
+		for _, t := range out.Tags {
+			d.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
 	}
 	return d, nil
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
 )
@@ -170,9 +171,15 @@ func runApplication(ctx context.Context, stack *localstack.Stack, out io.Writer)
 	fmt.Fprintf(out, "\nApplication user %s of %s holds token %s...; admin %s manages it.\n", app.UserID, org, first.TokenPrefix, admin.Email)
 
 	sm := stack.SecretsManagerClient()
+	// The manager secret: the admin's token, tagged as the stack's manager,
+	// binding the application user to the one secret that may hold its
+	// tokens (docs/application-tokens.md, "The binding").
+	managerValue, _ := json.Marshal(map[string]any{"token": admin.Token, "application_tokens": []any{
+		map[string]any{"organization_id": org, "application_user_id": app.UserID, "secrets": []string{appSecretName}},
+	}})
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String(managerSecretName), SecretString: aws.String(admin.Token),
-		Tags: []smtypes.Tag{{Key: aws.String("aiven-token-rotator"), Value: aws.String("managed")}},
+		Name: aws.String(managerSecretName), SecretString: aws.String(string(managerValue)),
+		Tags: []smtypes.Tag{{Key: aws.String(rotation.ManagerTagKey), Value: aws.String(localstack.StackName)}},
 	}); err != nil {
 		return fmt.Errorf("create the manager secret: %w", err)
 	}
