@@ -82,7 +82,7 @@ func (e *Emulator) RateLimitStatus() RateLimitStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := RateLimitStatus{
-		Enabled:  e.limiter.limit.Requests > 0,
+		Enabled:  e.limiter.on(),
 		Requests: e.limiter.limit.Requests,
 		WindowMS: e.limiter.limit.Window.Milliseconds(),
 		Limited:  map[string]int{},
@@ -92,6 +92,8 @@ func (e *Emulator) RateLimitStatus() RateLimitStatus {
 	}
 	return s
 }
+
+func (l *rateLimiter) on() bool { return l.limit.Requests > 0 }
 
 // rateLimit admits or refuses a call by the live token t at now. A refusal
 // is Aiven's 429, whose message says when to try again: "The user has
@@ -105,25 +107,25 @@ func (e *Emulator) RateLimitStatus() RateLimitStatus {
 // A refused call is not admitted, so it does not prolong the wait.
 // Callers hold e.mu.
 func (l *rateLimiter) rateLimit(t *token, now time.Time) *apiError {
-	if l.limit.Requests == 0 {
+	if !l.on() {
 		return nil
 	}
 	since := now.Add(-l.limit.Window)
-	log := l.admitted[t.full]
+	times := l.admitted[t.full]
 	drop := 0
-	for drop < len(log) && !log[drop].After(since) {
+	for drop < len(times) && !times[drop].After(since) {
 		drop++
 	}
-	log = log[drop:]
-	if len(log) < l.limit.Requests {
-		l.admitted[t.full] = append(log, now)
+	times = times[drop:]
+	if len(times) < l.limit.Requests {
+		l.admitted[t.full] = append(times, now)
 		return nil
 	}
-	l.admitted[t.full] = log
+	l.admitted[t.full] = times
 	l.limited[t.prefix]++
-	// The oldest admitted call leaves the window at log[0]+Window; say it
-	// in whole seconds, rounded up, at least 1, as Aiven's "28s" is.
-	wait := max(int(math.Ceil(log[0].Add(l.limit.Window).Sub(now).Seconds())), 1)
+	// The oldest admitted call leaves the window at times[0]+Window; say
+	// it in whole seconds, rounded up, at least 1, as Aiven's "28s" is.
+	wait := max(int(math.Ceil(times[0].Add(l.limit.Window).Sub(now).Seconds())), 1)
 	return errorf(http.StatusTooManyRequests, "%s", rateLimitMessage(l.limit.Requests, wait))
 }
 

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,5 +252,39 @@ func TestRateLimitControlRefusesBadSettings(t *testing.T) {
 	// POST works as PUT does, as on the other control endpoints.
 	if code, out := rawControl(t, f, http.MethodPost, "/_emulator/rate-limit", `{"requests": 5, "window_ms": 3600000}`); code != http.StatusOK || !strings.Contains(out, `"requests":5`) {
 		t.Fatalf("POST: %d %s", code, out)
+	}
+}
+
+// Concurrent calls of one token: exactly N pass, the rest are 429.
+func TestRateLimitHoldsUnderConcurrentCalls(t *testing.T) {
+	f := newFixture(t)
+	me := f.user("ops@example.com")
+	setRateLimit(t, f, `{"requests": 5, "window_ms": 60000}`)
+	codes := make(chan int, 20)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/v1/me", nil)
+			req.Header.Set("Authorization", "aivenv1 "+me.Token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err) // not Fatal: this is not the test's goroutine
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[http.StatusOK] != 5 || count[http.StatusTooManyRequests] != 15 {
+		t.Fatalf("answers %v, want 5 × 200 and 15 × 429", count)
+	}
+	if s, body := rateLimitStatus(t, f); s.Limited[me.TokenPrefix] != 15 {
+		t.Fatalf("limited: %s", body)
 	}
 }
