@@ -29,10 +29,11 @@ const (
 	opAppUserAccessTokenDelete = "ApplicationUserAccessTokenDelete"
 )
 
-const (
-	msgExpired   = "Missing (expired) db token"
-	msgRateLimit = "The user has sent too many requests in a given amount of time: Rate limit 120 exceeded - try again in 28s"
-)
+const msgExpired = "Missing (expired) db token"
+
+// msgRateLimit is the 429 a fault rule answers: the very body Aiven sent
+// in aiven/terraform-provider-aiven#575.
+var msgRateLimit = rateLimitMessage(120, 28)
 
 // route is a matched API call: its operation and its path parameters,
 // already unescaped.
@@ -191,6 +192,16 @@ func readBody(r *http.Request) (map[string]json.RawMessage, error) {
 // before its body is judged: a dead token with a broken body is a 401, not
 // a 400 (inferred: authentication comes first in front of every API).
 func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessage, bodyErr error) (int, any, *apiError) {
+	// The rate limit comes first, in front of the API as a limiter is: a
+	// refused call leaves no trace on the token (last use, expiry).
+	now := e.now()
+	if e.limiter.on() {
+		if t := e.limitedToken(r, now); t != nil {
+			if apiErr := e.limiter.rateLimit(t, now); apiErr != nil {
+				return 0, nil, apiErr
+			}
+		}
+	}
 	caller, apiErr := e.authenticate(r)
 	if apiErr != nil {
 		return 0, nil, apiErr
@@ -198,7 +209,6 @@ func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessa
 	if bodyErr != nil {
 		return 0, nil, errorf(http.StatusBadRequest, "%s", bodyErr.Error())
 	}
-	now := e.now()
 	switch rt.op {
 	case opAccessTokenCreate:
 		if caller.owner.application {

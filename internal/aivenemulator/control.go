@@ -9,13 +9,14 @@ import (
 )
 
 // serveControl answers the control API under /_emulator/: faults, calls,
-// users, application users, tokens and the clock.
+// users, application users, tokens, the clock and the rate limit.
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	e.plan.ControlHandler(map[string]http.HandlerFunc{
 		"/_emulator/users":             e.serveUsers,
 		"/_emulator/application-users": e.serveApplicationUsers,
 		"/_emulator/tokens":            e.serveTokens,
 		"/_emulator/clock":             e.serveClock,
+		"/_emulator/rate-limit":        e.serveRateLimit,
 	})(w, r)
 }
 
@@ -80,11 +81,53 @@ func (e *Emulator) serveClock(w http.ResponseWriter, r *http.Request) {
 	faults.WriteJSON(w, http.StatusOK, map[string]any{"now": now.Format(time.RFC3339)})
 }
 
+// serveRateLimit serves /_emulator/rate-limit: GET shows the setting and
+// the 429s answered per token prefix, PUT (or POST) {"requests": N,
+// "window_ms": W} sets it afresh, DELETE turns it off.
+func (e *Emulator) serveRateLimit(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut, http.MethodPost:
+		var in struct {
+			Requests *int   `json:"requests"`
+			WindowMS *int64 `json:"window_ms"`
+		}
+		if !decodeBody(w, r, &in) {
+			return
+		}
+		if in.Requests == nil || in.WindowMS == nil {
+			faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "rate limit: requests and window_ms are required"})
+			return
+		}
+		l := RateLimit{Requests: *in.Requests, Window: time.Duration(*in.WindowMS) * time.Millisecond}
+		if ms := *in.WindowMS; ms < 1 || ms > maxRateLimitWindow.Milliseconds() {
+			l.Window = 0 // refused below, without overflowing
+		}
+		if err := e.SetRateLimit(l); err != nil {
+			faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "rate limit: " + err.Error()})
+			return
+		}
+	case http.MethodDelete:
+		e.ClearRateLimit()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		faults.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use GET, PUT or DELETE"})
+		return
+	}
+	faults.WriteJSON(w, http.StatusOK, e.RateLimitStatus())
+}
+
 func decodeControl(w http.ResponseWriter, r *http.Request, v any) bool {
 	if r.Method != http.MethodPost {
 		faults.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use POST"})
 		return false
 	}
+	return decodeBody(w, r, v)
+}
+
+// decodeBody reads one JSON object into v, refusing unknown fields.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

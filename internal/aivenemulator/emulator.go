@@ -122,6 +122,7 @@ type Emulator struct {
 	issued     int
 	newToken   func(n int) string
 	plan       faults.Plan
+	limiter    rateLimiter // per-token rate limit, off unless set
 	log        *slog.Logger
 	wallClock  func() time.Time
 	nextUserID int
