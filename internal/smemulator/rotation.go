@@ -86,6 +86,8 @@ type RotationAttempt struct {
 	// RotationFailed (the last attempt failed: Secrets Manager gave up).
 	// A configuration test (RotateImmediately=false) is one attempt:
 	// TestRotationStarted, then TestRotationSucceeded or TestRotationFailed.
+	// RotationAbandoned marks no attempt but a rotation abandoned for a
+	// version made by hand (Attempt 0, no steps).
 	Outcome    string `json:"outcome"`
 	FailedStep string `json:"failed_step,omitempty"`
 	// Error is the failing step's error message, as the function gave it.
