@@ -58,6 +58,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"Tags missing", "TagResource", `{"SecretId":"s"}`, "ValidationException", "'tags'"},
 		{"a tag key over 128", "TagResource", `{"SecretId":"s","Tags":[{"Key":"` + strings.Repeat("k", 129) + `","Value":"v"}]}`, "ValidationException", "'tags.1.member.key'"},
 		{"TagKeys missing", "UntagResource", `{"SecretId":"s"}`, "ValidationException", "'tagKeys'"},
+		{"UpdateSecret without SecretId", "UpdateSecret", `{"SecretString":"x"}`, "ValidationException", "Value null at 'secretId' failed to satisfy constraint: Member must not be null"},
+		{"UpdateSecret over 65536", "UpdateSecret", `{"SecretId":"s","SecretString":"` + secret + `"}`, "ValidationException", "'secretString'"},
+		{"UpdateSecret Description over 2048", "UpdateSecret", `{"SecretId":"s","Description":"` + strings.Repeat("d", 2049) + `"}`, "ValidationException", "'description'"},
+		{"UpdateSecret ClientRequestToken short", "UpdateSecret", `{"SecretId":"s","SecretString":"x","ClientRequestToken":"short"}`, "ValidationException", "'clientRequestToken'"},
+		{"UpdateSecret both values", "UpdateSecret", `{"SecretId":"s","SecretString":"x","SecretBinary":"eA=="}`, "InvalidParameterException", "binary"},
+		{"UpdateSecret SecretBinary not base64", "UpdateSecret", `{"SecretId":"s","SecretBinary":"%%%"}`, "SerializationException", "SecretBinary"},
+		{"UpdateSecret Description a number", "UpdateSecret", `{"SecretId":"s","Description":5}`, "SerializationException", "Description"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e.t = t

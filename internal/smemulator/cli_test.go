@@ -213,4 +213,30 @@ func runCLI(t *testing.T, bin, version string) {
 	}
 	refused("AccessDeniedException", "no function is registered for arn:aws:lambda:us-east-1:000000000000:function:missing",
 		"rotate-secret", "--secret-id", arn, "--rotation-lambda-arn", "arn:aws:lambda:us-east-1:000000000000:function:missing")
+
+	// update-secret: a value makes a new AWSCURRENT version, AWSPREVIOUS
+	// follows; the same token and value again is ignored; a description
+	// alone makes no version.
+	upd := must("update-secret", "--secret-id", arn, "--client-request-token", tokD, "--secret-string", "v9", "--description", "from the CLI")
+	if upd["ARN"] != arn || upd["Name"] != "cli/secret" || upd["VersionId"] != tokD {
+		t.Fatalf("update-secret: %v", upd)
+	}
+	must("update-secret", "--secret-id", arn, "--client-request-token", tokD, "--secret-string", "v9")
+	refused("ResourceExistsException", "You can't modify an existing version, you can only create a new version.",
+		"update-secret", "--secret-id", arn, "--client-request-token", tokD, "--secret-string", "other")
+	if v := must("get-secret-value", "--secret-id", arn); v["SecretString"] != "v9" || v["VersionId"] != tokD || v["CreatedDate"] == nil {
+		t.Fatalf("after update-secret: %v", v)
+	}
+	if v := must("get-secret-value", "--secret-id", arn, "--version-stage", "AWSPREVIOUS"); v["SecretString"] != "new-"+rotated {
+		t.Fatalf("AWSPREVIOUS after update-secret: %v", v)
+	}
+	if meta := must("update-secret", "--secret-id", "cli/secret", "--description", "only metadata"); meta["VersionId"] != nil || meta["ARN"] != arn {
+		t.Fatalf("update-secret without a value: %v", meta)
+	}
+	if d := must("describe-secret", "--secret-id", arn); d["Description"] != "only metadata" || len(d["VersionIdsToStages"].(map[string]any)) != 2 {
+		t.Fatalf("describe-secret after update-secret: %v", d)
+	}
+	if n := emu.Faults().Calls()["UpdateSecret"]; n != 4 {
+		t.Fatalf("UpdateSecret counted %d times", n)
+	}
 }

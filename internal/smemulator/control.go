@@ -1,16 +1,20 @@
 package smemulator
 
 import (
+	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
 )
 
 // serveControl answers the control API under /_emulator/: faults, calls,
-// and the rotation log.
+// the rotation log, the clock and the ageing of versions.
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	e.plan.ControlHandler(map[string]http.HandlerFunc{
-		"/_emulator/rotations": e.serveRotations,
+		"/_emulator/rotations":    e.serveRotations,
+		"/_emulator/clock":        e.serveClock,
+		"/_emulator/versions/age": e.serveVersionAge,
 	})(w, r)
 }
 
@@ -26,4 +30,66 @@ func (e *Emulator) serveRotations(w http.ResponseWriter, r *http.Request) {
 	default:
 		faults.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use GET or DELETE"})
 	}
+}
+
+// serveClock: GET reads the emulator's clock, POST {"advance_seconds": N}
+// moves it forward (as the Aiven emulator's /_emulator/clock does).
+func (e *Emulator) serveClock(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		faults.WriteJSON(w, http.StatusOK, map[string]any{"now": e.Now().UTC().Format(time.RFC3339Nano)})
+		return
+	}
+	var in struct {
+		AdvanceSeconds int64 `json:"advance_seconds"`
+	}
+	if !decodeControl(w, r, &in) {
+		return
+	}
+	if in.AdvanceSeconds < 0 {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "advance_seconds must not be negative: the clock only moves forward"})
+		return
+	}
+	now := e.Advance(time.Duration(in.AdvanceSeconds) * time.Second)
+	faults.WriteJSON(w, http.StatusOK, map[string]any{"now": now.UTC().Format(time.RFC3339Nano)})
+}
+
+// serveVersionAge: POST {"secret_id", "version_id" or "version_stage",
+// "age_seconds"} backdates the version (AgeVersion) and answers it.
+func (e *Emulator) serveVersionAge(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		SecretID     string `json:"secret_id"`
+		VersionID    string `json:"version_id"`
+		VersionStage string `json:"version_stage"`
+		AgeSeconds   int64  `json:"age_seconds"`
+	}
+	if !decodeControl(w, r, &in) {
+		return
+	}
+	if in.SecretID == "" || (in.VersionID == "") == (in.VersionStage == "") {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "give secret_id and one of version_id, version_stage"})
+		return
+	}
+	v, err := e.AgeVersion(in.SecretID, in.VersionID, in.VersionStage, time.Duration(in.AgeSeconds)*time.Second)
+	if err != nil {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	faults.WriteJSON(w, http.StatusOK, map[string]any{
+		"version_id": v.VersionID, "version_stages": v.Stages,
+		"created_date": v.Created.UTC().Format(time.RFC3339Nano),
+	})
+}
+
+func decodeControl(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.Method != http.MethodPost {
+		faults.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "use POST"})
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "request body: " + err.Error()})
+		return false
+	}
+	return true
 }

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,7 +43,8 @@ type Emulator struct {
 	functionTimeout time.Duration
 	stepHook        func(StepResult)
 	attemptHook     func(RotationAttempt)
-	now             func() time.Time
+	wallClock       func() time.Time
+	clockOffset     atomic.Int64 // nanoseconds the emulator's clock runs ahead of wallClock
 	arnSuffix       func(name string) string
 
 	plan faults.Plan
@@ -103,12 +105,20 @@ func WithLatency(d time.Duration) Option {
 	return func(e *Emulator) { _ = e.plan.SetLatency(d) }
 }
 
+// WithClock starts the emulator's clock at start instead of now; it then
+// runs at the wall clock's pace. Every date the emulator stamps (a
+// version's CreatedDate, LastChangedDate, the end of a recovery window,
+// ...) is by this clock.
+func WithClock(start time.Time) Option {
+	return func(e *Emulator) { e.clockOffset.Store(int64(time.Until(start))) }
+}
+
 // New returns an emulator with no secrets.
 func New(opts ...Option) *Emulator {
 	e := &Emulator{
 		region: "us-east-1", account: "000000000000",
 		maxAttempts: 3, functionTimeout: 60 * time.Second,
-		now:       time.Now,
+		wallClock: time.Now,
 		arnSuffix: func(string) string { return randomSuffix() },
 		secrets:   map[string]*secretEntry{},
 		names:     map[string]string{},
@@ -124,6 +134,23 @@ func New(opts ...Option) *Emulator {
 		e.functionTimeout = 60 * time.Second
 	}
 	return e
+}
+
+// Now is the emulator's clock.
+func (e *Emulator) Now() time.Time { return e.now() }
+
+func (e *Emulator) now() time.Time {
+	return e.wallClock().Add(time.Duration(e.clockOffset.Load()))
+}
+
+// Advance moves the emulator's clock forward by d (never back: a negative
+// d is ignored) and answers the new time. Versions made before look d
+// older; a recovery window ends when the clock passes it.
+func (e *Emulator) Advance(d time.Duration) time.Time {
+	if d > 0 {
+		e.clockOffset.Add(int64(d))
+	}
+	return e.now()
 }
 
 // Faults is the emulator's fault plan and call counter.

@@ -108,6 +108,8 @@ func FuzzRequestReader(f *testing.F) {
 		{"GetSecretValue", `{"SecretId":"` + arnish + `","VersionId":"short"}`},
 		{"PutSecretValue", `{"SecretId":"fuzz","SecretString":"value-that-must-not-echo","VersionStages":["AWSPENDING"],"ClientRequestToken":"00000000-0000-4000-8000-000000000002","RotationToken":"not a token!"}`},
 		{"PutSecretValue", `{"SecretId":"fuzz","SecretString":"","SecretBinary":"AAAA"}`},
+		{"UpdateSecret", `{"SecretId":"fuzz","SecretString":"value-that-must-not-echo","Description":"d","KmsKeyId":"alias/k","ClientRequestToken":"00000000-0000-4000-8000-000000000003"}`},
+		{"UpdateSecret", `{"SecretId":"fuzz","SecretString":"","SecretBinary":"AAAA","Type":7}`},
 		{"UpdateSecretVersionStage", `{"SecretId":"fuzz","VersionStage":"AWSCURRENT","MoveToVersionId":"x","RemoveFromVersionId":"y"}`},
 		{"ListSecrets", `{"MaxResults":0,"NextToken":"zz","Filters":[{"Key":"name","Values":["f"]}]}`},
 		{"ListSecretVersionIds", `{"SecretId":"fuzz","MaxResults":101,"IncludeDeprecated":"yes"}`},

@@ -20,11 +20,8 @@ import (
 // CloudTrail's names for Secrets Manager's rotation events, with their
 // meanings (AWS's "Log AWS Secrets Manager events with AWS CloudTrail").
 //
-// CloudTrail also has RotationAbandoned: a version created by hand (a
-// PutSecretValue making a new version while a rotation's AWSPENDING
-// exists) replaced the pending rotation, and Secrets Manager removed
-// AWSPENDING. It is not the end of an attempt, so no attempt in this log
-// carries it, and the emulator does not record that event.
+// RotationAbandoned is not the end of an attempt but an entry of its own
+// (abandonRotation).
 const (
 	// RotationStarted: an attempt of a rotation is running.
 	RotationStarted = "RotationStarted"
@@ -45,6 +42,13 @@ const (
 	TestRotationStarted   = "TestRotationStarted"
 	TestRotationSucceeded = "TestRotationSucceeded"
 	TestRotationFailed    = "TestRotationFailed"
+	// RotationAbandoned: a version created by hand (UpdateSecret with a
+	// value, PutSecretValue making a new AWSCURRENT) while a rotation's
+	// AWSPENDING sat on another version; Secrets Manager removed AWSPENDING
+	// from that version so that future rotations can succeed. The entry
+	// names the abandoned version; it is no attempt (Attempt 0, no steps,
+	// Started = Ended).
+	RotationAbandoned = "RotationAbandoned"
 )
 
 // outcomeNames names the started, succeeded and failed outcomes of a rotation
@@ -82,6 +86,8 @@ type RotationAttempt struct {
 	// RotationFailed (the last attempt failed: Secrets Manager gave up).
 	// A configuration test (RotateImmediately=false) is one attempt:
 	// TestRotationStarted, then TestRotationSucceeded or TestRotationFailed.
+	// RotationAbandoned marks no attempt but a rotation abandoned for a
+	// version made by hand (Attempt 0, no steps).
 	Outcome    string `json:"outcome"`
 	FailedStep string `json:"failed_step,omitempty"`
 	// Error is the failing step's error message, as the function gave it.
@@ -235,6 +241,7 @@ func (e *Emulator) rotateSecret(q *request) (any, *apiError) {
 		}
 		s.rotationConfigured, s.rotationEnabled, s.rotationSince = true, true, now
 		s.rotationGen++
+		s.stopReason = ""
 		s.changed = now
 		s.addVersion(&version{id: token, created: now})
 		s.labels[StagePending] = token // taken from the current version if it still had it
@@ -317,8 +324,8 @@ func (e *Emulator) rotate(job *rotationJob, first *RotationAttempt) {
 		}
 		var failedStep, failure string
 		for _, step := range steps {
-			if e.cancelled(job) {
-				failure = "The rotation was cancelled by CancelRotateSecret."
+			if reason, stopped := e.stopped(job); stopped {
+				failure = reason
 				break
 			}
 			err := e.invoke(job, step)
@@ -374,10 +381,18 @@ func (e *Emulator) endRotation() {
 	}
 }
 
-func (e *Emulator) cancelled(job *rotationJob) bool {
+// stopped says whether the job's rotation was cancelled, superseded or
+// abandoned, and why.
+func (e *Emulator) stopped(job *rotationJob) (string, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.cancelledLocked(job)
+	if !e.cancelledLocked(job) {
+		return "", false
+	}
+	if s, ok := e.secrets[job.secretARN]; ok && s.stopReason != "" {
+		return s.stopReason, true
+	}
+	return "The rotation was cancelled by CancelRotateSecret.", true
 }
 
 // cancelledLocked says whether the job's rotation was cancelled or
@@ -493,6 +508,7 @@ func (e *Emulator) cancelRotateSecret(q *request) (any, *apiError) {
 		// partially created version." Function and rules stay configured.
 		s.rotationEnabled = false
 		s.rotationGen++
+		s.stopReason = ""
 		s.changed = e.now()
 		out := versionAnswer{ARN: s.arn, Name: s.name}
 		if pending, ok := s.labels[StagePending]; ok && pending != s.labels[StageCurrent] {
@@ -510,6 +526,7 @@ type Version struct {
 	SecretString string
 	HasValue     bool
 	Stages       []string
+	Created      time.Time // CreatedDate, by the emulator's clock
 }
 
 // Versions lists a secret's versions, oldest first, without counting as a
@@ -544,9 +561,40 @@ func (e *Emulator) VersionByStage(secretID, stage string) (Version, bool) {
 }
 
 func (s *secretEntry) view(v *version) Version {
-	out := Version{VersionID: v.id, HasValue: v.hasValue(), Stages: s.stagesOf(v.id)}
+	out := Version{VersionID: v.id, HasValue: v.hasValue(), Stages: s.stagesOf(v.id), Created: v.created}
 	if v.str != nil {
 		out.SecretString = *v.str
 	}
 	return out
+}
+
+// AgeVersion backdates a version so that it looks age old by the
+// emulator's clock: its CreatedDate becomes Now() - age. The version is
+// named by id or, with versionID empty, by the stage it carries (a stuck
+// rotation's AWSPENDING, say). Nothing else changes and no call is
+// counted: it is a test's way to a version older than the emulator has
+// been running.
+func (e *Emulator) AgeVersion(secretID, versionID, stage string, age time.Duration) (Version, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, apiErr := e.resolve(secretID)
+	if apiErr != nil {
+		return Version{}, apiErr
+	}
+	if versionID == "" {
+		id, ok := s.labels[stage]
+		if !ok {
+			return Version{}, fmt.Errorf("no version carries the stage %q", stage)
+		}
+		versionID = id
+	}
+	v, ok := s.versions[versionID]
+	if !ok {
+		return Version{}, fmt.Errorf("no version %q", versionID)
+	}
+	if age < 0 {
+		return Version{}, errors.New("the age must not be negative")
+	}
+	v.created = e.now().Add(-age)
+	return s.view(v), nil
 }

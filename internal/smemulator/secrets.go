@@ -67,7 +67,8 @@ type secretEntry struct {
 	rotationLambdaARN                string
 	rules                            *rotationRules
 	rotationSince                    time.Time // when rotation was last configured
-	rotationGen                      int       // bumped by RotateSecret and CancelRotateSecret
+	rotationGen                      int       // bumped by RotateSecret, CancelRotateSecret and an abandoned rotation
+	stopReason                       string    // why a running rotation was stopped, when not by CancelRotateSecret
 }
 
 // stagesOf lists the labels on a version, sorted as AWS lists them.
@@ -234,6 +235,7 @@ func init() {
 		"DescribeSecret":           (*Emulator).describeSecret,
 		"GetSecretValue":           (*Emulator).getSecretValue,
 		"PutSecretValue":           (*Emulator).putSecretValue,
+		"UpdateSecret":             (*Emulator).updateSecret,
 		"UpdateSecretVersionStage": (*Emulator).updateSecretVersionStage,
 		"ListSecretVersionIds":     (*Emulator).listSecretVersionIDs,
 		"ListSecrets":              (*Emulator).listSecrets,
@@ -572,19 +574,131 @@ func (e *Emulator) putSecretValue(q *request) (any, *apiError) {
 			// AWSCURRENT to it."
 			stages = append(stages, StageCurrent)
 		}
-		oldCurrent, hadCurrent := s.labels[StageCurrent]
-		for _, st := range stages {
-			s.moveLabel(st, token)
-		}
-		if !explicit && hadCurrent && oldCurrent != token && s.labels[StagePending] == oldCurrent {
-			// Recorded from AWS: a version holding AWSCURRENT and AWSPENDING
-			// that loses AWSCURRENT to a PutSecretValue without VersionStages
-			// loses AWSPENDING too (it keeps only AWSPREVIOUS).
-			delete(s.labels, StagePending)
-		}
+		e.label(s, token, stages, !explicit, !exists, now)
 		s.changed = now
 		s.prune()
 		return versionAnswer{ARN: s.arn, Name: s.name, VersionID: token, VersionStages: s.stagesOf(token)}, nil
+	})
+}
+
+// label attaches stages to version token after PutSecretValue or
+// UpdateSecret stored its value. implicit: the caller named no stages
+// (UpdateSecret, PutSecretValue without VersionStages); byHand: the version
+// is new, not the rotation's placeholder receiving its value. Callers hold
+// e.mu.
+func (e *Emulator) label(s *secretEntry, token string, stages []string, implicit, byHand bool, now time.Time) {
+	if byHand && slices.Contains(stages, StageCurrent) && !slices.Contains(stages, StagePending) {
+		e.abandonRotation(s, token, now)
+	}
+	oldCurrent, hadCurrent := s.labels[StageCurrent]
+	for _, st := range stages {
+		s.moveLabel(st, token)
+	}
+	if implicit && hadCurrent && oldCurrent != token && s.labels[StagePending] == oldCurrent {
+		// Recorded from AWS: a version holding AWSCURRENT and AWSPENDING
+		// that loses AWSCURRENT to a PutSecretValue without VersionStages
+		// loses AWSPENDING too (it keeps only AWSPREVIOUS).
+		delete(s.labels, StagePending)
+	}
+}
+
+// abandonRotation is Secrets Manager's answer to a version made by hand
+// while a rotation is in progress (AWSPENDING on a version other than
+// AWSCURRENT), as "Logging AWS Secrets Manager events with AWS CloudTrail"
+// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/retrieve-ct-entries.html)
+// documents the RotationAbandoned event: "When you manually create a new
+// version of a secret, you send a message signalling the abandonment of the
+// current ongoing rotation in favor of the new secret version. As a result,
+// Secrets Manager removes the AWSPENDING label to allow future rotations to
+// succeed and publish a CloudTrail event to provide awareness of the
+// change." The rotation log gets a RotationAbandoned entry for the
+// abandoned version.
+//
+// Inferred: "a new version" is one that takes AWSCURRENT (UpdateSecret
+// with a value, PutSecretValue without VersionStages or naming AWSCURRENT
+// and not AWSPENDING), the version that replaces what the rotation would
+// have made; a rotation still running takes no further step or attempt, as
+// after CancelRotateSecret. Callers hold e.mu.
+func (e *Emulator) abandonRotation(s *secretEntry, newVersion string, now time.Time) {
+	pending, ok := s.labels[StagePending]
+	if !ok || pending == newVersion || pending == s.labels[StageCurrent] {
+		return
+	}
+	delete(s.labels, StagePending)
+	s.rotationGen++
+	s.stopReason = "The rotation was abandoned: a new version of the secret was created by hand (RotationAbandoned)."
+	e.rotations = append(e.rotations, &RotationAttempt{SecretARN: s.arn, VersionID: pending,
+		Steps: []string{}, Outcome: RotationAbandoned, Started: now, Ended: now})
+}
+
+// updateSecret is UpdateSecret as AWS's API reference documents it
+// ("UpdateSecret", https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecret.html):
+// Description and KmsKeyId change the secret's metadata; "If you include
+// SecretString or SecretBinary to create a new secret version, Secrets
+// Manager automatically moves the staging label AWSCURRENT to the new
+// version. Then it attaches the label AWSPREVIOUS to the version that
+// AWSCURRENT was removed from." Without a value no version is made (the SDK
+// and the CLI send a ClientRequestToken all the same) and the answer has no
+// VersionId. A version made here is made by hand: it abandons a rotation in
+// progress (abandonRotation), as PutSecretValue's does.
+//
+// ClientRequestToken: the reference says "If you call this operation with a
+// ClientRequestToken that matches an existing version's VersionId, the
+// operation results in an error. You can't modify an existing version, you
+// can only create a new version." Its earlier wording of the parameter (and
+// PutSecretValue's and CreateSecret's today) makes a retry with the same
+// value a no-op: "If a version with this value already exists and that
+// version's SecretString and SecretBinary values are the same as those in
+// the request then the request is ignored (the operation is idempotent)."
+// The emulator keeps both: same token and value, ignored (an SDK retry after
+// a lost answer must not fail); another value, or the token of a version
+// without one (the rotation placeholder), ResourceExistsException.
+func (e *Emulator) updateSecret(q *request) (any, *apiError) {
+	id := q.secretID()
+	token := q.clientToken()
+	desc := q.text("Description", false, 0, maxDescription)
+	hasDesc := q.has("Description")
+	kmsKeyID := q.text("KmsKeyId", false, 0, maxARNLength)
+	hasKMS := q.has("KmsKeyId")
+	q.text("Type", false, 0, 256) // managed external secrets: read for the model, not served
+	str, bin := q.secretValue()
+	if str != nil && bin != nil {
+		q.fail(errOf("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret."))
+	}
+	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+		now := e.now()
+		out := versionAnswer{ARN: s.arn, Name: s.name}
+		changed := hasDesc || hasKMS
+		if str != nil || bin != nil {
+			if token == "" {
+				token = uuid.NewString() // the SDK and the CLI always send one
+			}
+			if v, exists := s.versions[token]; exists {
+				if !v.hasValue() || !sameValue(v, str, bin) {
+					return nil, errOf("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
+				}
+				// Same token, same value: a retry, ignored (its metadata
+				// applied again, to the same effect).
+			} else {
+				s.addVersion(&version{id: token, str: str, bin: bin, created: now})
+				e.label(s, token, []string{StageCurrent}, true, true, now)
+				changed = true
+			}
+			out.VersionID = token
+		}
+		if hasDesc {
+			s.description = desc
+		}
+		if hasKMS {
+			// "" is the AWS managed key aws/secretsmanager, as the reference
+			// says; the emulator encrypts nothing.
+			s.kmsKeyID = kmsKeyID
+		}
+		if changed {
+			s.changed = now
+		}
+		s.prune()
+		return out, nil
 	})
 }
 
