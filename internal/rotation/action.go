@@ -91,7 +91,15 @@ func (r *Rotator) Serve(ctx context.Context, event json.RawMessage) (any, error)
 		r.log.ErrorContext(ctx, "action failed", "action", act.name, "secret", act.secretID, "outcome", "failed", "error_type", errorTypeName(err), "error", err.Error())
 		return nil, err
 	}
-	return out, nil
+	// The result obeys the rule log lines obey (I4), whatever field a
+	// value written by someone else reached.
+	clean, err := scrubResult(out)
+	if err != nil {
+		err = typed(kindRotation, fmt.Errorf("%s: write the result: %w", act.name, err))
+		r.log.ErrorContext(ctx, "action failed", "action", act.name, "outcome", "failed", "error_type", errorTypeName(err), "error", err.Error())
+		return nil, err
+	}
+	return clean, nil
 }
 
 // decodeAction recognises an action event or EventBridge's Scheduled
