@@ -41,6 +41,17 @@ func (u ApplicationUser) check() error {
 	case u.UserID == "":
 		return errors.New("application user: application_user_id is empty")
 	}
+	// Both go into URL paths. go-client-codegen path-escapes them
+	// (url.PathEscape), but that leaves "." alone, so ".." would still
+	// climb a segment; only ids of Aiven's shape (secret.CheckAivenID,
+	// which needs no escaping at all) are sent. The error names the
+	// field, never the value.
+	if err := secret.CheckAivenID("organization_id", u.OrganizationID); err != nil {
+		return fmt.Errorf("application user: %s %s", err.Field, err.Reason)
+	}
+	if err := secret.CheckAivenID("application_user_id", u.UserID); err != nil {
+		return fmt.Errorf("application user: %s %s", err.Field, err.Reason)
+	}
 	return nil
 }
 

@@ -49,8 +49,10 @@ type world struct {
 	mu       sync.Mutex
 	versions map[string]string // version id → the value first seen there (I3)
 	problems []string
-	// invokeErrors are the error texts direct invocations returned.
-	invokeErrors []string
+	// invokeErrors are the error texts direct invocations returned, and
+	// invokeResults their results (the JSON aws lambda invoke prints).
+	invokeErrors  []string
+	invokeResults []string
 	// leakReport, when set, receives what the leak scan at cleanup finds
 	// instead of failing the test (the scan's own tests plant leaks).
 	leakReport func(string)
@@ -531,12 +533,13 @@ func (w *world) invoke(step, version, rotationToken string) error {
 	payload, _ := json.Marshal(map[string]string{
 		"Step": step, "SecretId": w.arn, "ClientRequestToken": version, "RotationToken": rotationToken,
 	})
-	_, err := w.stack.Rotator.Invoke(w.ctx, payload)
+	out, err := w.stack.Rotator.Invoke(w.ctx, payload)
+	w.mu.Lock()
+	w.invokeResults = append(w.invokeResults, string(out))
 	if err != nil {
-		w.mu.Lock()
 		w.invokeErrors = append(w.invokeErrors, err.Error())
-		w.mu.Unlock()
 	}
+	w.mu.Unlock()
 	return err
 }
 
@@ -719,12 +722,15 @@ func TestRotationTokenReachesPutSecretValue(t *testing.T) {
 type wireTap struct {
 	captureIssued bool
 
-	mu       sync.Mutex
-	seen     []string
-	headers  []string
-	tokens   []string
-	issued   []string
-	inflight map[*tappedCall]bool
+	mu      sync.Mutex
+	seen    []string
+	headers []string
+	tokens  []string
+	issued  []string
+	// secretIDs are the SecretId (and SecretIdList) members of every
+	// Secrets Manager request body: what CloudTrail records of each call.
+	secretIDs []string
+	inflight  map[*tappedCall]bool
 }
 
 // tappedCall is one request the tap has seen arrive; done is closed once
@@ -744,6 +750,18 @@ func (w *wireTap) wrap(next http.Handler) http.Handler {
 		for name, values := range r.Header {
 			if name != "Authorization" {
 				w.headers = append(w.headers, name+": "+strings.Join(values, ", "))
+			}
+		}
+		if r.Header.Get("X-Amz-Target") != "" {
+			var in struct {
+				SecretId     string
+				SecretIdList []string
+			}
+			if json.Unmarshal(body, &in) == nil {
+				if in.SecretId != "" {
+					w.secretIDs = append(w.secretIDs, in.SecretId)
+				}
+				w.secretIDs = append(w.secretIDs, in.SecretIdList...)
 			}
 		}
 		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutSecretValue") {
@@ -834,6 +852,13 @@ func (w *wireTap) headerLines() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.headers)
+}
+
+// sentSecretIDs are the SecretIds of every Secrets Manager request seen.
+func (w *wireTap) sentSecretIDs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.secretIDs)
 }
 
 func (w *wireTap) rotationTokens() []string {

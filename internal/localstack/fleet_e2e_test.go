@@ -75,11 +75,12 @@ func withEnv(kv ...string) worldOption {
 func (w *world) invokeAction(payload string) ([]byte, error) {
 	w.t.Helper()
 	out, err := smemulator.Run(w.stack.Rotator, localstack.FunctionARN, []byte(payload), time.Minute)
+	w.mu.Lock()
+	w.invokeResults = append(w.invokeResults, string(out))
 	if err != nil {
-		w.mu.Lock()
 		w.invokeErrors = append(w.invokeErrors, err.Error())
-		w.mu.Unlock()
 	}
+	w.mu.Unlock()
 	return out, err
 }
 

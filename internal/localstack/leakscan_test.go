@@ -16,6 +16,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // leakWindow is the shortest run of a secret's characters that is a leak.
@@ -69,8 +72,11 @@ func findLeaks(haystacks []haystack, secrets []namedSecret) []leak {
 // haystacks is everything the function wrote during the test: its log
 // and metric lines (and, for the built binary, anything else on its
 // stdout and stderr), the errors it returned, as the rotation log and
-// direct invocations recorded them, both emulators' request logs, and the
-// URLs (as sent and unescaped) and headers of every request on the wire.
+// direct invocations recorded them, the results of direct invocations
+// (the sweep's and the actions' JSON, successful or not), both emulators'
+// request logs, the URLs (as sent and unescaped) and headers of every
+// request on the wire, and the SecretId of every Secrets Manager request
+// (CloudTrail records it).
 func (w *world) haystacks() []haystack {
 	out := []haystack{
 		{"the rotator's log and metric lines", w.logs.String()},
@@ -81,8 +87,11 @@ func (w *world) haystacks() []haystack {
 		out = append(out, haystack{"the Secrets Manager rotation log", string(rotations)})
 	}
 	w.mu.Lock()
-	out = append(out, haystack{"errors returned by direct invocations", strings.Join(w.invokeErrors, "\n")})
+	out = append(out,
+		haystack{"errors returned by direct invocations", strings.Join(w.invokeErrors, "\n")},
+		haystack{"results returned by direct invocations", strings.Join(w.invokeResults, "\n")})
 	w.mu.Unlock()
+	out = append(out, haystack{"SecretIds sent to Secrets Manager", strings.Join(w.wire.sentSecretIDs(), "\n")})
 	for _, tap := range []struct {
 		name string
 		tap  *wireTap
@@ -241,6 +250,12 @@ func TestLeakScanCatchesPlantedLeaks(t *testing.T) {
 		}, false},
 		{"error returned by an invocation", "errors returned by direct invocations", func(w *world, slice string) {
 			w.invokeErrors = append(w.invokeErrors, "setSecret: "+slice)
+		}, false},
+		{"result returned by an invocation", "results returned by direct invocations", func(w *world, slice string) {
+			w.invokeResults = append(w.invokeResults, `{"action":"sweep","results":[{"token_prefix":"`+slice+`"}]}`)
+		}, false},
+		{"SecretId sent to Secrets Manager", "SecretIds sent to Secrets Manager", func(w *world, slice string) {
+			_, _ = w.sm.DescribeSecret(w.ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(slice)})
 		}, false},
 		{"URL to Secrets Manager", "request URLs to Secrets Manager", func(w *world, slice string) {
 			get(w, w.stack.SecretsManagerURL+"/?q="+url.QueryEscape(slice), nil)

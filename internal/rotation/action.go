@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/smithy-go"
 
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
@@ -90,7 +91,15 @@ func (r *Rotator) Serve(ctx context.Context, event json.RawMessage) (any, error)
 		r.log.ErrorContext(ctx, "action failed", "action", act.name, "secret", act.secretID, "outcome", "failed", "error_type", errorTypeName(err), "error", err.Error())
 		return nil, err
 	}
-	return out, nil
+	// The result obeys the rule log lines obey (I4), whatever field a
+	// value written by someone else reached.
+	clean, err := scrubResult(out)
+	if err != nil {
+		err = typed(kindRotation, fmt.Errorf("%s: write the result: %w", act.name, err))
+		r.log.ErrorContext(ctx, "action failed", "action", act.name, "outcome", "failed", "error_type", errorTypeName(err), "error", err.Error())
+		return nil, err
+	}
+	return clean, nil
 }
 
 // decodeAction recognises an action event or EventBridge's Scheduled
@@ -168,6 +177,11 @@ func decodeAction(raw json.RawMessage) (act action, recognised bool, err error) 
 		}
 		if len(act.secretID) > 2048 {
 			return act, true, errors.New("rotate event: secret_id is longer than the 2048 characters of a secret ARN; nothing was done")
+		}
+		// It becomes DescribeSecret's SecretId, which CloudTrail records:
+		// a token pasted here by mistake is refused before it is sent.
+		if len(secret.TokenSpans(act.secretID)) > 0 {
+			return act, true, errors.New("rotate event: field secret_id looks like an Aiven token, not a secret's name or ARN; nothing was done, and nothing was sent with it")
 		}
 	}
 	return act, true, nil

@@ -91,6 +91,11 @@ func TestDecodeAction(t *testing.T) {
 		{`{"action":"rotate","secret_id":["a"]}`, true, action{}, "secret_id must be a string"},
 		{`{"action":"rotate","dry_run":true,"secret_id":"a"}`, true, action{}, "unknown field(s) [dry_run]"},
 		{`{"action":"rotate"}`, true, action{}, "secret_id is missing"},
+		// A token pasted as secret_id is never sent as a SecretId.
+		{`{"action":"rotate","secret_id":"AVNU_secretvalue"}`, true, action{}, "secret_id looks like an Aiven token"},
+		{`{"action":"rotate","secret_id":"arn:aws:secretsmanager:us-east-1:1:secret:AVNU_secretvalue"}`, true, action{}, "secret_id looks like an Aiven token"},
+		{`{"action":"rotate","secret_id":"arn:aws:secretsmanager:us-east-1:123456789012:secret:aiven/api-token-AbCdEf"}`, true,
+			action{name: ActionRotate, secretID: "arn:aws:secretsmanager:us-east-1:123456789012:secret:aiven/api-token-AbCdEf"}, ""},
 		{`{"action":"Sweep"}`, true, action{}, `unknown action "Sweep"`},
 		{`{"action":null}`, true, action{}, "unknown action"},
 		{`{"action":{"x":1}}`, true, action{}, "field action must be a string"},

@@ -1,10 +1,12 @@
 package rotation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
@@ -112,3 +114,77 @@ func changedOr(v slog.Value, text string) slog.Value {
 
 // scrubString cuts every token-shaped run out of s (secret.Scrub).
 func scrubString(s string) string { return secret.Scrub(s) }
+
+// scrubResult is an action's result as it leaves the function, for the
+// person or tool that invoked it (`aws lambda invoke` prints it): its
+// JSON, with every member name and every string scrubbed as a log line's
+// are (scrubString). Structure, member order and numbers are kept. It is
+// applied once, where Serve returns, so that no field of any action's
+// result (the sweep's, its dry run's, rotate's) can escape the rule.
+func scrubResult(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out bytes.Buffer
+	if err := scrubJSONValue(dec, &out); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// scrubJSONValue copies the next JSON value of dec to out, scrubbing its
+// strings and member names.
+func scrubJSONValue(dec *json.Decoder, out *bytes.Buffer) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		out.WriteByte(byte(t))
+		for first := true; dec.More(); first = false {
+			if !first {
+				out.WriteByte(',')
+			}
+			if t == '{' {
+				key, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				name, ok := key.(string)
+				if !ok {
+					return fmt.Errorf("result: a member name of type %T", key)
+				}
+				writeJSONString(out, scrubString(name))
+				out.WriteByte(':')
+			}
+			if err := scrubJSONValue(dec, out); err != nil {
+				return err
+			}
+		}
+		end, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		out.WriteByte(byte(end.(json.Delim)))
+	case string:
+		writeJSONString(out, scrubString(t))
+	case json.Number:
+		out.WriteString(t.String())
+	case bool:
+		out.WriteString(strconv.FormatBool(t))
+	case nil:
+		out.WriteString("null")
+	default:
+		return fmt.Errorf("result: a JSON token of type %T", tok)
+	}
+	return nil
+}
+
+func writeJSONString(out *bytes.Buffer, s string) {
+	b, _ := json.Marshal(s) // a string always marshals
+	out.Write(b)
+}

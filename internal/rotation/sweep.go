@@ -197,7 +197,7 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 		return fail(err)
 	}
 	held = append(held, v.Token)
-	res.TokenPrefix = v.TokenPrefix
+	res.TokenPrefix = shownPrefix(v.TokenPrefix) // a stored field: maybe a whole token
 	grace, err := r.graceFor(v)
 	if err != nil {
 		return fail(err)
