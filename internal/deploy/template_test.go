@@ -191,6 +191,7 @@ func TestRotatorFunction(t *testing.T) {
 		"ALLOWED_API_HOSTS":    ref("AllowedApiHosts"),
 		"PREVIOUS_TOKEN_GRACE": ref("PreviousTokenGrace"),
 		"ROTATE_BEFORE_EXPIRY": ref("RotateBeforeExpiry"),
+		"STUCK_ROTATION_AFTER": ref("StuckRotationAfter"),
 		"SWEEP_TAG_KEY":        map[string]any{"Fn::If": []any{"SweepTagged", fleetTag, ""}},
 		"MANAGER_TAG_VALUE":    ref("AWS::StackName"),
 	}
@@ -349,7 +350,7 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		resource any
 	}{
 		{"", []string{"secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"}, "*"},
-		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, accountSecrets},
+		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, accountSecrets},
 		{"", []string{"secretsmanager:RotateSecret"}, accountSecrets},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, map[string]any{"Fn::Sub": managerSecretsArn}},
 		{"", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, map[string]any{"Fn::GetAtt": "RotatorLogGroup.Arn"}},

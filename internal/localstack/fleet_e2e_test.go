@@ -31,32 +31,39 @@ import (
 
 // sweepResult is the sweep's JSON result as a person reads it.
 type sweepResult struct {
-	Action           string `json:"action"`
-	DryRun           bool   `json:"dry_run"`
-	Secrets          int    `json:"secrets"`
-	Healthy          int    `json:"healthy"`
-	TokenInvalid     int    `json:"token_invalid"`
-	Healed           int    `json:"healed"`
-	RotationsStarted int    `json:"rotations_started"`
-	TokensRevoked    int    `json:"tokens_revoked"`
-	Errors           int    `json:"errors"`
-	NotReached       int    `json:"not_reached"`
-	SoonestExpiryS   *int64 `json:"soonest_expiry_s"`
-	OldestTokenAgeS  *int64 `json:"oldest_token_age_s"`
-	Results          []struct {
-		Secret             string   `json:"secret"`
-		Outcome            string   `json:"outcome"`
-		TokenPrefix        string   `json:"token_prefix"`
-		TokenAgeS          *int64   `json:"token_age_s"`
-		ExpiresInS         *int64   `json:"expires_in_s"`
-		GraceUntil         string   `json:"previous_token_grace_until"`
-		Revoked            []string `json:"revoked"`
-		WouldRevoke        []string `json:"would_revoke"`
-		RotationStarted    string   `json:"rotation_started"`
-		WouldRotate        bool     `json:"would_rotate"`
-		RotationInProgress bool     `json:"rotation_in_progress"`
-		Error              string   `json:"error"`
-	} `json:"results"`
+	Action           string       `json:"action"`
+	DryRun           bool         `json:"dry_run"`
+	Secrets          int          `json:"secrets"`
+	Healthy          int          `json:"healthy"`
+	TokenInvalid     int          `json:"token_invalid"`
+	Healed           int          `json:"healed"`
+	RotationsStarted int          `json:"rotations_started"`
+	TokensRevoked    int          `json:"tokens_revoked"`
+	Errors           int          `json:"errors"`
+	NotReached       int          `json:"not_reached"`
+	SoonestExpiryS   *int64       `json:"soonest_expiry_s"`
+	OldestTokenAgeS  *int64       `json:"oldest_token_age_s"`
+	GraceDistrusted  int          `json:"grace_records_distrusted"`
+	Stuck            int          `json:"stuck"`
+	Results          []sweptEntry `json:"results"`
+}
+
+type sweptEntry struct {
+	Secret                string   `json:"secret"`
+	Outcome               string   `json:"outcome"`
+	TokenPrefix           string   `json:"token_prefix"`
+	TokenAgeS             *int64   `json:"token_age_s"`
+	ExpiresInS            *int64   `json:"expires_in_s"`
+	GraceUntil            string   `json:"previous_token_grace_until"`
+	Revoked               []string `json:"revoked"`
+	WouldRevoke           []string `json:"would_revoke"`
+	RotationStarted       string   `json:"rotation_started"`
+	WouldRotate           bool     `json:"would_rotate"`
+	RotationInProgress    bool     `json:"rotation_in_progress"`
+	GraceRecordDistrusted string   `json:"grace_record_distrusted"`
+	StuckVersion          string   `json:"stuck_version"`
+	Recovered             bool     `json:"recovered"`
+	Error                 string   `json:"error"`
 }
 
 func withEnv(kv ...string) worldOption {
@@ -200,19 +207,34 @@ func TestNextRotationEndsTheGraceOfThePreviousToken(t *testing.T) {
 	w.assertNoSecretsLeaked()
 }
 
-// A secret's previous_token_grace wins over the function's, and a bad one
-// fails createSecret with an error naming the field, touching nothing.
+// A secret's previous_token_grace may shorten the function's, never
+// lengthen it (the stack's setting is the ceiling: the value's writer is
+// not trusted), and a bad one fails createSecret with an error naming the
+// field, touching nothing.
 func TestPerSecretGraceField(t *testing.T) {
-	t.Run("wins", func(t *testing.T) {
-		w := newWorld(t) // the function's grace: 0s
-		w.seedValue(fmt.Sprintf(`{"token":%q,"previous_token_grace":"2h"}`, w.user.Token))
+	t.Run("shorter wins", func(t *testing.T) {
+		w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "2h"))
+		w.seedValue(fmt.Sprintf(`{"token":%q,"previous_token_grace":"0s"}`, w.user.Token))
 		w.mustSucceed(w.rotate())
-		if !w.isLiveToken(w.user.Token) {
-			t.Fatal("previous_token_grace 2h: the previous token was revoked at once")
+		if w.isLiveToken(w.user.Token) {
+			t.Fatal("previous_token_grace 0s under a stack grace of 2h: the previous token was kept")
 		}
 		_, v := w.current()
-		if raw, ok := v.Unknown("previous_token_grace"); !ok || string(raw) != `"2h"` {
+		if raw, ok := v.Unknown("previous_token_grace"); !ok || string(raw) != `"0s"` {
 			t.Errorf("previous_token_grace not carried over: %s", raw)
+		}
+		w.assertNoSecretsLeaked()
+	})
+	t.Run("longer is capped", func(t *testing.T) {
+		w := newWorld(t) // the function's grace: 0s
+		w.seedValue(fmt.Sprintf(`{"token":%q,"previous_token_grace":"168h"}`, w.user.Token))
+		w.mustSucceed(w.rotate())
+		if w.isLiveToken(w.user.Token) {
+			t.Fatal("previous_token_grace 168h under a stack grace of 0s: the value's writer kept the previous token alive")
+		}
+		_, v := w.current()
+		if _, recorded, _ := v.RevokeAfter(); recorded {
+			t.Error("a grace record was written although the stack allows none")
 		}
 		w.assertNoSecretsLeaked()
 	})

@@ -35,6 +35,10 @@ type Step struct {
 	// token's prefix, or finishSecret would not revoke by a stored one it
 	// could not trust, so it stays live until revoked by hand.
 	PreviousTokenUnknown bool
+	// GraceRecordDistrusted: createSecret found a grace record in the
+	// current value that it would not honour, so the token it names was
+	// not revoked before a new one was made.
+	GraceRecordDistrusted bool
 }
 
 // Emitter writes EMF lines to a writer, one Write per line.
@@ -124,6 +128,8 @@ type line struct {
 	OrphansRevoked int      `json:"OrphansRevoked"`
 	// PreviousTokenUnknown is a count (0 or 1), so that an alarm can sum it.
 	PreviousTokenUnknown int `json:"PreviousTokenUnknown"`
+	// GraceRecordDistrusted is a count (0 or 1), like PreviousTokenUnknown.
+	GraceRecordDistrusted int `json:"GraceRecordDistrusted"`
 }
 
 var definitions = []metricDef{
@@ -133,6 +139,7 @@ var definitions = []metricDef{
 	{"TokensRevoked", "Count"},
 	{"OrphansRevoked", "Count"},
 	{"PreviousTokenUnknown", "Count"},
+	{"GraceRecordDistrusted", "Count"},
 }
 
 // Step writes one line for a finished step. Calling it twice writes two
@@ -161,6 +168,9 @@ func (e *Emitter) Step(s Step) error {
 	}
 	if s.PreviousTokenUnknown {
 		l.PreviousTokenUnknown = 1
+	}
+	if s.GraceRecordDistrusted {
+		l.GraceRecordDistrusted = 1
 	}
 	if s.Succeeded {
 		l.StepSucceeded = 1

@@ -23,6 +23,13 @@ type Sweep struct {
 	TokensRevoked    int // previous tokens past their grace, and orphans
 	Errors           int // secrets the sweep could not finish
 	NotReached       int // secrets left when the invocation's deadline neared
+	// GraceDistrusted counts secrets whose value carries a grace record
+	// the sweep did not honour: its previous token is left for a person.
+	GraceDistrusted int
+	// Stuck counts pending versions older than STUCK_ROTATION_AFTER:
+	// rotations Secrets Manager gave up on (recovered, or in a dry run
+	// only found).
+	Stuck int
 
 	// OldestTokenAge and SoonestExpiry are over the secrets whose token
 	// reports them; HasOldest and HasSoonest say whether any did (the
@@ -38,6 +45,10 @@ type Sweep struct {
 const (
 	SweepTokenInvalidMetric  = "SweepTokenInvalid"
 	SweepSoonestExpiryMetric = "SweepSoonestExpiry"
+	// SweepGraceDistrustedMetric counts grace records not honoured.
+	SweepGraceDistrustedMetric = "SweepGraceDistrusted"
+	// SweepStuckMetric counts rotations found stuck.
+	SweepStuckMetric = "SweepStuck"
 )
 
 // Sweep writes one line for a finished sweep, dimension FunctionName.
@@ -66,6 +77,8 @@ func (e *Emitter) Sweep(s Sweep) error {
 	count("SweepTokensRevoked", s.TokensRevoked)
 	count("SweepErrors", s.Errors)
 	count("SweepNotReached", s.NotReached)
+	count(SweepGraceDistrustedMetric, s.GraceDistrusted)
+	count(SweepStuckMetric, s.Stuck)
 	if s.HasOldest {
 		defs = append(defs, metricDef{"SweepOldestTokenAge", "Seconds"})
 		l["SweepOldestTokenAge"] = math.Floor(s.OldestTokenAge.Seconds())

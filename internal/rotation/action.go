@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/smithy-go"
@@ -37,6 +38,8 @@ type fleetStore interface {
 	CurrentValues(ctx context.Context, arns []string) (values map[string]secretsmanager.CurrentValue, failed map[string]string, err error)
 	DescribeRotation(ctx context.Context, secretID string) (secretsmanager.Listed, error)
 	StartRotation(ctx context.Context, secretID string) (string, error)
+	VersionCreated(ctx context.Context, secretID, versionID string) (time.Time, bool, error)
+	RemovePending(ctx context.Context, secretID, versionID string) error
 }
 
 var _ fleetStore = (*secretsmanager.Client)(nil)

@@ -79,7 +79,7 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 	if spared > 0 {
 		res.note("kept %d token(s) with this version's marker younger than %s: a concurrent createSecret may still store one; finishSecret revokes the others", spared, orphanAge)
 	}
-	graced, err := revokeGraced(ctx, api, current, arn, currentVersion(in.desc.Versions), prev.prefix, tokens)
+	graced, err := r.revokeGraced(ctx, api, &res, current, arn, currentVersion(in.desc.Versions), prev.prefix, tokens)
 	if err != nil {
 		return res, err
 	}

@@ -192,7 +192,10 @@ type sweepRule struct {
 	gracePrefix string
 	// ownVersion is the version whose value holds keepPrefix ("" in the
 	// fleet sweep, which has no version of its own).
-	ownVersion  string
+	ownVersion string
+	// spareUntil: before it, no token but ownVersion's is revocable (a
+	// grace record the sweep could not trust may name any of them).
+	spareUntil  time.Time
 	pending     map[string]bool // versions carrying AWSPENDING
 	now         time.Time
 	minStaleAge time.Duration
@@ -208,7 +211,7 @@ func (s sweepRule) revocable(t aiven.Token) bool {
 		return false
 	case s.ownVersion != "" && m.Version == s.ownVersion:
 		return true
-	case s.pending[m.Version]:
+	case s.pending[m.Version], s.now.Before(s.spareUntil):
 		return false
 	}
 	return !youngerThan(t, s.minStaleAge, s.now)

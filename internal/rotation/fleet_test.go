@@ -13,15 +13,15 @@ func TestFleetConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := FleetConfig{PreviousTokenGrace: 24 * time.Hour, RotateBeforeExpiry: 168 * time.Hour, SweepConcurrency: 8}
+	want := FleetConfig{PreviousTokenGrace: 24 * time.Hour, RotateBeforeExpiry: 168 * time.Hour, SweepConcurrency: 8, StuckRotationAfter: 24 * time.Hour}
 	if c.Fleet != want {
 		t.Fatalf("defaults %+v, want %+v (rotation.md)", c.Fleet, want)
 	}
-	c, err = ConfigFromEnv(env(map[string]string{"PREVIOUS_TOKEN_GRACE": "0s", "ROTATE_BEFORE_EXPIRY": "72h", "SWEEP_CONCURRENCY": "16", "SWEEP_TAG_KEY": " aiven-token-rotator "}))
+	c, err = ConfigFromEnv(env(map[string]string{"PREVIOUS_TOKEN_GRACE": "0s", "ROTATE_BEFORE_EXPIRY": "72h", "SWEEP_CONCURRENCY": "16", "SWEEP_TAG_KEY": " aiven-token-rotator ", "STUCK_ROTATION_AFTER": "6h"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (FleetConfig{RotateBeforeExpiry: 72 * time.Hour, SweepConcurrency: 16, SweepTagKey: "aiven-token-rotator"}); c.Fleet != want {
+	if want := (FleetConfig{RotateBeforeExpiry: 72 * time.Hour, SweepConcurrency: 16, SweepTagKey: "aiven-token-rotator", StuckRotationAfter: 6 * time.Hour}); c.Fleet != want {
 		t.Fatalf("set %+v, want %+v", c.Fleet, want)
 	}
 	for _, tc := range []struct{ name, value, want string }{
@@ -33,6 +33,9 @@ func TestFleetConfigFromEnv(t *testing.T) {
 		{"SWEEP_CONCURRENCY", "0", "SWEEP_CONCURRENCY"},
 		{"SWEEP_CONCURRENCY", "65", "SWEEP_CONCURRENCY"},
 		{"SWEEP_CONCURRENCY", "eight", "SWEEP_CONCURRENCY"},
+		{"STUCK_ROTATION_AFTER", "30m", "STUCK_ROTATION_AFTER: must be at least 1h0m0s"},
+		{"STUCK_ROTATION_AFTER", "a day", "STUCK_ROTATION_AFTER"},
+		{"SWEEP_TAG_KEY", "aiven-token-rotator:manager", "SWEEP_TAG_KEY: must not be"},
 	} {
 		_, err := ConfigFromEnv(env(map[string]string{tc.name: tc.value}))
 		if err == nil || !strings.Contains(err.Error(), strings.Fields(tc.want)[0]) {

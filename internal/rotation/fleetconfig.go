@@ -13,6 +13,11 @@ const (
 	MaxPreviousTokenGrace     = 168 * time.Hour
 	DefaultRotateBeforeExpiry = 168 * time.Hour
 	DefaultSweepConcurrency   = 8
+	// DefaultStuckRotationAfter: AWS documents no horizon for its retries
+	// of a failed rotation, so a pending version is called stuck a day
+	// after its creation, when no retry is plausibly still to come.
+	DefaultStuckRotationAfter = 24 * time.Hour
+	minStuckRotationAfter     = time.Hour
 	maxSweepConcurrency       = 64
 )
 
@@ -22,11 +27,11 @@ const (
 type FleetConfig struct {
 	// PreviousTokenGrace is how long the replaced token stays live after
 	// promotion (PREVIOUS_TOKEN_GRACE; 0 revokes at once). A secret's
-	// previous_token_grace wins.
+	// previous_token_grace may only shorten it.
 	PreviousTokenGrace time.Duration
 	// RotateBeforeExpiry: the sweep starts a rotation when the current
 	// token expires sooner (ROTATE_BEFORE_EXPIRY; 0 takes the default). A
-	// secret's rotate_before_expiry wins.
+	// secret's rotate_before_expiry may only shorten it.
 	RotateBeforeExpiry time.Duration
 	// SweepConcurrency is how many secrets the sweep works on at once
 	// (SWEEP_CONCURRENCY; 0 takes the default).
@@ -34,6 +39,10 @@ type FleetConfig struct {
 	// SweepTagKey, when set, narrows the sweep's listing to secrets
 	// carrying this tag key (SWEEP_TAG_KEY).
 	SweepTagKey string
+	// StuckRotationAfter: the sweep recovers a rotation whose pending
+	// version is older than this (STUCK_ROTATION_AFTER; 0 takes the
+	// default, at least an hour).
+	StuckRotationAfter time.Duration
 }
 
 // fleetConfigFromEnv reads the fleet's variables; unset ones take the
@@ -44,11 +53,12 @@ func fleetConfigFromEnv(getenv func(string) string) (FleetConfig, error) {
 		RotateBeforeExpiry: DefaultRotateBeforeExpiry,
 		SweepConcurrency:   DefaultSweepConcurrency,
 		SweepTagKey:        strings.TrimSpace(getenv("SWEEP_TAG_KEY")),
+		StuckRotationAfter: DefaultStuckRotationAfter,
 	}
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"PREVIOUS_TOKEN_GRACE", &f.PreviousTokenGrace}, {"ROTATE_BEFORE_EXPIRY", &f.RotateBeforeExpiry}} {
+	}{{"PREVIOUS_TOKEN_GRACE", &f.PreviousTokenGrace}, {"ROTATE_BEFORE_EXPIRY", &f.RotateBeforeExpiry}, {"STUCK_ROTATION_AFTER", &f.StuckRotationAfter}} {
 		v := strings.TrimSpace(getenv(d.name))
 		if v == "" {
 			continue
@@ -79,6 +89,8 @@ func (f FleetConfig) validate() error {
 		return fmt.Errorf("PREVIOUS_TOKEN_GRACE: must be from 0s to %s", MaxPreviousTokenGrace)
 	case f.RotateBeforeExpiry < 0:
 		return fmt.Errorf("ROTATE_BEFORE_EXPIRY: must be above zero")
+	case f.StuckRotationAfter != 0 && f.StuckRotationAfter < minStuckRotationAfter:
+		return fmt.Errorf("STUCK_ROTATION_AFTER: must be at least %s (a rotation Secrets Manager still retries must not be taken for stuck)", minStuckRotationAfter)
 	case f.SweepTagKey == ManagerTagKey:
 		return fmt.Errorf("SWEEP_TAG_KEY: must not be %s, the manager tag key: being swept must never make a secret a manager", ManagerTagKey)
 	case f.SweepConcurrency < 0 || f.SweepConcurrency > maxSweepConcurrency:
@@ -92,6 +104,13 @@ func (f FleetConfig) rotateBeforeExpiry() time.Duration {
 		return DefaultRotateBeforeExpiry
 	}
 	return f.RotateBeforeExpiry
+}
+
+func (f FleetConfig) stuckRotationAfter() time.Duration {
+	if f.StuckRotationAfter <= 0 {
+		return DefaultStuckRotationAfter
+	}
+	return f.StuckRotationAfter
 }
 
 func (f FleetConfig) sweepConcurrency() int {

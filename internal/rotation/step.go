@@ -30,6 +30,9 @@ type result struct {
 	// replaced token by (a metric, and an error-level log line), or
 	// finishSecret did not honour a stored one (previousToRevoke).
 	previousTokenUnknown bool
+	// graceRecordDistrusted: createSecret did not honour the grace record
+	// the current value carries (graceRecordOf says why, in a note).
+	graceRecordDistrusted bool
 }
 
 // heldToken records a token the step holds, for redaction only.
@@ -199,7 +202,8 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 	if merr := r.metrics.Step(metrics.Step{
 		Name: inv.name, SecretARN: clip(scrubString(res.secretARN), maxSecretIDShown), Succeeded: err == nil, Duration: elapsed,
 		TokensRevoked: t.revoked, OrphansRevoked: t.leftovers,
-		PreviousTokenUnknown: res.previousTokenUnknown,
+		PreviousTokenUnknown:  res.previousTokenUnknown,
+		GraceRecordDistrusted: res.graceRecordDistrusted,
 	}); merr != nil {
 		r.log.WarnContext(ctx, "metrics not written", "step", inv.name, "error", merr.Error())
 	}

@@ -49,6 +49,8 @@ type sweepReport struct {
 	TokensRevoked    int           `json:"tokens_revoked"`
 	Errors           int           `json:"errors"`
 	NotReached       int           `json:"not_reached"`
+	GraceDistrusted  int           `json:"grace_records_distrusted"`
+	Stuck            int           `json:"stuck"`
 	OldestTokenAgeS  *int64        `json:"oldest_token_age_s,omitempty"`
 	SoonestExpiryS   *int64        `json:"soonest_expiry_s,omitempty"`
 	DurationMS       int64         `json:"duration_ms"`
@@ -71,7 +73,17 @@ type sweptSecret struct {
 	RotationStarted    string   `json:"rotation_started,omitempty"`
 	WouldRotate        bool     `json:"would_rotate,omitempty"`
 	RotationInProgress bool     `json:"rotation_in_progress,omitempty"`
-	Error              string   `json:"error,omitempty"`
+	// GraceRecordDistrusted says why the grace record the value carries
+	// was not honoured (graceRecordOf).
+	GraceRecordDistrusted string `json:"grace_record_distrusted,omitempty"`
+	// StuckVersion is a pending version older than STUCK_ROTATION_AFTER,
+	// created at StuckSince: a rotation Secrets Manager gave up on.
+	// Recovered says the sweep recovered it (WouldRecover, in a dry run).
+	StuckVersion string `json:"stuck_version,omitempty"`
+	StuckSince   string `json:"stuck_since,omitempty"`
+	Recovered    bool   `json:"recovered,omitempty"`
+	WouldRecover bool   `json:"would_recover,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 // sweepJob is one secret with its current value, or why it has none.
@@ -206,10 +218,6 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	if err != nil {
 		return fail(err)
 	}
-	recordedAt, recorded, err := v.RevokeAfter()
-	if err != nil {
-		return fail(err)
-	}
 	opened, err := r.openAiven(j.entry.ARN, v, func(t secret.Token) { held = append(held, t) })
 	if err != nil {
 		return fail(err)
@@ -298,8 +306,22 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	// at once when no grace is recorded: finishSecret's duty left undone).
 	// Only the AWSCURRENT value's record counts: a pending value's
 	// previous token is the current one.
+	// The record is the one the rotation that made the current token
+	// wrote, read by its version id: an edit of the value since then
+	// neither ends nor extends the grace.
+	src, err := r.graceRecordOf(ctx, j.entry.ARN, v, j.currentVersionID(), tokens)
+	if err != nil {
+		return fail(err)
+	}
+	if src.distrusted != "" {
+		res.GraceRecordDistrusted = src.distrusted
+		r.log.ErrorContext(ctx, "grace record not honoured: the previous token is neither revoked nor counted as graced by it",
+			"action", ActionSweep, "secret", j.entry.ARN, "outcome", "grace_record_distrusted", "reason", src.distrusted)
+	}
 	gracePrefix := ""
-	if prev := v.PreviousTokenPrefix; prev != "" && prev != keep && listedPrefix(tokens, prev) && previousUntrusted(v, j.entry.ARN, j.currentVersionID(), tokens) == "" {
+	if src.record != nil && src.record.PreviousTokenPrefix != "" && src.record.PreviousTokenPrefix != keep && listedPrefix(tokens, src.record.PreviousTokenPrefix) {
+		prev := src.record.PreviousTokenPrefix
+		recordedAt, recorded, _ := src.record.RevokeAfter() // checked by graceRecordOf
 		due := true
 		if recorded {
 			at := dueAt(recordedAt, j.entry.LastRotated, grace)
@@ -321,7 +343,18 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	}
 
 	// Orphans: the rule finishSecret uses, with nothing of its own.
+	// A record that cannot be trusted hides which marked token is in its
+	// grace: none is revoked as an orphan until the stack's grace has
+	// passed since the current token was made.
+	var spareUntil time.Time
+	if src.distrusted != "" {
+		spareUntil = now.Add(time.Nanosecond)
+		if current != nil && !current.CreateTime.IsZero() {
+			spareUntil = current.CreateTime.Add(r.cfg.Fleet.PreviousTokenGrace)
+		}
+	}
 	rule := sweepRule{
+		spareUntil:  spareUntil,
 		secretHash:  secret.SecretHash(j.entry.ARN),
 		keepPrefix:  keep,
 		gracePrefix: gracePrefix,
@@ -337,8 +370,14 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 		}
 	}
 
+	// A rotation Secrets Manager gave up on: recovered as AWS documents,
+	// at most once per threshold (the new rotation's version is new).
+	if err := r.recoverStuck(ctx, fs, api, j, &res, tokens, keep, dryRun); err != nil {
+		return fail(err)
+	}
+
 	// Expiry: start a rotation; Secrets Manager runs it.
-	if res.ExpiresInS != nil && time.Duration(*res.ExpiresInS)*time.Second < rotationThreshold(current, rotateBefore) {
+	if res.StuckVersion == "" && res.ExpiresInS != nil && time.Duration(*res.ExpiresInS)*time.Second < rotationThreshold(current, rotateBefore) {
 		if err := startRotation(ctx, fs, j, &res, dryRun); err != nil {
 			return fail(fmt.Errorf("start a rotation before expiry: %w", err))
 		}
@@ -433,6 +472,12 @@ func (r *Rotator) logSwept(ctx context.Context, s sweptSecret, dryRun bool) {
 	if s.GraceUntil != "" {
 		attrs = append(attrs, "previous_token_grace_until", s.GraceUntil)
 	}
+	if s.GraceRecordDistrusted != "" {
+		attrs = append(attrs, "grace_record_distrusted", s.GraceRecordDistrusted)
+	}
+	if s.StuckVersion != "" {
+		attrs = append(attrs, "stuck_version", s.StuckVersion, "stuck_since", s.StuckSince, "recovered", s.Recovered)
+	}
 	if len(s.Revoked) > 0 {
 		attrs = append(attrs, "revoked", s.Revoked)
 	}
@@ -448,10 +493,10 @@ func (r *Rotator) logSwept(ctx context.Context, s sweptSecret, dryRun bool) {
 	if s.RotationInProgress {
 		attrs = append(attrs, "rotation_in_progress", true)
 	}
-	switch s.Outcome {
-	case sweptTokenInvalid, sweptError:
+	switch {
+	case s.Outcome == sweptTokenInvalid, s.Outcome == sweptError, s.StuckVersion != "":
 		r.log.ErrorContext(ctx, "secret swept", append(attrs, "error", s.Error)...)
-	case sweptNotReached, sweptHealed:
+	case s.Outcome == sweptNotReached, s.Outcome == sweptHealed:
 		r.log.WarnContext(ctx, "secret swept", append(attrs, "error", s.Error)...)
 	default:
 		r.log.InfoContext(ctx, "secret swept", attrs...)
@@ -477,6 +522,12 @@ func (r *Rotator) summarise(rep *sweepReport, start time.Time) {
 			rep.RotationsStarted++
 		}
 		rep.TokensRevoked += len(s.Revoked)
+		if s.GraceRecordDistrusted != "" {
+			rep.GraceDistrusted++
+		}
+		if s.StuckVersion != "" {
+			rep.Stuck++
+		}
 		if s.TokenAgeS != nil && (rep.OldestTokenAgeS == nil || *s.TokenAgeS > *rep.OldestTokenAgeS) {
 			rep.OldestTokenAgeS = s.TokenAgeS
 		}
@@ -493,7 +544,7 @@ func (rep *sweepReport) metrics(function string) metrics.Sweep {
 		FunctionName: function, DryRun: rep.DryRun,
 		SecretsSeen: rep.Secrets, Healthy: rep.Healthy, TokenInvalid: rep.TokenInvalid, Healed: rep.Healed,
 		RotationsStarted: rep.RotationsStarted, TokensRevoked: rep.TokensRevoked,
-		Errors: rep.Errors, NotReached: rep.NotReached,
+		Errors: rep.Errors, NotReached: rep.NotReached, GraceDistrusted: rep.GraceDistrusted, Stuck: rep.Stuck,
 	}
 	if rep.OldestTokenAgeS != nil {
 		m.OldestTokenAge, m.HasOldest = time.Duration(*rep.OldestTokenAgeS)*time.Second, true
@@ -502,4 +553,63 @@ func (rep *sweepReport) metrics(function string) metrics.Sweep {
 		m.SoonestExpiry, m.HasSoonest = time.Duration(*rep.SoonestExpiryS)*time.Second, true
 	}
 	return m
+}
+
+// recoverStuck recovers a rotation Secrets Manager gave up on: a version
+// labelled AWSPENDING (not AWSCURRENT) created more than
+// STUCK_ROTATION_AFTER ago (ListSecretVersionIds dates it; RotateSecret
+// makes it without a value). As AWS documents for a rotation that cannot
+// finish (CancelRotateSecret, AWS Secrets Manager API Reference: "remove
+// the staging label AWSPENDING from the partially created version ...
+// call ListSecretVersionIds. Then use UpdateSecretVersionStage"), it
+// revokes the tokens that version's rotation made (this secret's marker
+// naming it; never keep, the current token), removes AWSPENDING from it,
+// and starts a rotation. The new rotation's version is new, so a secret
+// that always fails is recovered at most once per threshold, not at every
+// sweep. In a dry run it only says so. Run twice, the second finds the
+// label gone and a rotation in progress.
+func (r *Rotator) recoverStuck(ctx context.Context, fs fleetStore, api countingAPI, j sweepJob, res *sweptSecret, tokens []aiven.Token, keep string, dryRun bool) error {
+	stale := pendingVersion(j.entry.Versions)
+	if stale == "" {
+		return nil
+	}
+	created, ok, err := fs.VersionCreated(ctx, j.entry.ARN, stale)
+	if err != nil {
+		return fmt.Errorf("date the pending version %s: %w", stale, err)
+	}
+	if !ok || r.now().Sub(created) < r.cfg.Fleet.stuckRotationAfter() {
+		return nil
+	}
+	res.StuckVersion, res.StuckSince = stale, created.UTC().Format(time.RFC3339)
+	hash := secret.SecretHash(j.entry.ARN)
+	var made []string
+	for _, t := range tokens {
+		if m, ok := secret.ParseMarker(t.Description); ok && m.Secret == hash && m.Version == stale && !t.CurrentlyActive && t.Prefix != keep && checkPrefix(t.Prefix) == nil {
+			made = append(made, t.Prefix)
+		}
+	}
+	if dryRun {
+		res.WouldRecover, res.WouldRotate = true, true
+		res.WouldRevoke = append(res.WouldRevoke, made...)
+		return nil
+	}
+	for _, prefix := range made {
+		revoked, err := api.RevokeToken(ctx, prefix)
+		if err != nil {
+			return fmt.Errorf("recover the stuck rotation of version %s: revoke its token %s: %w", stale, prefix, explainAiven(err, currentToken, "revoke"))
+		}
+		if revoked {
+			res.Revoked = append(res.Revoked, prefix)
+		}
+	}
+	if err := fs.RemovePending(ctx, j.entry.ARN, stale); err != nil {
+		return fmt.Errorf("recover the stuck rotation of version %s: remove AWSPENDING from it: %w", stale, err)
+	}
+	version, err := fs.StartRotation(ctx, j.entry.ARN)
+	if err != nil && !errors.Is(err, secretsmanager.ErrRotationInProgress) {
+		return fmt.Errorf("recover the stuck rotation of version %s: AWSPENDING removed; start a rotation: %w", stale, err)
+	}
+	res.Recovered, res.RotationStarted = true, version
+	res.RotationInProgress = version == ""
+	return nil
 }

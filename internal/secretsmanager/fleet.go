@@ -157,3 +157,40 @@ func clip(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// VersionCreated is when the labelled version versionID of the secret was
+// created (ListSecretVersionIds' CreatedDate: the version RotateSecret
+// makes has no value until createSecret stores one, so GetSecretValue
+// cannot date it). ok is false when no labelled version has that id. It
+// only reads: calling it twice is harmless.
+func (c *Client) VersionCreated(ctx context.Context, secretID, versionID string) (created time.Time, ok bool, err error) {
+	in := &sm.ListSecretVersionIdsInput{SecretId: &secretID, MaxResults: aws.Int32(listPage)}
+	for page := 1; ; page++ {
+		out, err := c.api.ListSecretVersionIds(ctx, in, c.withDeadline(ctx))
+		if err != nil {
+			return time.Time{}, false, clipped(fmt.Errorf("list the versions of the secret (page %d): %w", page, err))
+		}
+		for _, v := range out.Versions {
+			if aws.ToString(v.VersionId) == versionID {
+				return aws.ToTime(v.CreatedDate), true, nil
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return time.Time{}, false, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// RemovePending takes AWSPENDING off version versionID
+// (UpdateSecretVersionStage with RemoveFromVersionId only), which is how
+// AWS documents recovering a rotation that cannot finish: no rotation can
+// start while AWSPENDING sits on a version other than AWSCURRENT. Calling
+// it twice is harmless: the second finds the label gone (AWS answers that
+// as success too; an error naming the label is reported as it is).
+func (c *Client) RemovePending(ctx context.Context, secretID, versionID string) error {
+	_, err := c.api.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{
+		SecretId: &secretID, VersionStage: aws.String(StagePending), RemoveFromVersionId: &versionID,
+	}, c.withDeadline(ctx))
+	return clipped(err)
+}

@@ -64,9 +64,11 @@ func run(ctx context.Context, out io.Writer) error {
 	stack, err := localstack.Start(ctx, localstack.Config{
 		SecretsManagerAddr: "127.0.0.1:0",
 		AivenAddr:          "127.0.0.1:0",
-		// This part proves each replaced token dies in finishSecret: no
-		// grace period.
-		RotatorEnv: map[string]string{"PREVIOUS_TOKEN_GRACE": "0s"},
+		// The stack keeps a replaced token 3 seconds (the fleet part shows
+		// it); the first secret asks for none (a secret may shorten the
+		// stack's grace, never lengthen it), so each replaced token dies in
+		// finishSecret.
+		RotatorEnv: map[string]string{"PREVIOUS_TOKEN_GRACE": "3s"},
 	})
 	if err != nil {
 		return fmt.Errorf("start the local stack: %w", err)
@@ -81,14 +83,15 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "Aiven user %s holds token %s...\n", user.Email, user.TokenPrefix)
 
 	sm := stack.SecretsManagerClient()
+	first, _ := json.Marshal(map[string]string{"token": user.Token, "previous_token_grace": "0s"})
 	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(secretName),
-		SecretString: aws.String(user.Token), // plain string: the bootstrap form
+		SecretString: aws.String(string(first)),
 	})
 	if err != nil {
 		return fmt.Errorf("create the secret: %w", err)
 	}
-	fmt.Fprintf(out, "Secret %s stores it as a plain string.\n\n", aws.ToString(created.ARN))
+	fmt.Fprintf(out, "Secret %s stores it, with previous_token_grace 0s (no grace).\n\n", aws.ToString(created.ARN))
 
 	tokens := []string{user.Token}
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -185,7 +188,7 @@ func runApplication(ctx context.Context, stack *localstack.Stack, out io.Writer)
 	}
 	value, _ := json.Marshal(map[string]string{
 		"kind": "application", "token": first.FullToken, "organization_id": org,
-		"application_user_id": app.UserID, "manager_secret_id": managerSecretName,
+		"application_user_id": app.UserID, "manager_secret_id": managerSecretName, "previous_token_grace": "0s",
 	})
 	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(appSecretName), SecretString: aws.String(string(value))})
 	if err != nil {
@@ -327,12 +330,12 @@ func orDash(s string) string {
 // fleet shows the grace period and the sweep on a second secret, then an
 // expiry-driven rotation of both.
 func fleet(ctx context.Context, out io.Writer, stack *localstack.Stack, sm *secretsmanager.Client) error {
-	fmt.Fprintln(out, "\nGrace period: a second secret keeps its previous token for 3 seconds (its previous_token_grace).")
+	fmt.Fprintln(out, "\nGrace period: a second secret keeps its previous token for 3 seconds (the stack's PREVIOUS_TOKEN_GRACE).")
 	user, err := stack.Aiven.CreateUser(graceEmail)
 	if err != nil {
 		return fmt.Errorf("create the second Aiven user: %w", err)
 	}
-	value, _ := json.Marshal(map[string]string{"token": user.Token, "previous_token_grace": "3s"})
+	value, _ := json.Marshal(map[string]string{"token": user.Token})
 	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(graceSecret), SecretString: aws.String(string(value))})
 	if err != nil {
 		return fmt.Errorf("create the second secret: %w", err)
