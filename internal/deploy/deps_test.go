@@ -25,6 +25,7 @@ func TestLambdaDependsOnProductionPackagesOnly(t *testing.T) {
 		"functions/rotator",
 		"internal/aiven",
 		"internal/jsonbound",
+		"internal/lambdaservice",
 		"internal/metrics",
 		"internal/rotation",
 		"internal/runtimeapi",

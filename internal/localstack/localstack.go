@@ -64,6 +64,9 @@ type Config struct {
 	NoRotator bool
 	// RotatorEnv overrides or adds variables of the rotator's environment.
 	RotatorEnv map[string]string
+	// InvokeTimeout is the deadline of an invocation through the stack's
+	// Lambda API (default 60 s): a test of a sweep that runs out of time.
+	InvokeTimeout time.Duration
 	// WrapRotator, when set, wraps the invoker registered for the rotation
 	// function (tests use it to run every step twice).
 	WrapRotator func(smemulator.Invoker) smemulator.Invoker
@@ -147,6 +150,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		AivenURL:          "http://" + aivenLn.Addr().String(),
 		envOverrides:      cfg.RotatorEnv,
 		lambda:            newLambdaAPI(Region, Account, lambdaLog),
+	}
+	if cfg.InvokeTimeout > 0 {
+		s.lambda.timeout = cfg.InvokeTimeout
 	}
 	_ = s.SecretsManager.Faults().SetLatency(cfg.Latency) // checked above
 	_ = s.Aiven.Faults().SetLatency(cfg.Latency)
@@ -294,6 +300,8 @@ func (s *Stack) RotatorEnv() Env {
 		"AWS_ACCESS_KEY_ID":                "local",
 		"AWS_SECRET_ACCESS_KEY":            "local",
 		"MANAGER_TAG_VALUE":                StackName,
+		// The sweep's follow-up invocations reach the stack's Lambda API.
+		"AWS_ENDPOINT_URL_LAMBDA": s.SecretsManagerURL,
 	}
 	for k, v := range s.envOverrides {
 		env[k] = v

@@ -34,7 +34,7 @@ const (
 // fleetStore is what the fleet's doors need of Secrets Manager, beside
 // the rotation steps' secretStore.
 type fleetStore interface {
-	ListSecrets(ctx context.Context, tagKey string) ([]secretsmanager.Listed, error)
+	ListSecrets(ctx context.Context, tagKey string, keep func(secretsmanager.Listed) bool) ([]secretsmanager.Listed, error)
 	CurrentValues(ctx context.Context, arns []string) (values map[string]secretsmanager.CurrentValue, failed map[string]string, err error)
 	DescribeRotation(ctx context.Context, secretID string) (secretsmanager.Listed, error)
 	StartRotation(ctx context.Context, secretID string) (string, error)
@@ -51,6 +51,9 @@ type action struct {
 	secretID string
 	// scheduled: an EventBridge rule's Scheduled Event asked for the sweep.
 	scheduled bool
+	// resumeFrom and chain: a follow-up sweep's cursor (sweepsched.go).
+	resumeFrom string
+	chain      int
 }
 
 // Serve is the Lambda handler. It recognises the event by its shape: an
@@ -82,7 +85,7 @@ func (r *Rotator) Serve(ctx context.Context, event json.RawMessage) (any, error)
 	switch act.name {
 	case ActionSweep:
 		var rep *sweepReport
-		rep, err = r.sweep(ctx, act.dryRun)
+		rep, err = r.sweep(ctx, sweepRequest{dryRun: act.dryRun, resumeFrom: act.resumeFrom, chain: act.chain})
 		out = rep
 	default:
 		var rep *rotateReport
@@ -138,7 +141,7 @@ func decodeAction(raw json.RawMessage) (act action, recognised bool, err error) 
 	var allowed []string
 	switch act.name {
 	case ActionSweep:
-		allowed = []string{"action", "dry_run"}
+		allowed = []string{"action", "dry_run", "resume_from", "chain"}
 	case ActionRotate:
 		allowed = []string{"action", "secret_id"}
 	default:
@@ -166,6 +169,9 @@ func decodeAction(raw json.RawMessage) (act action, recognised bool, err error) 
 		if err := json.Unmarshal(v, &act.dryRun); err != nil || string(bytes.TrimSpace(v)) == "null" {
 			return act, true, errors.New("sweep event: field dry_run must be a boolean (true or false); nothing was done")
 		}
+	}
+	if err := decodeCursor(fields, &act); err != nil {
+		return act, true, err
 	}
 	if act.name == ActionRotate {
 		v, ok := fields["secret_id"]
@@ -330,4 +336,26 @@ func pendingVersion(versions map[string][]string) string {
 		}
 	}
 	return ""
+}
+
+// decodeCursor reads a follow-up sweep's resume_from (a secret ARN) and
+// chain (1 to maxSweepChain), both or neither. Anyone allowed to invoke
+// the function may send them: they only choose where a sweep starts.
+func decodeCursor(fields map[string]json.RawMessage, act *action) error {
+	rawFrom, hasFrom := fields["resume_from"]
+	rawChain, hasChain := fields["chain"]
+	if !hasFrom && !hasChain {
+		return nil
+	}
+	if hasFrom != hasChain {
+		return errors.New("sweep event: resume_from and chain go together (a follow-up sweep's cursor); nothing was done")
+	}
+	if err := json.Unmarshal(rawFrom, &act.resumeFrom); err != nil || !strings.HasPrefix(act.resumeFrom, "arn:") ||
+		!strings.Contains(act.resumeFrom, ":secret:") || len(act.resumeFrom) > 2048 || len(secret.TokenSpans(act.resumeFrom)) > 0 {
+		return errors.New("sweep event: field resume_from must be a secret's ARN; nothing was done")
+	}
+	if err := json.Unmarshal(rawChain, &act.chain); err != nil || act.chain < 1 || act.chain > maxSweepChain {
+		return fmt.Errorf("sweep event: field chain must be a whole number from 1 to %d; nothing was done", maxSweepChain)
+	}
+	return nil
 }

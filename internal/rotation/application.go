@@ -231,9 +231,23 @@ func (r *Rotator) readManager(ctx context.Context, secretARN string, v *secret.V
 	if r.cfg.ManagerTagValue == "" {
 		return nil, fmt.Errorf("application tokens need a manager secret, and this function accepts none: MANAGER_TAG_VALUE is not set (template.yaml sets it to the stack's name)")
 	}
-	md, err := r.store.Describe(ctx, id)
+	// A sweep reads each manager once, whatever the secrets it manages.
+	md, raw, err := readOnce(ctx, id, func() (secretsmanager.Description, string, error) {
+		md, err := r.store.Describe(ctx, id)
+		if err != nil {
+			return md, "", managerReadError(id, err)
+		}
+		if !IsStackManager(md.Tags, r.cfg.ManagerTagValue) {
+			return md, "", nil // refused below, without reading the value
+		}
+		raw, err := r.store.GetValue(ctx, md.ARN, "", secretsmanager.StageCurrent)
+		if err != nil {
+			return md, "", managerReadError(id, err)
+		}
+		return md, raw, nil
+	})
 	if err != nil {
-		return nil, managerReadError(id, err)
+		return nil, err
 	}
 	if md.ARN == secretARN {
 		return nil, &secret.FieldError{Field: "manager_secret_id", Reason: "names this secret itself: an application token cannot manage its own tokens; name the secret that holds the manager's token"}
@@ -246,10 +260,6 @@ func (r *Rotator) readManager(ctx context.Context, secretARN string, v *secret.V
 	if !IsStackManager(md.Tags, r.cfg.ManagerTagValue) {
 		return nil, fmt.Errorf("manager secret %s (manager_secret_id) is not tagged as a manager of this stack: it needs the tag %s=%s (aws secretsmanager tag-resource --secret-id %s --tags Key=%s,Value=%s); the sweep's tag key aiven-token-rotator makes no secret a manager",
 			id, ManagerTagKey, r.cfg.ManagerTagValue, id, ManagerTagKey, r.cfg.ManagerTagValue)
-	}
-	raw, err := r.store.GetValue(ctx, md.ARN, "", secretsmanager.StageCurrent)
-	if err != nil {
-		return nil, managerReadError(id, err)
 	}
 	mv, err := secret.Parse(raw)
 	if err != nil {

@@ -37,6 +37,9 @@ type Config struct {
 	// SecretsManagerEndpoint overrides the Secrets Manager endpoint
 	// (AWS_ENDPOINT_URL_SECRETS_MANAGER); empty keeps the aws.Config's.
 	SecretsManagerEndpoint string
+	// LambdaEndpoint overrides Lambda's endpoint, for the sweep's
+	// follow-up invocations (AWS_ENDPOINT_URL_LAMBDA); empty takes AWS's.
+	LambdaEndpoint string
 	// ManagerTagValue is the value of the tag key ManagerTagKey that marks
 	// a secret as a manager of this stack's application tokens
 	// (MANAGER_TAG_VALUE; template.yaml sets the stack's name). Empty: this
@@ -75,6 +78,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SafetyMargin:           DefaultSafetyMargin,
 		SecretsManagerEndpoint: strings.TrimSpace(getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")),
 		ManagerTagValue:        strings.TrimSpace(getenv("MANAGER_TAG_VALUE")),
+		LambdaEndpoint:         strings.TrimSpace(getenv("AWS_ENDPOINT_URL_LAMBDA")),
 	}
 	if v := strings.TrimSpace(getenv("AIVEN_WEB_URL")); v != "" {
 		c.DefaultAPIURL = v

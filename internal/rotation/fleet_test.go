@@ -2,6 +2,8 @@ package rotation
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +80,14 @@ func TestDecodeAction(t *testing.T) {
 		{`{"action":"sweep","dry_run":true}`, true, action{name: ActionSweep, dryRun: true}, ""},
 		{`{"action":"sweep","dry_run":false}`, true, action{name: ActionSweep}, ""},
 		{`{"action":"rotate","secret_id":"aiven/a"}`, true, action{name: ActionRotate, secretID: "aiven/a"}, ""},
+		// A follow-up sweep's cursor: both fields or neither.
+		{`{"action":"sweep","resume_from":"arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf","chain":2}`, true,
+			action{name: ActionSweep, resumeFrom: "arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf", chain: 2}, ""},
+		{`{"action":"sweep","resume_from":"arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf"}`, true, action{}, "resume_from and chain go together"},
+		{`{"action":"sweep","resume_from":"aiven/a","chain":1}`, true, action{}, "resume_from must be a secret's ARN"},
+		{`{"action":"sweep","resume_from":"arn:aws:secretsmanager:us-east-1:1:secret:AVNU_secretvalue","chain":1}`, true, action{}, "resume_from must be a secret's ARN"},
+		{`{"action":"sweep","resume_from":"arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf","chain":16}`, true, action{}, "chain must be a whole number from 1 to 15"},
+		{`{"action":"sweep","resume_from":"arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf","chain":0}`, true, action{}, "chain must be a whole number"},
 		{`{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`, true, action{name: ActionSweep, scheduled: true}, ""},
 		// Not ours: Handle names them.
 		{`{"Step":"createSecret","SecretId":"s","ClientRequestToken":"v"}`, false, action{}, ""},
@@ -130,5 +140,62 @@ func TestUnqualifiedFunctionARN(t *testing.T) {
 	}
 	if functionName(base+":live") != "rotator" {
 		t.Errorf("functionName = %s", functionName(base+":live"))
+	}
+}
+
+// The result keeps the entries that need attention first, in order, and
+// counts what it leaves out; errors are clipped.
+func TestCapResults(t *testing.T) {
+	rep := &sweepReport{}
+	for i := range 10 {
+		e := sweptSecret{Secret: fmt.Sprintf("s%d", i), Outcome: sweptHealthy}
+		switch i {
+		case 3:
+			e.Outcome, e.Error = sweptError, strings.Repeat("x", 5000)
+		case 7:
+			e.Revoked = []string{"AAAAAAAAAAAA"}
+		case 8:
+			e.Outcome = sweptNotReached
+		}
+		rep.Results = append(rep.Results, e)
+	}
+	rep.capResults(4)
+	var got []string
+	for _, e := range rep.Results {
+		got = append(got, e.Secret)
+	}
+	if want := []string{"s0", "s3", "s7", "s8"}; !slices.Equal(got, want) || rep.ResultsOmitted != 6 {
+		t.Fatalf("kept %v (omitted %d), want %v (omitted 6)", got, rep.ResultsOmitted, want)
+	}
+	if n := len(rep.Results[1].Error); n > maxReportedError+3 {
+		t.Errorf("an error of %d bytes kept", n)
+	}
+}
+
+// A principal with its share of jobs running waits; the next job of
+// another principal goes first; the queue drains and closes.
+func TestPrincipalQueue(t *testing.T) {
+	q := newPrincipalQueue(1)
+	for i, p := range []string{"m", "m", "a", "m", "b"} {
+		q.push(sweepJob{i: i, principal: p})
+	}
+	q.close()
+	var order []int
+	first, _ := q.next()  // m
+	second, _ := q.next() // a: m is busy
+	third, _ := q.next()  // b
+	order = append(order, first.i, second.i, third.i)
+	q.done("m")
+	fourth, _ := q.next() // the second m
+	q.done("a")
+	q.done("b")
+	q.done("m")
+	fifth, _ := q.next()
+	order = append(order, fourth.i, fifth.i)
+	if _, ok := q.next(); ok {
+		t.Fatal("the queue gave a job after its last")
+	}
+	if want := []int{0, 2, 4, 1, 3}; !slices.Equal(order, want) {
+		t.Fatalf("order %v, want %v", order, want)
 	}
 }

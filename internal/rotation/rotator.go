@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaservice"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
@@ -56,6 +57,14 @@ type tokenAPI interface {
 
 var _ tokenAPI = (*aiven.Client)(nil)
 
+// asyncInvoker queues an asynchronous invocation of a function
+// (lambdaservice.Client).
+type asyncInvoker interface {
+	InvokeAsync(ctx context.Context, functionARN string, payload []byte) error
+}
+
+var _ asyncInvoker = (*lambdaservice.Client)(nil)
+
 // tokenAPIFor opens the Aiven API at baseURL with token. It must fail,
 // having sent nothing, when the configuration forbids baseURL.
 type tokenAPIFor func(baseURL string, token secret.Token) (tokenAPI, error)
@@ -71,6 +80,9 @@ type Rotator struct {
 	log       *slog.Logger
 	metrics   *metrics.Emitter
 	now       func() time.Time
+	// invoker queues a follow-up invocation of this function (a sweep it
+	// had no time to finish); nil: none is queued.
+	invoker asyncInvoker
 	// noDeadlineTimeout bounds an invocation whose context has no deadline
 	// (defaultNoDeadlineTimeout; tests shorten it).
 	noDeadlineTimeout time.Duration
@@ -120,6 +132,9 @@ func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Write
 		return c, nil
 	}
 	r := newRotator(cfg, store, open, logger, metrics.New(metricsOut))
+	if inv, err := lambdaservice.New(awsCfg, cfg.LambdaEndpoint); err == nil {
+		r.invoker = inv
+	} // without a region there is no follow-up: the sweep says so when it needs one
 	r.managerAt = func(baseURL string, managerToken secret.Token, u aiven.ApplicationUser) (tokenManager, error) {
 		c, err := aiven.New(baseURL, managerToken, aiven.Options{Policy: policy, Transport: transport})
 		if err != nil {

@@ -39,22 +39,34 @@ const (
 // sweepReport is the sweep's JSON result: the fleet's figures, then one
 // entry per secret.
 type sweepReport struct {
-	Action           string        `json:"action"`
-	DryRun           bool          `json:"dry_run"`
-	Secrets          int           `json:"secrets"`
-	Healthy          int           `json:"healthy"`
-	TokenInvalid     int           `json:"token_invalid"`
-	Healed           int           `json:"healed"`
-	RotationsStarted int           `json:"rotations_started"`
-	TokensRevoked    int           `json:"tokens_revoked"`
-	Errors           int           `json:"errors"`
-	NotReached       int           `json:"not_reached"`
-	GraceDistrusted  int           `json:"grace_records_distrusted"`
-	Stuck            int           `json:"stuck"`
-	OldestTokenAgeS  *int64        `json:"oldest_token_age_s,omitempty"`
-	SoonestExpiryS   *int64        `json:"soonest_expiry_s,omitempty"`
-	DurationMS       int64         `json:"duration_ms"`
-	Results          []sweptSecret `json:"results"`
+	Action           string `json:"action"`
+	DryRun           bool   `json:"dry_run"`
+	Secrets          int    `json:"secrets"`
+	Healthy          int    `json:"healthy"`
+	TokenInvalid     int    `json:"token_invalid"`
+	Healed           int    `json:"healed"`
+	RotationsStarted int    `json:"rotations_started"`
+	TokensRevoked    int    `json:"tokens_revoked"`
+	Errors           int    `json:"errors"`
+	NotReached       int    `json:"not_reached"`
+	GraceDistrusted  int    `json:"grace_records_distrusted"`
+	Stuck            int    `json:"stuck"`
+	// ResumedFrom and Chain: this sweep continues another that had no
+	// time for its whole fleet (the chain-th follow-up), from that secret.
+	ResumedFrom string `json:"resumed_from,omitempty"`
+	Chain       int    `json:"chain,omitempty"`
+	// FollowUpFrom: this sweep handed the secrets from that one on to a
+	// follow-up invocation; FollowUpError says why it could not.
+	FollowUpFrom  string `json:"follow_up_from,omitempty"`
+	FollowUpError string `json:"follow_up_error,omitempty"`
+	// ResultsOmitted counts the entries left out of Results to keep the
+	// answer within Lambda's response limit (healthy ones first; every
+	// figure above still counts them).
+	ResultsOmitted  int           `json:"results_omitted,omitempty"`
+	OldestTokenAgeS *int64        `json:"oldest_token_age_s,omitempty"`
+	SoonestExpiryS  *int64        `json:"soonest_expiry_s,omitempty"`
+	DurationMS      int64         `json:"duration_ms"`
+	Results         []sweptSecret `json:"results"`
 }
 
 // sweptSecret is what the sweep found and did for one secret. In a dry
@@ -95,14 +107,22 @@ type sweepJob struct {
 	// be older (a rotation may have finished in between).
 	currentVersion string
 	readErr        string
+	// principal is who makes the job's Aiven calls (principalOf): the
+	// sweep runs at most sweepPerPrincipal jobs of one at a time.
+	principal string
 }
 
-// sweep visits every secret this function rotates. It fails as a whole
-// only when it cannot list the secrets; otherwise each secret's failure is
-// that secret's entry. With dryRun it reads as usual and changes nothing.
-// Run twice, the second finds done what the first did.
-func (r *Rotator) sweep(ctx context.Context, dryRun bool) (*sweepReport, error) {
+// sweep visits every secret this function rotates, in ARN order from
+// req.resumeFrom, SWEEP_CONCURRENCY at a time and at most
+// sweepPerPrincipal at a time behind one principal (sweepsched.go). It
+// fails as a whole only when it cannot list the secrets; otherwise each
+// secret's failure is that secret's entry. The secrets it had no time for
+// are handed to a follow-up invocation of the function (followUp). With
+// dryRun it reads as usual and changes nothing. Run twice, the second finds
+// done what the first did.
+func (r *Rotator) sweep(ctx context.Context, req sweepRequest) (*sweepReport, error) {
 	start := r.now()
+	dryRun := req.dryRun
 	self, err := selfARN(ctx)
 	if err != nil {
 		return nil, err
@@ -111,33 +131,40 @@ func (r *Rotator) sweep(ctx context.Context, dryRun bool) (*sweepReport, error) 
 	if err != nil {
 		return nil, err
 	}
-	listed, err := fs.ListSecrets(ctx, r.cfg.Fleet.SweepTagKey)
+	// Only owned secrets are kept while the pages come: memory grows with
+	// the fleet, not with the account.
+	owned, err := fs.ListSecrets(ctx, r.cfg.Fleet.SweepTagKey, func(s secretsmanager.Listed) bool {
+		return s.RotationEnabled && owns(s, self)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list the secrets: %w", err)
 	}
-	var owned []secretsmanager.Listed
-	for _, s := range listed {
-		if s.RotationEnabled && owns(s, self) {
-			owned = append(owned, s)
-		}
-	}
-	rep := &sweepReport{Action: ActionSweep, DryRun: dryRun, Secrets: len(owned), Results: make([]sweptSecret, len(owned))}
+	owned = fromCursor(owned, req.resumeFrom)
+	rep := &sweepReport{Action: ActionSweep, DryRun: dryRun, Secrets: len(owned), ResumedFrom: req.resumeFrom, Chain: req.chain}
+	results := make([]sweptSecret, len(owned))
 
-	jobs := make(chan sweepJob)
+	// One read of each manager secret for the whole sweep.
+	ctx = withManagerCache(ctx)
+	queue := newPrincipalQueue(sweepPerPrincipal)
 	var wg sync.WaitGroup
 	for range min(r.cfg.Fleet.sweepConcurrency(), max(len(owned), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
+			for {
+				j, ok := queue.next()
+				if !ok {
+					return
+				}
 				var res sweptSecret
 				if r.deadlineNear(ctx) {
 					res = sweptSecret{Secret: j.entry.ARN, Name: j.entry.Name, Outcome: sweptNotReached}
 				} else {
 					res = r.sweepSecret(ctx, fs, j, dryRun)
 				}
-				rep.Results[j.i] = res
+				results[j.i] = res
 				r.logSwept(ctx, res, dryRun)
+				queue.done(j.principal)
 			}
 		}()
 	}
@@ -166,19 +193,26 @@ func (r *Rotator) sweep(ctx context.Context, dryRun bool) (*sweepReport, error) 
 			default:
 				j.value, j.currentVersion = values[s.ARN].SecretString, values[s.ARN].VersionID
 			}
-			jobs <- j
+			j.principal = principalOf(j)
+			queue.push(j)
 		}
 	}
-	close(jobs)
+	queue.close()
 	wg.Wait()
 
+	rep.Results = results
 	r.summarise(rep, start)
+	if rep.NotReached > 0 && !dryRun {
+		r.followUp(ctx, rep, req)
+	}
+	rep.capResults(maxReportedSecrets)
 	if err := r.metrics.Sweep(rep.metrics(functionName(self))); err != nil {
 		r.log.WarnContext(ctx, "metrics not written", "action", ActionSweep, "error", err.Error())
 	}
 	r.log.InfoContext(ctx, "sweep done", "action", ActionSweep, "dry_run", dryRun, "secrets", rep.Secrets, "healthy", rep.Healthy,
 		"token_invalid", rep.TokenInvalid, "healed", rep.Healed, "rotations_started", rep.RotationsStarted, "tokens_revoked", rep.TokensRevoked,
-		"errors", rep.Errors, "not_reached", rep.NotReached, "duration_ms", rep.DurationMS)
+		"errors", rep.Errors, "not_reached", rep.NotReached, "stuck", rep.Stuck, "grace_records_distrusted", rep.GraceDistrusted,
+		"resumed_from", rep.ResumedFrom, "chain", rep.Chain, "follow_up_from", rep.FollowUpFrom, "duration_ms", rep.DurationMS)
 	return rep, nil
 }
 

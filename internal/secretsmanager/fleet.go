@@ -34,10 +34,12 @@ type Listed struct {
 	Versions map[string][]string
 }
 
-// ListSecrets lists every secret of the account and region, following
-// the pages (100 a page), narrowed to those carrying tagKey when it is
-// set (a tag-key filter). It only reads: calling it twice is harmless.
-func (c *Client) ListSecrets(ctx context.Context, tagKey string) ([]Listed, error) {
+// ListSecrets lists the secrets of the account and region that keep
+// accepts (nil keeps every one), following the pages (100 a page),
+// narrowed to those carrying tagKey when it is set (a tag-key filter).
+// Only kept secrets are held while it pages, so its memory grows with
+// them, not with the account. It only reads: calling it twice is harmless.
+func (c *Client) ListSecrets(ctx context.Context, tagKey string, keep func(Listed) bool) ([]Listed, error) {
 	in := &sm.ListSecretsInput{MaxResults: aws.Int32(listPage)}
 	if tagKey != "" {
 		in.Filters = []types.Filter{{Key: types.FilterNameStringTypeTagKey, Values: []string{tagKey}}}
@@ -49,11 +51,14 @@ func (c *Client) ListSecrets(ctx context.Context, tagKey string) ([]Listed, erro
 			return nil, clipped(fmt.Errorf("list secrets (page %d): %w", page, err))
 		}
 		for _, e := range resp.SecretList {
-			out = append(out, Listed{
+			l := Listed{
 				ARN: aws.ToString(e.ARN), Name: aws.ToString(e.Name),
 				RotationEnabled: aws.ToBool(e.RotationEnabled), RotationLambdaARN: aws.ToString(e.RotationLambdaARN),
 				LastRotated: aws.ToTime(e.LastRotatedDate), Versions: e.SecretVersionsToStages,
-			})
+			}
+			if keep == nil || keep(l) {
+				out = append(out, l)
+			}
 		}
 		if aws.ToString(resp.NextToken) == "" {
 			return out, nil

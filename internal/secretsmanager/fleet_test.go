@@ -26,7 +26,7 @@ func TestListSecretsFollowsThePages(t *testing.T) {
 		return 200, fmt.Sprintf(`{"SecretList":[{"ARN":"arn:a%d","Name":"n%d","RotationEnabled":true,"RotationLambdaARN":"arn:fn","LastRotatedDate":1.7e9,"SecretVersionsToStages":{"v1":["AWSCURRENT"]}}]%s}`, pages, pages, next)
 	})
 	c := newTestClient(f, Options{})
-	got, err := c.ListSecrets(context.Background(), "")
+	got, err := c.ListSecrets(context.Background(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestListSecretsFollowsThePages(t *testing.T) {
 		t.Errorf("filters %v without a tag key", filters[0])
 	}
 	pages = 0
-	if _, err := c.ListSecrets(context.Background(), "team"); err != nil {
+	if _, err := c.ListSecrets(context.Background(), "team", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(filters[len(filters)-1]); got != "[map[Key:tag-key Values:[team]]]" {
