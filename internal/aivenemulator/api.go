@@ -27,6 +27,11 @@ const (
 	opAppUserAccessTokenCreate = "ApplicationUserAccessTokenCreate"
 	opAppUserAccessTokensList  = "ApplicationUserAccessTokensList"
 	opAppUserAccessTokenDelete = "ApplicationUserAccessTokenDelete"
+	opAppUserCreate            = "ApplicationUserCreate"
+	opAppUsersList             = "ApplicationUsersList"
+	opAppUserGet               = "ApplicationUserGet"
+	opAppUserUpdate            = "ApplicationUserUpdate"
+	opAppUserDelete            = "ApplicationUserDelete"
 )
 
 const msgExpired = "Missing (expired) db token"
@@ -82,6 +87,25 @@ func match(method, escapedPath string) (route, int) {
 	case len(segs) == 2 && segs[0] == "me" && segs[1] == "expire_tokens":
 		op, code := pick(map[string]string{"POST": opUserExpireTokens})
 		return route{op: op}, code
+	// Application-user management, as Aiven's published OpenAPI document
+	// (https://api.aiven.io/doc/openapi.json, tag Application_Users) serves
+	// it: POST and GET /organization/{organization_id}/application-users,
+	// GET, PATCH and DELETE .../application-users/{user_id}.
+	case len(segs) == 3 && segs[0] == "organization" && segs[2] == "application-users":
+		org, ok := unescape(segs[1:2])
+		if !ok {
+			return route{}, http.StatusNotFound
+		}
+		op, code := pick(map[string]string{"POST": opAppUserCreate, "GET": opAppUsersList})
+		return route{op: op, orgID: org}, code
+	case len(segs) == 4 && segs[0] == "organization" && segs[2] == "application-users":
+		org, ok1 := unescape(segs[1:2])
+		user, ok2 := unescape(segs[3:4])
+		if !ok1 || !ok2 {
+			return route{}, http.StatusNotFound
+		}
+		op, code := pick(map[string]string{"GET": opAppUserGet, "PATCH": opAppUserUpdate, "DELETE": opAppUserDelete})
+		return route{op: op, orgID: org, userID: user}, code
 	case len(segs) >= 5 && segs[0] == "organization" && segs[2] == "application-users" && segs[4] == "access-tokens":
 		org, ok1 := unescape(segs[1:2])
 		user, ok2 := unescape(segs[3:4])
@@ -109,6 +133,7 @@ func match(method, escapedPath string) (route, int) {
 type apiError struct {
 	status  int
 	message string
+	code    string // Aiven's error_code, where its schema names one
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -118,9 +143,17 @@ func errorf(status int, format string, args ...any) *apiError {
 }
 
 func writeError(w http.ResponseWriter, status int, message string) {
+	writeCodedError(w, status, message, "")
+}
+
+func writeCodedError(w http.ResponseWriter, status int, message, code string) {
+	item := map[string]any{"message": message, "status": status}
+	if code != "" {
+		item["error_code"] = code
+	}
 	faults.WriteJSON(w, status, map[string]any{
 		"message": message,
-		"errors":  []map[string]any{{"message": message, "status": status}},
+		"errors":  []map[string]any{item},
 	})
 }
 
@@ -161,7 +194,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) string {
 	e.mu.Unlock()
 	switch {
 	case apiErr != nil:
-		writeError(w, apiErr.status, apiErr.message)
+		writeCodedError(w, apiErr.status, apiErr.message, apiErr.code)
 	case status == http.StatusNoContent:
 		w.WriteHeader(status)
 	default:
@@ -279,6 +312,9 @@ func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessa
 
 	case opAppUserAccessTokenCreate, opAppUserAccessTokensList, opAppUserAccessTokenDelete:
 		return e.applicationTokens(rt, caller, body, now)
+
+	case opAppUserCreate, opAppUsersList, opAppUserGet, opAppUserUpdate, opAppUserDelete:
+		return e.applicationUsers(rt, caller, body, now)
 	}
 	return 0, nil, errorf(http.StatusNotFound, "Not found")
 }
@@ -334,8 +370,8 @@ func mayManage(caller, target *principal) *apiError {
 
 // authenticate finds the caller's token and records its use. Callers hold e.mu.
 func (e *Emulator) authenticate(r *http.Request) (*token, *apiError) {
-	scheme, value, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || scheme != "aivenv1" || value == "" {
+	value, ok := credentials(r.Header.Get("Authorization"))
+	if !ok {
 		// A missing or malformed header: "Invalid token" (inferred).
 		return nil, errorf(http.StatusUnauthorized, "Invalid token")
 	}
@@ -353,6 +389,31 @@ func (e *Emulator) authenticate(r *http.Request) (*token, *apiError) {
 		t.expiry = now.Add(t.maxAge)
 	}
 	return t, nil
+}
+
+// credentials reads the token from an Authorization header. Two schemes
+// are accepted, each on the word of one of Aiven's published documents:
+//
+//   - "aivenv1 <token>": the prose of Aiven's API reference
+//     (https://api.aiven.io/doc/, "Authentication", tokenAuth: "Header
+//     should be of the format authorization: aivenv1 <TOKEN>"), its curl
+//     examples ("Authorization: aivenv1 REPLACE_BEARER_TOKEN"), and what
+//     Aiven's Go client and CLI send;
+//   - "Bearer <token>": the same reference's OpenAPI document declares
+//     tokenAuth as "Security Scheme Type: HTTP, HTTP Authorization Scheme:
+//     bearer", the scheme RFC 6750 names "Bearer".
+//
+// The scheme is matched without regard to case: RFC 9110, section 11.1
+// ("It uses a case-insensitive token to identify the authentication
+// scheme"). Whitespace between scheme and token (RFC 9110's 1*SP) is
+// allowed; the token itself is taken as sent.
+func credentials(header string) (string, bool) {
+	scheme, rest, ok := strings.Cut(header, " ")
+	if !ok || !(strings.EqualFold(scheme, "aivenv1") || strings.EqualFold(scheme, "bearer")) {
+		return "", false
+	}
+	value := strings.TrimLeft(rest, " ")
+	return value, value != ""
 }
 
 func clientIP(r *http.Request) string {

@@ -272,6 +272,12 @@ func (e *Emulator) CreateApplicationUser(orgID, name string, permissions []strin
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	p := e.newApplicationUser(orgID, name, permissions)
+	return ApplicationUser{UserID: p.id, OrganizationID: orgID, Name: name, Email: p.email, Permissions: nonNil(permissions)}, nil
+}
+
+// newApplicationUser adds an application user. Callers hold e.mu.
+func (e *Emulator) newApplicationUser(orgID, name string, permissions []string) *principal {
 	e.nextUserID++
 	p := &principal{
 		id: fmt.Sprintf("u%08x", 0x2a000000+e.nextUserID), realName: name, application: true,
@@ -279,7 +285,7 @@ func (e *Emulator) CreateApplicationUser(orgID, name string, permissions []strin
 	}
 	p.email = fmt.Sprintf("%s@application-users.%s.aiven.io", p.id, orgID)
 	e.users[p.id] = p
-	return ApplicationUser{UserID: p.id, OrganizationID: orgID, Name: name, Email: p.email, Permissions: nonNil(permissions)}, nil
+	return p
 }
 
 // Tokens lists every token ever issued, without values.

@@ -448,7 +448,7 @@ func TestUnauthorizedBodies(t *testing.T) {
 			t.Errorf("%s token: %d %s", name, code, body)
 		}
 	}
-	for name, auth := range map[string]string{"missing": "", "wrong scheme": "Bearer " + me.Token, "empty": "aivenv1 "} {
+	for name, auth := range map[string]string{"missing": "", "wrong scheme": "Basic " + me.Token, "no scheme": me.Token, "empty": "aivenv1 ", "empty bearer": "Bearer  "} {
 		code, body := rawCall(t, f, http.MethodGet, "/v1/me", auth, "")
 		if code != 401 || !strings.Contains(body, `"Invalid token"`) {
 			t.Errorf("%s header: %d %s", name, code, body)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -138,8 +137,8 @@ func rateLimitMessage(requests, waitSeconds int) string {
 // revoked or expired token) are not counted; authenticate answers them.
 // Callers hold e.mu.
 func (e *Emulator) limitedToken(r *http.Request, now time.Time) *token {
-	scheme, value, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || scheme != "aivenv1" || value == "" {
+	value, ok := credentials(r.Header.Get("Authorization"))
+	if !ok {
 		return nil
 	}
 	t, known := e.byValue[value]

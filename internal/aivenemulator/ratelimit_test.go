@@ -204,7 +204,7 @@ func TestRateLimitCountsAuthenticatedCallsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	setRateLimit(t, f, `{"requests": 2, "window_ms": 60000}`)
-	for _, auth := range []string{"", "Bearer " + me.Token, "aivenv1 ", "aivenv1 " + dead.Token, "aivenv1 " + dead.Token} {
+	for _, auth := range []string{"", "Basic " + me.Token, "aivenv1 ", "aivenv1 " + dead.Token, "aivenv1 " + dead.Token} {
 		if code, body := rawCall(t, f, http.MethodGet, "/v1/me", auth, ""); code != http.StatusUnauthorized {
 			t.Fatalf("Authorization %.20q: %d %s", auth, code, body)
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -165,6 +166,10 @@ func (p *Plan) Observe(operation string) (Fault, bool) {
 		}
 		found = true
 	}
+	// A spent rule (all its Times used) can fault nothing more: it leaves
+	// the plan, so the listing (GET /_emulator/faults) shows only rules
+	// that still have something to do.
+	p.rules = slices.DeleteFunc(p.rules, func(r *ruleState) bool { return r.seen >= r.After+r.Times })
 	if p.latency > 0 {
 		fault.Delay += p.latency
 		found = true

@@ -239,4 +239,34 @@ func runCLI(t *testing.T, bin, version string) {
 	if n := emu.Faults().Calls()["UpdateSecret"]; n != 4 {
 		t.Fatalf("UpdateSecret counted %d times", n)
 	}
+
+	// get-random-password: 32 characters by default (botocore's model).
+	if pw, _ := must("get-random-password")["RandomPassword"].(string); len(pw) != 32 {
+		t.Fatalf("get-random-password: %q", pw)
+	}
+	if pw, _ := must("get-random-password", "--password-length", "12", "--exclude-punctuation")["RandomPassword"].(string); len(pw) != 12 || strings.ContainsAny(pw, "!#$%&*+-./:;<=>?@^_~") {
+		t.Fatalf("get-random-password --password-length 12 --exclude-punctuation: %q", pw)
+	}
+	// Resource policies: put, get, validate, delete.
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}`
+	if p := must("put-resource-policy", "--secret-id", arn, "--resource-policy", policy, "--block-public-policy"); p["ARN"] != arn {
+		t.Fatalf("put-resource-policy: %v", p)
+	}
+	if p := must("get-resource-policy", "--secret-id", "cli/secret"); p["ResourcePolicy"] != policy {
+		t.Fatalf("get-resource-policy: %v", p)
+	}
+	if v := must("validate-resource-policy", "--resource-policy", policy); v["PolicyValidationPassed"] != true {
+		t.Fatalf("validate-resource-policy: %v", v)
+	}
+	refused("MalformedPolicyDocumentException", "not a JSON object", "put-resource-policy", "--secret-id", arn, "--resource-policy", "{oops")
+	must("delete-resource-policy", "--secret-id", arn)
+	if p := must("get-resource-policy", "--secret-id", arn); p["ResourcePolicy"] != nil {
+		t.Fatalf("get-resource-policy after delete: %v", p)
+	}
+	// A reserved tag key, in AWS's words.
+	refused("InvalidParameterException", "Do not use the aws: prefix", "tag-resource", "--secret-id", arn, "--tags", `[{"Key":"aws:x","Value":"y"}]`)
+	// A forced delete of a missing secret answers a full ARN.
+	if d := must("delete-secret", "--secret-id", "never-made", "--force-delete-without-recovery"); d["ARN"] != "arn:aws:secretsmanager:us-east-1:000000000000:secret:never-made" {
+		t.Fatalf("delete-secret of a missing secret: %v", d)
+	}
 }

@@ -252,6 +252,21 @@ func (q *request) secretValue() (str *string, bin []byte) {
 	return str, bin
 }
 
+// reservedTagPrefix begins the tag keys AWS keeps for itself. AWS's API
+// reference, TagResource and CreateSecret
+// (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_TagResource.html):
+// "Do not use the aws: prefix in your tag names or values because AWS
+// reserves it for AWS use. You can't edit or delete tag names or values
+// with this prefix." A key so prefixed is refused with those words; the
+// error type, InvalidParameterException (one the model lists for both
+// operations), is inferred, as the service's exact answer is not
+// published. The prefix is matched as written, lower case: the same
+// reference says "Tag keys and values are case sensitive".
+const (
+	reservedTagPrefix = "aws:"
+	msgReservedTag    = "Do not use the aws: prefix in your tag names or values because AWS reserves it for AWS use."
+)
+
 // tags reads a Tags list: each Key 1 to 128 characters, Value 0 to 256.
 func (q *request) tags() []tag {
 	var raw []struct {
@@ -272,6 +287,9 @@ func (q *request) tags() []tag {
 		}
 		// Inferred: a tag without a Key breaks the key's length constraint.
 		q.length(fmt.Sprintf("tags.%d.member.key", i+1), len(k), 1, maxTagKey)
+		if strings.HasPrefix(k, reservedTagPrefix) {
+			q.fail(errOf("InvalidParameterException", msgReservedTag))
+		}
 		q.length(fmt.Sprintf("tags.%d.member.value", i+1), len(v), 0, maxTagValue)
 		out = append(out, tag{Key: k, Value: v})
 	}

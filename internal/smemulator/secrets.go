@@ -55,7 +55,8 @@ type tag struct {
 type secretEntry struct {
 	arn, name, description, kmsKeyID string
 	tags                             []tag
-	tagged                           bool // Tags shows, [] included, once the secret ever had tags
+	policy                           string // the resource policy's JSON, "" for none
+	tagged                           bool   // Tags shows, [] included, once the secret ever had tags
 	versions                         map[string]*version
 	order                            []string          // version ids, oldest first
 	labels                           map[string]string // stage → version id: one version per label
@@ -246,6 +247,11 @@ func init() {
 		"DeleteSecret":             (*Emulator).deleteSecret,
 		"RestoreSecret":            (*Emulator).restoreSecret,
 		"BatchGetSecretValue":      (*Emulator).batchGetSecretValue,
+		"GetRandomPassword":        (*Emulator).getRandomPassword,
+		"GetResourcePolicy":        (*Emulator).getResourcePolicy,
+		"PutResourcePolicy":        (*Emulator).putResourcePolicy,
+		"DeleteResourcePolicy":     (*Emulator).deleteResourcePolicy,
+		"ValidateResourcePolicy":   (*Emulator).validateResourcePolicy,
 	}
 }
 
@@ -1043,11 +1049,18 @@ func (e *Emulator) deleteSecret(q *request) (any, *apiError) {
 			if forced {
 				// "If you forcibly delete an already deleted or nonexistent
 				// secret, the operation does not return
-				// ResourceNotFoundException." The answer names what was asked
-				// for (inferred).
-				out := deletion{Name: id, DeletionDate: epochOf(now)}
+				// ResourceNotFoundException." (the ForceDeleteWithoutRecovery
+				// documentation, in AWS's API reference and botocore's
+				// model). The answer names what was asked for, an ARN
+				// asked for by name being the partial ARN
+				// arn:aws:secretsmanager:<region>:<account>:secret:<name>,
+				// never empty: the model's SecretARNType is 20 to 2048
+				// characters (inferred: AWS does not publish this answer).
+				out := deletion{ARN: id, Name: id, DeletionDate: epochOf(now)}
 				if strings.HasPrefix(id, "arn:") {
-					out.ARN, out.Name = id, id[strings.LastIndex(id, ":")+1:]
+					out.Name = id[strings.LastIndex(id, ":")+1:]
+				} else {
+					out.ARN = "arn:aws:secretsmanager:" + e.region + ":" + e.account + ":secret:" + id
 				}
 				return out, nil
 			}
