@@ -67,6 +67,11 @@ func loadTemplate(t *testing.T) template {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseTemplate(t, data)
+}
+
+func parseTemplate(t *testing.T, data []byte) template {
+	t.Helper()
 	raw, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
 	if err != nil {
 		t.Fatalf("template.yaml: %v", err)
