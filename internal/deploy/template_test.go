@@ -995,3 +995,157 @@ func TestEveryParameterAndConditionUsed(t *testing.T) {
 		}
 	}
 }
+
+// Every parameter sits in exactly one console group and has a label, and
+// the groups name no parameter the template lacks.
+func TestParameterInterface(t *testing.T) {
+	tpl := loadTemplate(t)
+	iface, ok := tpl.Metadata["AWS::CloudFormation::Interface"].(map[string]any)
+	if !ok {
+		t.Fatal("Metadata has no AWS::CloudFormation::Interface")
+	}
+	seen := map[string]int{}
+	groups, _ := iface["ParameterGroups"].([]any)
+	for _, g := range groups {
+		group, _ := g.(map[string]any)
+		if label, _ := group["Label"].(map[string]any); label["default"] == nil || label["default"] == "" {
+			t.Errorf("group %v has no Label.default", group)
+		}
+		for _, name := range strs(group["Parameters"]) {
+			seen[name]++
+		}
+	}
+	labels, _ := iface["ParameterLabels"].(map[string]any)
+	for name := range tpl.Parameters {
+		if seen[name] != 1 {
+			t.Errorf("parameter %s is in %d groups, want 1", name, seen[name])
+		}
+		if l, _ := labels[name].(map[string]any); l["default"] == nil || l["default"] == "" {
+			t.Errorf("parameter %s has no label", name)
+		}
+	}
+	for name := range seen {
+		if _, ok := tpl.Parameters[name]; !ok {
+			t.Errorf("group names %s, which is no parameter", name)
+		}
+	}
+	for name := range labels {
+		if _, ok := tpl.Parameters[name]; !ok {
+			t.Errorf("label for %s, which is no parameter", name)
+		}
+	}
+}
+
+// A String parameter takes only the values it has a shape for: every one
+// has AllowedValues or an AllowedPattern, and its Default matches.
+func TestEveryStringParameterIsConstrained(t *testing.T) {
+	tpl := loadTemplate(t)
+	for name, p := range tpl.Parameters {
+		if p["Type"] != "String" {
+			continue
+		}
+		pattern, hasPattern := p["AllowedPattern"].(string)
+		_, hasValues := p["AllowedValues"]
+		if !hasPattern && !hasValues {
+			t.Errorf("parameter %s: neither AllowedPattern nor AllowedValues", name)
+			continue
+		}
+		if hasPattern {
+			def, _ := p["Default"].(string)
+			if !regexp.MustCompile(pattern).MatchString(def) {
+				t.Errorf("parameter %s: Default %q does not match its own pattern", name, def)
+			}
+			if p["ConstraintDescription"] == nil {
+				t.Errorf("parameter %s: a pattern without a ConstraintDescription", name)
+			}
+		}
+	}
+}
+
+// patternCases checks a parameter's AllowedPattern against values.
+func patternCases(t *testing.T, param string, cases map[string]bool) {
+	t.Helper()
+	p := loadTemplate(t).Parameters[param]
+	pattern, _ := p["AllowedPattern"].(string)
+	re, err := regexp.Compile(pattern)
+	if err != nil || pattern == "" {
+		t.Fatalf("%s.AllowedPattern %q: %v", param, pattern, err)
+	}
+	for v, want := range cases {
+		if re.MatchString(v) != want {
+			t.Errorf("%s pattern matches %q = %v, want %v", param, v, !want, want)
+		}
+	}
+}
+
+// The KMS statements name KmsKeyArn as their Resource, which IAM matches
+// against the key ARN: an alias or a bare key id would deny every read
+// and write of the secrets. Multi-Region keys (mrk-) are key ARNs too.
+func TestKmsKeyArnIsAKeyArn(t *testing.T) {
+	patternCases(t, "KmsKeyArn", map[string]bool{
+		"": true,
+		"arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab":            true,
+		"arn:aws:kms:us-east-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab":            true,
+		"arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab": true,
+		"arn:aws:kms:eu-west-1:111122223333:alias/aiven-secrets":                                 false,
+		"alias/aiven-secrets":                             false,
+		"1234abcd-12ab-34cd-56ef-1234567890ab":            false,
+		"mrk-1234abcd12ab34cd56ef1234567890ab":            false,
+		"arn:aws:kms:eu-west-1:111122223333:key/*":        false,
+		"arn:aws:kms:eu-west-1:111122223333:key/mrk-1234": false,
+	})
+}
+
+func TestAlarmTopicArnIsATopicArn(t *testing.T) {
+	patternCases(t, "AlarmTopicArn", map[string]bool{
+		"": true,
+		"arn:aws:sns:eu-west-1:111122223333:ops-alarms":                 true,
+		"arn:aws:sns:eu-west-1:111122223333:ops-alarms:0a1b2c3d-subscr": false,
+		"ops-alarms": false,
+		"arn:aws:sqs:eu-west-1:111122223333:ops-alarms": false,
+	})
+	patternCases(t, "AlarmEmail", map[string]bool{"": true, "ops@example.com": true, "ops": false, "a b@example.com": false})
+}
+
+// ALLOWED_API_HOSTS is split on commas, each host trimmed.
+func TestAllowedApiHostsIsAHostList(t *testing.T) {
+	patternCases(t, "AllowedApiHosts", map[string]bool{
+		"api.aiven.io":                     true,
+		"api.aiven.io,aiven.internal:8443": true,
+		"api.aiven.io, api.eu.example.com": true,
+		"":                                 false,
+		"https://api.aiven.io":             false,
+		"api.aiven.io/v1":                  false,
+		"api.aiven.io,":                    false,
+		"*.aiven.io":                       false,
+	})
+}
+
+func TestScheduleExpressionsHaveTheirShape(t *testing.T) {
+	patternCases(t, "ScheduleExpression", map[string]bool{
+		"rate(14 days)": true, "cron(0 8 1 * ? *)": true, "": false, "14 days": false, "off": false,
+	})
+}
+
+// Reserved concurrency is optional; when set it is at least 2: Secrets
+// Manager calls the function for each step of a rotation while a sweep
+// may be running, and a throttled step fails.
+func TestReservedConcurrencyIsOptionalAndAtLeastTwo(t *testing.T) {
+	tpl := loadTemplate(t)
+	p := tpl.Parameters["ReservedConcurrency"]
+	if p["Default"] != "" {
+		t.Errorf("ReservedConcurrency.Default = %v, want empty (no reservation)", p["Default"])
+	}
+	patternCases(t, "ReservedConcurrency", map[string]bool{
+		"": true, "2": true, "10": true, "1000": true, "0": false, "1": false, "02": false, "-5": false, "2.5": false,
+	})
+	fn := tpl.resource(t, "RotatorFunction", "AWS::Serverless::Function")
+	cond, then, otherwise, ok := fnIf(fn.Properties["ReservedConcurrentExecutions"])
+	if !ok || cond != "HasReservedConcurrency" || !reflect.DeepEqual(then, ref("ReservedConcurrency")) || !reflect.DeepEqual(otherwise, ref("AWS::NoValue")) {
+		t.Errorf("ReservedConcurrentExecutions = %v, want Fn::If [HasReservedConcurrency, Ref ReservedConcurrency, AWS::NoValue]", fn.Properties["ReservedConcurrentExecutions"])
+	}
+	want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{ref("ReservedConcurrency"), ""}}}}
+	if !reflect.DeepEqual(tpl.Conditions["HasReservedConcurrency"], want) {
+		t.Errorf("HasReservedConcurrency = %v, want %v", tpl.Conditions["HasReservedConcurrency"], want)
+	}
+}
