@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awslabs/goformation/v7/intrinsics"
 
@@ -336,12 +337,19 @@ const fleetTag = "aiven-token-rotator"
 // of this account and region, narrowed by a condition.
 var accountSecrets = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}
 
-// isOwnFunction reports whether v names this function: its ARN, and the
-// same ARN qualified by an alias or version.
+// isOwnFunction reports whether v names this function: its unqualified
+// ARN, nothing else (the stack publishes no alias or version, and grants
+// invoke on the function alone).
 func isOwnFunction(v any) bool {
-	l, ok := v.([]any)
-	return ok && len(l) == 2 && isGetAtt(l[0], "RotatorFunction", "Arn") &&
-		reflect.DeepEqual(l[1], map[string]any{"Fn::Sub": "${RotatorFunction.Arn}:*"})
+	return isGetAtt(v, "RotatorFunction", "Arn")
+}
+
+// awsLambdaVPCAccessEC2Actions are the ec2 actions of the AWS managed
+// policy AWSLambdaVPCAccessExecutionRole, default version v3 (AWS Managed
+// Policy Reference); its logs actions the role holds on its own log group.
+var awsLambdaVPCAccessEC2Actions = []string{
+	"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+	"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
 }
 
 func TestRoleIsLeastPrivilege(t *testing.T) {
@@ -357,12 +365,12 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		{"", []string{"secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"}, "*"},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, accountSecrets},
 		{"", []string{"secretsmanager:RotateSecret"}, accountSecrets},
-		{"", []string{"lambda:InvokeFunction"}, []any{map[string]any{"Fn::GetAtt": "RotatorFunction.Arn"}, map[string]any{"Fn::Sub": "${RotatorFunction.Arn}:*"}}},
+		{"", []string{"lambda:InvokeFunction"}, map[string]any{"Fn::GetAtt": "RotatorFunction.Arn"}},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, map[string]any{"Fn::Sub": managerSecretsArn}},
 		{"", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, map[string]any{"Fn::GetAtt": "RotatorLogGroup.Arn"}},
 		{"HasKmsKey", []string{"kms:Decrypt", "kms:GenerateDataKey"}, ref("KmsKeyArn")},
 		{"HasKmsKey", []string{"kms:DescribeKey"}, ref("KmsKeyArn")},
-		{"HasVpc", []string{"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"}, "*"},
+		{"HasVpc", awsLambdaVPCAccessEC2Actions, "*"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("role has %d statements, want %d: %+v", len(got), len(want), got)
@@ -420,14 +428,14 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		}
 		// Any other Secrets Manager statement reaches only the secrets this
 		// function rotates, or, for reading, a manager secret by its tag.
-		owned, _ := s.condition["ArnLike"].(map[string]any)
+		owned, _ := s.condition["ArnEquals"].(map[string]any)
 		tagged, _ := s.condition["StringEquals"].(map[string]any)
 		reads := slices.Equal(slices.Sorted(slices.Values(s.actions)), []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"})
 		switch {
 		case isOwnFunction(owned["secretsmanager:resource/AllowRotationLambdaArn"]):
 		case reads && isRef(tagged["aws:ResourceTag/"+rotation.ManagerTagKey], "AWS::StackName"):
 		default:
-			t.Errorf("policy %q: %v with condition %v: want ArnLike secretsmanager:resource/AllowRotationLambdaArn [RotatorFunction.Arn, RotatorFunction.Arn:*], or (reads only) the tag %s=<stack name>",
+			t.Errorf("policy %q: %v with condition %v: want ArnEquals secretsmanager:resource/AllowRotationLambdaArn RotatorFunction.Arn, or (reads only) the tag %s=<stack name>",
 				s.policy, s.actions, s.condition, rotation.ManagerTagKey)
 		}
 	}
@@ -1147,5 +1155,81 @@ func TestReservedConcurrencyIsOptionalAndAtLeastTwo(t *testing.T) {
 	want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{ref("ReservedConcurrency"), ""}}}}
 	if !reflect.DeepEqual(tpl.Conditions["HasReservedConcurrency"], want) {
 		t.Errorf("HasReservedConcurrency = %v, want %v", tpl.Conditions["HasReservedConcurrency"], want)
+	}
+}
+
+// RotateSecret's caller needs lambda:InvokeFunction on the rotation
+// function (Secrets Manager API Reference, RotateSecret): the role may
+// invoke this function, by its unqualified ARN, and nothing else; and
+// neither the role nor Secrets Manager's permission reaches a qualified ARN.
+func TestInvokeSelfIsThisFunctionOnly(t *testing.T) {
+	tpl := loadTemplate(t)
+	found := false
+	for _, s := range roleStatements(t, tpl) {
+		if !slices.Contains(s.actions, "lambda:InvokeFunction") {
+			continue
+		}
+		found = true
+		if !slices.Equal(s.actions, []string{"lambda:InvokeFunction"}) || !isOwnFunction(s.resource) || s.guard != "" || len(s.condition) != 0 {
+			t.Errorf("invoke statement %+v, want lambda:InvokeFunction on RotatorFunction.Arn alone", s)
+		}
+	}
+	if !found {
+		t.Error("the role may not invoke the function: RotateSecret from the sweep and {\"action\":\"rotate\"} would be denied")
+	}
+	doc, _ := tpl.resource(t, "RotatorSecretsPolicy", "AWS::IAM::RolePolicy").Properties["PolicyDocument"].(map[string]any)
+	stmts, _ := doc["Statement"].([]any)
+	sids := map[string]bool{}
+	for _, st := range stmts {
+		m, _ := st.(map[string]any)
+		sid, _ := m["Sid"].(string)
+		sids[sid] = true
+	}
+	if !sids["InvokeSelf"] {
+		t.Error("RotatorSecretsPolicy has no statement InvokeSelf")
+	}
+	for name, r := range tpl.Resources {
+		if r.Type == "AWS::Lambda::Permission" || r.Type == "AWS::Lambda::Alias" || r.Type == "AWS::Lambda::Version" {
+			if _, q := r.Properties["Qualifier"]; q || r.Type != "AWS::Lambda::Permission" {
+				t.Errorf("%s (%s): the stack supports the unqualified function only", name, r.Type)
+			}
+		}
+	}
+	fn := tpl.resource(t, "RotatorFunction", "AWS::Serverless::Function")
+	if _, ok := fn.Properties["AutoPublishAlias"]; ok {
+		t.Error("RotatorFunction.AutoPublishAlias: the stack supports the unqualified function only")
+	}
+}
+
+// EventBridge Scheduler invokes the function asynchronously, and Lambda
+// retries a failed asynchronous invocation twice by default: the function
+// retries none (the next sweep makes up a failed one) and drops an event
+// it could not start within one default sweep period.
+func TestAsyncInvocationsAreNotRetried(t *testing.T) {
+	tpl := loadTemplate(t)
+	var configs []string
+	for name, r := range tpl.Resources {
+		if r.Type == "AWS::Lambda::EventInvokeConfig" {
+			configs = append(configs, name)
+		}
+	}
+	if len(configs) != 1 {
+		t.Fatalf("EventInvokeConfig resources %v, want one", configs)
+	}
+	r := tpl.Resources[configs[0]]
+	p := r.Properties
+	if r.Condition != "" {
+		t.Errorf("%s.Condition = %q: the function is invoked asynchronously whether or not the sweep runs", configs[0], r.Condition)
+	}
+	if !reflect.DeepEqual(p["FunctionName"], ref("RotatorFunction")) || p["Qualifier"] != "$LATEST" {
+		t.Errorf("FunctionName/Qualifier = %v/%v, want Ref RotatorFunction / $LATEST (the unqualified function)", p["FunctionName"], p["Qualifier"])
+	}
+	if p["MaximumRetryAttempts"] != 0.0 {
+		t.Errorf("MaximumRetryAttempts = %v, want 0", p["MaximumRetryAttempts"])
+	}
+	age, _ := p["MaximumEventAgeInSeconds"].(float64)
+	sweep, _ := time.ParseDuration(strings.NewReplacer("rate(", "", " minutes)", "m").Replace(tpl.Parameters["SweepScheduleExpression"]["Default"].(string)))
+	if age < 60 || age > 21600 || time.Duration(age)*time.Second > sweep {
+		t.Errorf("MaximumEventAgeInSeconds = %v, want 60..21600 (Lambda's range) and no longer than the default sweep period %v", age, sweep)
 	}
 }
