@@ -33,7 +33,7 @@ package: build
 	cd $(BIN) && zip -q -X rotator.zip bootstrap
 	@ls -l $(BIN)/bootstrap $(BIN)/rotator.zip
 
-## release: bin/release/ with a reproducible zip, its SHA-256 and template.yaml, e.g. make release VERSION=1.2.3
+## release: bin/release/ with a reproducible zip, its SHA-256, and a template.yaml that deploys the zip as shipped, e.g. make release VERSION=1.2.3
 # -buildvcs=false: the same bytes from a git checkout and from a source
 # tarball of the tag.
 release:

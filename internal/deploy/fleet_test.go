@@ -83,7 +83,7 @@ func TestGraceAndExpiryParameters(t *testing.T) {
 	tpl := loadTemplate(t)
 	grace := tpl.Parameters["PreviousTokenGrace"]
 	if grace["Default"] != "24h" {
-		t.Errorf("PreviousTokenGrace.Default = %v, want 24h (AWS's managed rotation keeps the old token a day)", grace["Default"])
+		t.Errorf("PreviousTokenGrace.Default = %v, want 24h (consumers caching the secret for up to an hour keep working, with a wide margin)", grace["Default"])
 	}
 	re := regexp.MustCompile(grace["AllowedPattern"].(string))
 	for _, v := range []string{"0s", "24h", "168h", "90m", "1h30m", "5s"} {

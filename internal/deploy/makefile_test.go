@@ -88,8 +88,11 @@ func TestMakefileBuildsForSAM(t *testing.T) {
 // `make release VERSION=x.y.z` twice gives the same bytes: the zip is
 // reproducible (sorted entries, fixed timestamps and modes, whatever the
 // build's own file times), its .sha256 file checks in `sha256sum -c` form,
-// and template.yaml ships unchanged beside it. It needs make and go, and
-// nothing else (no zip, no sha256sum).
+// and the template beside it deploys the zip as shipped: its function's
+// CodeUri is the zip, it has no BuildMethod, it carries the release's
+// version, and it passes cfn-lint (where installed), with the LICENSE and
+// README.md its metadata names beside it for `sam package`. It needs make
+// and go, and nothing else (no zip, no sha256sum).
 func TestMakeReleaseIsReproducible(t *testing.T) {
 	for _, tool := range []string{"make", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -119,13 +122,13 @@ func TestMakeReleaseIsReproducible(t *testing.T) {
 		}
 		return b
 	}
-	for _, name := range []string{zipName, zipName + ".sha256", "template.yaml"} {
+	for _, name := range []string{zipName, zipName + ".sha256", "template.yaml", "LICENSE", "README.md"} {
 		if !bytes.Equal(read(first, name), read(second, name)) {
 			t.Errorf("%s differs between two builds", name)
 		}
 	}
-	if entries, _ := os.ReadDir(first); len(entries) != 3 {
-		t.Errorf("release dir holds %d files, want the zip, its checksum and the template", len(entries))
+	if entries, _ := os.ReadDir(first); len(entries) != 5 {
+		t.Errorf("release dir holds %d files, want the zip, its checksum, the template, LICENSE and README.md", len(entries))
 	}
 
 	zipBytes := read(first, zipName)
@@ -133,8 +136,11 @@ func TestMakeReleaseIsReproducible(t *testing.T) {
 	if got, want := string(read(first, zipName+".sha256")), hex.EncodeToString(sum[:])+"  "+zipName+"\n"; got != want {
 		t.Errorf("checksum file %q, want %q", got, want)
 	}
-	if !bytes.Equal(read(first, "template.yaml"), read(root, "template.yaml")) {
-		t.Error("the released template.yaml is not the repository's")
+	checkReleasedTemplate(t, filepath.Join(first, "template.yaml"), version, zipName)
+	for _, name := range []string{"LICENSE", "README.md"} {
+		if !bytes.Equal(read(first, name), read(root, name)) {
+			t.Errorf("released %s is not the repository's", name)
+		}
 	}
 
 	zr, err := zip.NewReader(bytes.NewReader(zipBytes), int64(len(zipBytes)))
@@ -155,6 +161,36 @@ func TestMakeReleaseIsReproducible(t *testing.T) {
 		if f.Name == "bootstrap" && f.Mode().Perm() != 0o755 {
 			t.Errorf("bootstrap mode %v, want 0755: Lambda runs it", f.Mode())
 		}
+	}
+}
+
+// checkReleasedTemplate proves the released template deploys the zip
+// beside it as shipped.
+func checkReleasedTemplate(t *testing.T, path, version, zipName string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := parseTemplate(t, data)
+	fn := tpl.resource(t, "RotatorFunction", "AWS::Serverless::Function")
+	if got := fn.Properties["CodeUri"]; got != zipName {
+		t.Errorf("released CodeUri = %v, want %s (beside the template)", got, zipName)
+	}
+	if _, ok := fn.Metadata["BuildMethod"]; ok || len(fn.Metadata) != 0 {
+		t.Errorf("released RotatorFunction.Metadata = %v, want none: nothing is left to build", fn.Metadata)
+	}
+	app, _ := tpl.Metadata["AWS::ServerlessRepo::Application"].(map[string]any)
+	if got := app["SemanticVersion"]; got != version {
+		t.Errorf("released SemanticVersion = %v, want %s", got, version)
+	}
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		t.Log("cfn-lint not on PATH: the released template is not linted here")
+		return
+	}
+	if out, err := exec.Command(lint, path).CombinedOutput(); err != nil {
+		t.Errorf("cfn-lint on the released template: %v\n%s", err, out)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awslabs/goformation/v7/intrinsics"
 
@@ -67,6 +68,11 @@ func loadTemplate(t *testing.T) template {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseTemplate(t, data)
+}
+
+func parseTemplate(t *testing.T, data []byte) template {
+	t.Helper()
 	raw, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
 	if err != nil {
 		t.Fatalf("template.yaml: %v", err)
@@ -331,12 +337,19 @@ const fleetTag = "aiven-token-rotator"
 // of this account and region, narrowed by a condition.
 var accountSecrets = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}
 
-// isOwnFunction reports whether v names this function: its ARN, and the
-// same ARN qualified by an alias or version.
+// isOwnFunction reports whether v names this function: its unqualified
+// ARN, nothing else (the stack publishes no alias or version, and grants
+// invoke on the function alone).
 func isOwnFunction(v any) bool {
-	l, ok := v.([]any)
-	return ok && len(l) == 2 && isGetAtt(l[0], "RotatorFunction", "Arn") &&
-		reflect.DeepEqual(l[1], map[string]any{"Fn::Sub": "${RotatorFunction.Arn}:*"})
+	return isGetAtt(v, "RotatorFunction", "Arn")
+}
+
+// awsLambdaVPCAccessEC2Actions are the ec2 actions of the AWS managed
+// policy AWSLambdaVPCAccessExecutionRole, default version v3 (AWS Managed
+// Policy Reference); its logs actions the role holds on its own log group.
+var awsLambdaVPCAccessEC2Actions = []string{
+	"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+	"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
 }
 
 func TestRoleIsLeastPrivilege(t *testing.T) {
@@ -352,12 +365,12 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		{"", []string{"secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"}, "*"},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, accountSecrets},
 		{"", []string{"secretsmanager:RotateSecret"}, accountSecrets},
-		{"", []string{"lambda:InvokeFunction"}, []any{map[string]any{"Fn::GetAtt": "RotatorFunction.Arn"}, map[string]any{"Fn::Sub": "${RotatorFunction.Arn}:*"}}},
+		{"", []string{"lambda:InvokeFunction"}, map[string]any{"Fn::GetAtt": "RotatorFunction.Arn"}},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, map[string]any{"Fn::Sub": managerSecretsArn}},
 		{"", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, map[string]any{"Fn::GetAtt": "RotatorLogGroup.Arn"}},
 		{"HasKmsKey", []string{"kms:Decrypt", "kms:GenerateDataKey"}, ref("KmsKeyArn")},
 		{"HasKmsKey", []string{"kms:DescribeKey"}, ref("KmsKeyArn")},
-		{"HasVpc", []string{"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"}, "*"},
+		{"HasVpc", awsLambdaVPCAccessEC2Actions, "*"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("role has %d statements, want %d: %+v", len(got), len(want), got)
@@ -415,14 +428,14 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		}
 		// Any other Secrets Manager statement reaches only the secrets this
 		// function rotates, or, for reading, a manager secret by its tag.
-		owned, _ := s.condition["ArnLike"].(map[string]any)
+		owned, _ := s.condition["ArnEquals"].(map[string]any)
 		tagged, _ := s.condition["StringEquals"].(map[string]any)
 		reads := slices.Equal(slices.Sorted(slices.Values(s.actions)), []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"})
 		switch {
 		case isOwnFunction(owned["secretsmanager:resource/AllowRotationLambdaArn"]):
 		case reads && isRef(tagged["aws:ResourceTag/"+rotation.ManagerTagKey], "AWS::StackName"):
 		default:
-			t.Errorf("policy %q: %v with condition %v: want ArnLike secretsmanager:resource/AllowRotationLambdaArn [RotatorFunction.Arn, RotatorFunction.Arn:*], or (reads only) the tag %s=<stack name>",
+			t.Errorf("policy %q: %v with condition %v: want ArnEquals secretsmanager:resource/AllowRotationLambdaArn RotatorFunction.Arn, or (reads only) the tag %s=<stack name>",
 				s.policy, s.actions, s.condition, rotation.ManagerTagKey)
 		}
 	}
@@ -988,5 +1001,235 @@ func TestEveryParameterAndConditionUsed(t *testing.T) {
 		if !isParam && !isRes && !strings.HasPrefix(name, "AWS::") {
 			t.Errorf("reference to %s, which is neither a parameter nor a resource", name)
 		}
+	}
+}
+
+// Every parameter sits in exactly one console group and has a label, and
+// the groups name no parameter the template lacks.
+func TestParameterInterface(t *testing.T) {
+	tpl := loadTemplate(t)
+	iface, ok := tpl.Metadata["AWS::CloudFormation::Interface"].(map[string]any)
+	if !ok {
+		t.Fatal("Metadata has no AWS::CloudFormation::Interface")
+	}
+	seen := map[string]int{}
+	groups, _ := iface["ParameterGroups"].([]any)
+	for _, g := range groups {
+		group, _ := g.(map[string]any)
+		if label, _ := group["Label"].(map[string]any); label["default"] == nil || label["default"] == "" {
+			t.Errorf("group %v has no Label.default", group)
+		}
+		for _, name := range strs(group["Parameters"]) {
+			seen[name]++
+		}
+	}
+	labels, _ := iface["ParameterLabels"].(map[string]any)
+	for name := range tpl.Parameters {
+		if seen[name] != 1 {
+			t.Errorf("parameter %s is in %d groups, want 1", name, seen[name])
+		}
+		if l, _ := labels[name].(map[string]any); l["default"] == nil || l["default"] == "" {
+			t.Errorf("parameter %s has no label", name)
+		}
+	}
+	for name := range seen {
+		if _, ok := tpl.Parameters[name]; !ok {
+			t.Errorf("group names %s, which is no parameter", name)
+		}
+	}
+	for name := range labels {
+		if _, ok := tpl.Parameters[name]; !ok {
+			t.Errorf("label for %s, which is no parameter", name)
+		}
+	}
+}
+
+// A String parameter takes only the values it has a shape for: every one
+// has AllowedValues or an AllowedPattern, and its Default matches.
+func TestEveryStringParameterIsConstrained(t *testing.T) {
+	tpl := loadTemplate(t)
+	for name, p := range tpl.Parameters {
+		if p["Type"] != "String" {
+			continue
+		}
+		pattern, hasPattern := p["AllowedPattern"].(string)
+		_, hasValues := p["AllowedValues"]
+		if !hasPattern && !hasValues {
+			t.Errorf("parameter %s: neither AllowedPattern nor AllowedValues", name)
+			continue
+		}
+		if hasPattern {
+			def, _ := p["Default"].(string)
+			if !regexp.MustCompile(pattern).MatchString(def) {
+				t.Errorf("parameter %s: Default %q does not match its own pattern", name, def)
+			}
+			if p["ConstraintDescription"] == nil {
+				t.Errorf("parameter %s: a pattern without a ConstraintDescription", name)
+			}
+		}
+	}
+}
+
+// patternCases checks a parameter's AllowedPattern against values.
+func patternCases(t *testing.T, param string, cases map[string]bool) {
+	t.Helper()
+	p := loadTemplate(t).Parameters[param]
+	pattern, _ := p["AllowedPattern"].(string)
+	re, err := regexp.Compile(pattern)
+	if err != nil || pattern == "" {
+		t.Fatalf("%s.AllowedPattern %q: %v", param, pattern, err)
+	}
+	for v, want := range cases {
+		if re.MatchString(v) != want {
+			t.Errorf("%s pattern matches %q = %v, want %v", param, v, !want, want)
+		}
+	}
+}
+
+// The KMS statements name KmsKeyArn as their Resource, which IAM matches
+// against the key ARN: an alias or a bare key id would deny every read
+// and write of the secrets. Multi-Region keys (mrk-) are key ARNs too.
+func TestKmsKeyArnIsAKeyArn(t *testing.T) {
+	patternCases(t, "KmsKeyArn", map[string]bool{
+		"": true,
+		"arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab":            true,
+		"arn:aws:kms:us-east-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab":            true,
+		"arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab": true,
+		"arn:aws:kms:eu-west-1:111122223333:alias/aiven-secrets":                                 false,
+		"alias/aiven-secrets":                             false,
+		"1234abcd-12ab-34cd-56ef-1234567890ab":            false,
+		"mrk-1234abcd12ab34cd56ef1234567890ab":            false,
+		"arn:aws:kms:eu-west-1:111122223333:key/*":        false,
+		"arn:aws:kms:eu-west-1:111122223333:key/mrk-1234": false,
+	})
+}
+
+func TestAlarmTopicArnIsATopicArn(t *testing.T) {
+	patternCases(t, "AlarmTopicArn", map[string]bool{
+		"": true,
+		"arn:aws:sns:eu-west-1:111122223333:ops-alarms":                 true,
+		"arn:aws:sns:eu-west-1:111122223333:ops-alarms:0a1b2c3d-subscr": false,
+		"ops-alarms": false,
+		"arn:aws:sqs:eu-west-1:111122223333:ops-alarms": false,
+	})
+	patternCases(t, "AlarmEmail", map[string]bool{"": true, "ops@example.com": true, "ops": false, "a b@example.com": false})
+}
+
+// ALLOWED_API_HOSTS is split on commas, each host trimmed.
+func TestAllowedApiHostsIsAHostList(t *testing.T) {
+	patternCases(t, "AllowedApiHosts", map[string]bool{
+		"api.aiven.io":                     true,
+		"api.aiven.io,aiven.internal:8443": true,
+		"api.aiven.io, api.eu.example.com": true,
+		"":                                 false,
+		"https://api.aiven.io":             false,
+		"api.aiven.io/v1":                  false,
+		"api.aiven.io,":                    false,
+		"*.aiven.io":                       false,
+	})
+}
+
+func TestScheduleExpressionsHaveTheirShape(t *testing.T) {
+	patternCases(t, "ScheduleExpression", map[string]bool{
+		"rate(14 days)": true, "cron(0 8 1 * ? *)": true, "": false, "14 days": false, "off": false,
+	})
+}
+
+// Reserved concurrency is optional; when set it is at least 2: Secrets
+// Manager calls the function for each step of a rotation while a sweep
+// may be running, and a throttled step fails.
+func TestReservedConcurrencyIsOptionalAndAtLeastTwo(t *testing.T) {
+	tpl := loadTemplate(t)
+	p := tpl.Parameters["ReservedConcurrency"]
+	if p["Default"] != "" {
+		t.Errorf("ReservedConcurrency.Default = %v, want empty (no reservation)", p["Default"])
+	}
+	patternCases(t, "ReservedConcurrency", map[string]bool{
+		"": true, "2": true, "10": true, "1000": true, "0": false, "1": false, "02": false, "-5": false, "2.5": false,
+	})
+	fn := tpl.resource(t, "RotatorFunction", "AWS::Serverless::Function")
+	cond, then, otherwise, ok := fnIf(fn.Properties["ReservedConcurrentExecutions"])
+	if !ok || cond != "HasReservedConcurrency" || !reflect.DeepEqual(then, ref("ReservedConcurrency")) || !reflect.DeepEqual(otherwise, ref("AWS::NoValue")) {
+		t.Errorf("ReservedConcurrentExecutions = %v, want Fn::If [HasReservedConcurrency, Ref ReservedConcurrency, AWS::NoValue]", fn.Properties["ReservedConcurrentExecutions"])
+	}
+	want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{ref("ReservedConcurrency"), ""}}}}
+	if !reflect.DeepEqual(tpl.Conditions["HasReservedConcurrency"], want) {
+		t.Errorf("HasReservedConcurrency = %v, want %v", tpl.Conditions["HasReservedConcurrency"], want)
+	}
+}
+
+// RotateSecret's caller needs lambda:InvokeFunction on the rotation
+// function (Secrets Manager API Reference, RotateSecret): the role may
+// invoke this function, by its unqualified ARN, and nothing else; and
+// neither the role nor Secrets Manager's permission reaches a qualified ARN.
+func TestInvokeSelfIsThisFunctionOnly(t *testing.T) {
+	tpl := loadTemplate(t)
+	found := false
+	for _, s := range roleStatements(t, tpl) {
+		if !slices.Contains(s.actions, "lambda:InvokeFunction") {
+			continue
+		}
+		found = true
+		if !slices.Equal(s.actions, []string{"lambda:InvokeFunction"}) || !isOwnFunction(s.resource) || s.guard != "" || len(s.condition) != 0 {
+			t.Errorf("invoke statement %+v, want lambda:InvokeFunction on RotatorFunction.Arn alone", s)
+		}
+	}
+	if !found {
+		t.Error("the role may not invoke the function: RotateSecret from the sweep and {\"action\":\"rotate\"} would be denied")
+	}
+	doc, _ := tpl.resource(t, "RotatorSecretsPolicy", "AWS::IAM::RolePolicy").Properties["PolicyDocument"].(map[string]any)
+	stmts, _ := doc["Statement"].([]any)
+	sids := map[string]bool{}
+	for _, st := range stmts {
+		m, _ := st.(map[string]any)
+		sid, _ := m["Sid"].(string)
+		sids[sid] = true
+	}
+	if !sids["InvokeSelf"] {
+		t.Error("RotatorSecretsPolicy has no statement InvokeSelf")
+	}
+	for name, r := range tpl.Resources {
+		if r.Type == "AWS::Lambda::Permission" || r.Type == "AWS::Lambda::Alias" || r.Type == "AWS::Lambda::Version" {
+			if _, q := r.Properties["Qualifier"]; q || r.Type != "AWS::Lambda::Permission" {
+				t.Errorf("%s (%s): the stack supports the unqualified function only", name, r.Type)
+			}
+		}
+	}
+	fn := tpl.resource(t, "RotatorFunction", "AWS::Serverless::Function")
+	if _, ok := fn.Properties["AutoPublishAlias"]; ok {
+		t.Error("RotatorFunction.AutoPublishAlias: the stack supports the unqualified function only")
+	}
+}
+
+// EventBridge Scheduler invokes the function asynchronously, and Lambda
+// retries a failed asynchronous invocation twice by default: the function
+// retries none (the next sweep makes up a failed one) and drops an event
+// it could not start within one default sweep period.
+func TestAsyncInvocationsAreNotRetried(t *testing.T) {
+	tpl := loadTemplate(t)
+	var configs []string
+	for name, r := range tpl.Resources {
+		if r.Type == "AWS::Lambda::EventInvokeConfig" {
+			configs = append(configs, name)
+		}
+	}
+	if len(configs) != 1 {
+		t.Fatalf("EventInvokeConfig resources %v, want one", configs)
+	}
+	r := tpl.Resources[configs[0]]
+	p := r.Properties
+	if r.Condition != "" {
+		t.Errorf("%s.Condition = %q: the function is invoked asynchronously whether or not the sweep runs", configs[0], r.Condition)
+	}
+	if !reflect.DeepEqual(p["FunctionName"], ref("RotatorFunction")) || p["Qualifier"] != "$LATEST" {
+		t.Errorf("FunctionName/Qualifier = %v/%v, want Ref RotatorFunction / $LATEST (the unqualified function)", p["FunctionName"], p["Qualifier"])
+	}
+	if p["MaximumRetryAttempts"] != 0.0 {
+		t.Errorf("MaximumRetryAttempts = %v, want 0", p["MaximumRetryAttempts"])
+	}
+	age, _ := p["MaximumEventAgeInSeconds"].(float64)
+	sweep, _ := time.ParseDuration(strings.NewReplacer("rate(", "", " minutes)", "m").Replace(tpl.Parameters["SweepScheduleExpression"]["Default"].(string)))
+	if age < 60 || age > 21600 || time.Duration(age)*time.Second > sweep {
+		t.Errorf("MaximumEventAgeInSeconds = %v, want 60..21600 (Lambda's range) and no longer than the default sweep period %v", age, sweep)
 	}
 }

@@ -53,7 +53,9 @@ func pendingVersions(versions map[string][]string) map[string]bool {
 // rotatedByThisFunction refuses a secret whose rotation function is not
 // the one invoked (lambdacontext's InvokedFunctionArn): IAM alone should
 // not be what keeps this function from rotating another function's
-// secret. ARNs compare unqualified, so an alias or version still matches.
+// secret. ARNs compare unqualified, so an alias or version would match
+// here; the stack grants its role and Secrets Manager the unqualified
+// function only (docs/deploy.md), so secrets name that ARN.
 // Without a Lambda context (tests, tools) there is nothing to compare
 // with, and the check is skipped.
 func rotatedByThisFunction(ctx context.Context, desc secretsmanager.Description) error {

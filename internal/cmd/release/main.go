@@ -7,13 +7,22 @@
 //
 //	aiven-token-rotator-<version>-linux-arm64.zip         bootstrap (mode 0755) and the extra files
 //	aiven-token-rotator-<version>-linux-arm64.zip.sha256  its SHA-256, in `sha256sum -c` form
-//	template.yaml                                         a copy of the SAM template
+//	template.yaml                                         the SAM template, rewritten to deploy the zip
+//	LICENSE, README.md (as the template's metadata names) for `sam package` / `sam publish`
+//
+// The released template differs from the repository's in three places
+// (rewriteTemplate): every AWS::Serverless::Function's CodeUri names the
+// zip beside it, its Metadata.BuildMethod is gone (nothing is left to
+// build), and Metadata.AWS::ServerlessRepo::Application.SemanticVersion is
+// the release's version. So `sam deploy --template-file <out>/template.yaml`
+// deploys the released bytes as they are, and `sam package` uploads the
+// zip, the license and the readme the template names.
 //
 // The zip is reproducible: entries sorted by name, every timestamp fixed
 // at 1980-01-01T00:00:00Z (the earliest an MS-DOS timestamp can hold),
 // fixed modes, whatever the files' own times and modes. The same inputs always give the same bytes, so anyone can
 // rebuild a release from its tag and compare checksums. Running it twice
-// overwrites the same three files with the same bytes.
+// overwrites the same files with the same bytes.
 package main
 
 import (
@@ -77,9 +86,13 @@ func run(args []string, out io.Writer) error {
 	}
 	name := "aiven-token-rotator-" + *version + "-linux-arm64.zip"
 	sum := sha256.Sum256(zipBytes)
-	tpl, err := os.ReadFile(*template)
+	src, err := os.ReadFile(*template)
 	if err != nil {
 		return fmt.Errorf("template: %w", err)
+	}
+	tpl, local, err := rewriteTemplate(src, *version, name)
+	if err != nil {
+		return fmt.Errorf("template %s: %w", *template, err)
 	}
 	files := []struct {
 		name string
@@ -88,6 +101,18 @@ func run(args []string, out io.Writer) error {
 		{name, zipBytes},
 		{name + ".sha256", []byte(hex.EncodeToString(sum[:]) + "  " + name + "\n")},
 		{"template.yaml", tpl},
+	}
+	// The files the application metadata names by a local path (LicenseUrl,
+	// ReadmeUrl), relative to the template as sam package reads them.
+	for _, rel := range local {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(*template), rel))
+		if err != nil {
+			return fmt.Errorf("template metadata: %w", err)
+		}
+		files = append(files, struct {
+			name string
+			data []byte
+		}{rel, data})
 	}
 	for _, f := range files {
 		path := filepath.Join(*outDir, f.name)

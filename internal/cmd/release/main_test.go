@@ -10,12 +10,31 @@ import (
 	"time"
 )
 
+// minimalTemplate has what the release rewrites: a function built by
+// make, and the application metadata with its local license and readme.
+const minimalTemplate = `Transform: AWS::Serverless-2016-10-31
+Metadata:
+  AWS::ServerlessRepo::Application:
+    Name: x
+    SemanticVersion: 0.1.0
+    LicenseUrl: LICENSE
+    ReadmeUrl: README.md
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: makefile
+    Properties:
+      CodeUri: .
+      Role: !GetAtt Role.Arn
+`
+
 // writeInputs writes a bootstrap, a license and a template with the given
 // file time and modes, as a build on another machine or day would leave them.
 func writeInputs(t *testing.T, mtime time.Time, mode os.FileMode) (dir string) {
 	t.Helper()
 	dir = t.TempDir()
-	for name, body := range map[string]string{"bootstrap": "\x7fELF binary", "LICENSE": "license text", "template.yaml": "Resources: {}\n"} {
+	for name, body := range map[string]string{"bootstrap": "\x7fELF binary", "LICENSE": "license text", "README.md": "readme", "template.yaml": minimalTemplate} {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(body), mode); err != nil {
 			t.Fatal(err)
