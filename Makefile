@@ -14,9 +14,14 @@ RACE          := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($
 # release: where `make release VERSION=x.y.z` writes its files.
 RELEASE_DIR   ?= $(BIN)/release
 
-.PHONY: all build build-RotatorFunction package release test demo localstack localstack-bootstrap lint bench rotate clean
+.PHONY: all help build build-RotatorFunction package release test demo localstack localstack-bootstrap lint bench rotate clean
 
+## all: lint, test and build (what plain `make` runs)
 all: lint test build
+
+## help: this list: every target with its one-line description
+help:
+	@awk '/^## [A-Za-z0-9_.-]+: / { line = substr($$0, 4); i = index(line, ": "); printf "  %-22s %s\n", substr(line, 1, i - 1), substr(line, i + 2) }' $(firstword $(MAKEFILE_LIST))
 
 ## build: the arm64 `bootstrap` for provided.al2023, in bin/
 build:
@@ -106,5 +111,6 @@ rotate:
 	@test -n "$(SECRET_ID)" || { echo "usage: make rotate SECRET_ID=<secret name or ARN>" >&2; exit 2; }
 	aws secretsmanager rotate-secret --secret-id "$(SECRET_ID)"
 
+## clean: remove bin/ and .aws-sam/
 clean:
 	rm -rf $(BIN) .aws-sam
