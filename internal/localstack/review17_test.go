@@ -19,6 +19,10 @@ import (
 	"github.com/aiven/go-client-codegen/handler/applicationuser"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
 )
 
 // Door (c), someone who may invoke the function with any event, after an
@@ -157,5 +161,101 @@ func (aw *appWorld) rawCurrent() map[string]any {
 	if err := json.Unmarshal([]byte(cur.SecretString), &v); err != nil {
 		aw.t.Fatal(err)
 	}
+	return v
+}
+
+// A crash/retry interleaving: a rotation whose testSecret failed at every
+// attempt leaves its version X pending with its token made. More than
+// STUCK_ROTATION_AFTER later, a retry of that rotation's finishSecret (a
+// reattempt, or door (c)) promotes X while a sweep runs: after the sweep
+// read the values and the listing (X pending, the old token current), before
+// it lists the tokens and recovers "the stuck rotation". The recovery
+// revokes every token whose marker names X except the old current one, so
+// it revokes X's token, by now the AWSCURRENT one: the secret holds a dead
+// token (I1), and the rotation the recovery starts cannot heal a personal
+// token. recoverStuck does not re-check that X is still not AWSCURRENT
+// (nor that the token it revokes is not the one stored there).
+func TestReviewStuckRecoveryNeverRevokesATokenThatBecameCurrent(t *testing.T) {
+	var armed, fired atomicFlag
+	var w *world
+	w = newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "24h"), func(c *localstack.Config) {
+		inner := c.AivenMiddleware
+		c.AivenMiddleware = func(next http.Handler) http.Handler {
+			h := next
+			if inner != nil {
+				h = inner(next)
+			}
+			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet && r.URL.Path == "/v1/access_token" && armed.take() {
+					// The sweep is about to list this secret's tokens: the
+					// stuck rotation's finishSecret is retried right now.
+					version := w.pendingForReview()
+					out, err := smemulator.Run(w.stack.Rotator, localstack.FunctionARN,
+						[]byte(fmt.Sprintf(`{"Step":"finishSecret","SecretId":%q,"ClientRequestToken":%q}`, w.arn, version)), time.Minute)
+					w.t.Logf("finishSecret retried during the sweep: %s %v", out, err)
+					fired.set()
+				}
+				h.ServeHTTP(rw, r)
+			})
+		}
+	})
+	w.mustSucceed(w.rotate())
+	plan := w.stack.Aiven.Faults()
+	// createSecret's /v1/me passes; every later one (testSecret's) fails.
+	if err := plan.Add(faults.Rule{Operation: "UserInfo", After: 1, Times: 100000, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	stuck := w.rotate()
+	if a := w.lastAttempt(stuck); a.Outcome != "RotationFailed" {
+		t.Fatalf("setup: the rotation with a failing testSecret: %s, want RotationFailed", a.Outcome)
+	}
+	plan.Clear()
+	if _, err := w.stack.SecretsManager.AgeVersion(w.arn, stuck, "", 25*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	w.recordVersions()
+
+	armed.set()
+	res := w.sweep(`{"action":"sweep"}`).of(t, w.arn)
+	if !fired.get() {
+		t.Fatal("setup: the hook did not run")
+	}
+	version, cur := w.current()
+	t.Logf("sweep: %+v; AWSCURRENT now %s (stuck version %s)", res, version, stuck)
+	if !w.isLiveToken(cur.Token.Reveal()) {
+		t.Fatalf("I1: the sweep's stuck-rotation recovery revoked %v, and the AWSCURRENT token %s (version %s) no longer authenticates",
+			res.Revoked, cur.TokenPrefix, version)
+	}
+}
+
+// pendingForReview is the version carrying AWSPENDING (not AWSCURRENT),
+// read from the emulator's state without a call.
+func (w *world) pendingForReview() string {
+	cur, _ := w.stack.SecretsManager.VersionByStage(w.arn, "AWSCURRENT")
+	p, ok := w.stack.SecretsManager.VersionByStage(w.arn, "AWSPENDING")
+	if !ok || p.VersionID == cur.VersionID {
+		return ""
+	}
+	return p.VersionID
+}
+
+type atomicFlag struct {
+	mu sync.Mutex
+	v  bool
+}
+
+func (f *atomicFlag) set() { f.mu.Lock(); f.v = true; f.mu.Unlock() }
+func (f *atomicFlag) get() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.v
+}
+
+// take clears the flag and says whether it was set.
+func (f *atomicFlag) take() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := f.v
+	f.v = false
 	return v
 }
