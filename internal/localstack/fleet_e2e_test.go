@@ -45,6 +45,7 @@ type sweepResult struct {
 	OldestTokenAgeS  *int64       `json:"oldest_token_age_s"`
 	GraceDistrusted  int          `json:"grace_records_distrusted"`
 	Stuck            int          `json:"stuck"`
+	FollowUpFrom     string       `json:"follow_up_from"`
 	Results          []sweptEntry `json:"results"`
 }
 
@@ -483,11 +484,16 @@ func TestSweepNearTheDeadlineReportsSecretsNotReached(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Secrets != 1 || res.NotReached != 1 || res.Results[0].Outcome != "not_reached" {
-		t.Fatalf("result %s", out)
+	if res.Secrets != 1 || res.NotReached != 1 || res.Results[0].Outcome != "not_reached" || res.FollowUpFrom != w.arn {
+		t.Fatalf("result %s; want the secret not reached and handed to a follow-up", out)
 	}
-	if calls := w.stack.Aiven.Faults().Calls(); len(calls) != 0 {
-		t.Errorf("Aiven calls for secrets not reached: %v", calls)
+	// The follow-up visits it: one listing in all, none by the sweep that
+	// did not reach it.
+	if err := w.stack.WaitInvocations(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if calls := w.stack.Aiven.Faults().Calls(); len(calls) != 1 || calls["AccessTokenList"] != 1 {
+		t.Errorf("Aiven calls %v, want the follow-up's one listing", calls)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -85,6 +86,18 @@ type applicationAPI struct {
 	now  func() time.Time
 
 	manager tokenManager // once opened
+	// bound is the manager's binding of this user to the secret, once
+	// opened: the ceiling of a healed token's restrictions.
+	bound *secret.Binding
+}
+
+// boundOf is the binding an application token's API was opened under, or
+// nil (a personal token, or a manager not opened yet).
+func boundOf(api countingAPI) *secret.Binding {
+	if a, ok := api.tokenAPI.(*applicationAPI); ok {
+		return a.bound
+	}
+	return nil
 }
 
 var _ tokenAPI = (*applicationAPI)(nil)
@@ -167,12 +180,27 @@ func (r *Rotator) openApplication(base, secretARN string, v *secret.Value, hold 
 	if err != nil {
 		return nil, err
 	}
-	open := func(ctx context.Context) (tokenManager, error) {
-		mv, err := r.boundManager(ctx, secretARN, v)
+	a := &applicationAPI{self: self, now: r.now}
+	a.open = func(ctx context.Context) (tokenManager, error) {
+		mv, bound, err := r.boundManager(ctx, secretARN, v)
 		if err != nil {
 			return nil, err
 		}
 		hold(mv.Token)
+		// The manager's token goes only to the API its own secret names
+		// (its api_url, else the function's): the application secret's
+		// writer must not choose where an admin's token is sent.
+		mbase := r.cfg.DefaultAPIURL
+		if mv.APIURL != "" {
+			mbase = mv.APIURL
+		}
+		mu, err := r.cfg.policy().CheckBaseURL(mbase)
+		if err != nil {
+			return nil, fmt.Errorf("manager secret %s (manager_secret_id): api_url: %w", v.ManagerSecretID, err)
+		}
+		if mu.String() != base {
+			return nil, fmt.Errorf("the application secret's api_url is not its manager's: the manager secret %s names %s, the application secret %s; the manager's token is sent only to its own API: set the same api_url in both, or in neither", v.ManagerSecretID, mu.Host, hostOf(base))
+		}
 		if r.managerAt == nil {
 			return nil, errors.New("application tokens: this rotator has no manager client")
 		}
@@ -180,28 +208,30 @@ func (r *Rotator) openApplication(base, secretARN string, v *secret.Value, hold 
 		if err != nil {
 			return nil, fmt.Errorf("api_url: %w", err)
 		}
+		a.bound = bound
 		return explainingManager{inner: m, managerID: v.ManagerSecretID, user: applicationUser(v)}, nil
 	}
-	return &applicationAPI{self: self, open: open, now: r.now}, nil
+	return a, nil
 }
 
 // boundManager is the manager secret's value, once it proves to be this
 // stack's manager (readManager) and to bind v's application user to the
 // secret secretARN (its application_tokens). It only reads.
-func (r *Rotator) boundManager(ctx context.Context, secretARN string, v *secret.Value) (*secret.Value, error) {
+func (r *Rotator) boundManager(ctx context.Context, secretARN string, v *secret.Value) (*secret.Value, *secret.Binding, error) {
 	mv, err := r.readManager(ctx, secretARN, v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bindings, err := mv.Bindings()
 	if err != nil {
-		return nil, fmt.Errorf("manager secret %s (manager_secret_id): AWSCURRENT: %w", v.ManagerSecretID, err)
+		return nil, nil, fmt.Errorf("manager secret %s (manager_secret_id): AWSCURRENT: %w", v.ManagerSecretID, err)
 	}
 	name := secret.NameFromARN(secretARN)
-	if !secret.Binds(bindings, v.OrganizationID, v.ApplicationUserID, secretARN, name) {
-		return nil, unboundError(v, secretARN, name, bindings != nil)
+	bound := secret.Binds(bindings, v.OrganizationID, v.ApplicationUserID, secretARN, name)
+	if bound == nil {
+		return nil, nil, unboundError(v, secretARN, name, bindings != nil)
 	}
-	return mv, nil
+	return mv, bound, nil
 }
 
 // unboundError says that the manager secret does not bind the application
@@ -418,4 +448,12 @@ func testCurrentApplication(ctx context.Context, in stepInput, current *secret.V
 		return err
 	}
 	return nil
+}
+
+// hostOf is the host of a checked base URL, for an error.
+func hostOf(base string) string {
+	if u, err := url.Parse(base); err == nil {
+		return u.Host
+	}
+	return "an unreadable URL"
 }

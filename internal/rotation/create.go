@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
@@ -87,7 +88,8 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 		res.note("revoked %s, the token kept for a grace period since the last rotation: a secret holds at most two live tokens", graced)
 	}
 
-	req := newTokenRequest(current, prev.listed, marker)
+	req, narrowed := newTokenRequest(current, prev.listed, boundOf(api), marker)
+	res.notes = append(res.notes, narrowed...)
 	created, ambiguous, err := createReconciled(ctx, api, req, marker)
 	for n := 1; n <= ambiguous; n++ {
 		res.note("create attempt %d ended ambiguously; reconciled by this invocation's marker", n)
@@ -357,45 +359,119 @@ const (
 	maxMaxAge = 315360000
 )
 
-// newTokenRequest takes each setting from the secret when set there, else
-// from what Aiven reports for the current token.
-func newTokenRequest(v *secret.Value, listed *aiven.Token, marker secret.Marker) aiven.CreateRequest {
+// newTokenRequest takes each setting from what Aiven lists for the
+// current token, and lets the secret's value narrow it, never widen it: the
+// value is written by people the function must not trust, so a rotation
+// never mints a token with a longer life, more scopes or more addresses
+// than the token it replaces. Where Aiven lists no current token (a healed
+// application token), the manager's binding is the ceiling (its
+// max_age_seconds, scopes and ip_allowlist), and without one the value's
+// settings apply. A setting the value may not have is kept at the ceiling,
+// and said in the returned notes.
+func newTokenRequest(v *secret.Value, listed *aiven.Token, bound *secret.Binding, marker secret.Marker) (aiven.CreateRequest, []string) {
 	var req aiven.CreateRequest
+	var notes []string
+	c := ceilingOf(listed, bound)
 	description := ""
 	if listed != nil {
 		description = listed.Description
-		if listed.MaxAgeSeconds >= minMaxAge && listed.MaxAgeSeconds <= maxMaxAge {
-			age := listed.MaxAgeSeconds
-			req.MaxAgeSeconds = &age
-			ext := listed.ExtendWhenUsed
-			req.ExtendWhenUsed = &ext
-		}
-		if len(listed.IPAllowlist) > 0 {
-			req.IPAllowlist = append([]string(nil), listed.IPAllowlist...)
-		}
-		if len(listed.Scopes) > 0 {
-			req.Scopes = append([]string(nil), listed.Scopes...)
-		}
+	}
+	req.MaxAgeSeconds, req.ExtendWhenUsed = c.maxAge, c.extend
+	if c.ips != nil {
+		req.IPAllowlist = append([]string(nil), (*c.ips)...)
+	}
+	if c.scopes != nil {
+		req.Scopes = append([]string(nil), (*c.scopes)...)
 	}
 	if v.Description != nil {
 		description = *v.Description
 	}
 	if v.MaxAgeSeconds != nil {
 		age := *v.MaxAgeSeconds
-		req.MaxAgeSeconds = &age
+		if c.maxAge != nil && age > *c.maxAge {
+			notes = append(notes, fmt.Sprintf("max_age_seconds %.0f is longer than the replaced token's %.0f: kept at %.0f (a value may shorten a token's life, never lengthen it)", age, *c.maxAge, *c.maxAge))
+		} else {
+			req.MaxAgeSeconds = &age
+		}
 	}
 	if v.ExtendWhenUsed != nil {
 		ext := *v.ExtendWhenUsed
-		req.ExtendWhenUsed = &ext
+		if ext && c.extend != nil && !*c.extend {
+			notes = append(notes, "extend_when_used true, but the replaced token does not extend: kept false")
+		} else {
+			req.ExtendWhenUsed = &ext
+		}
 	}
-	if v.IPAllowlist != nil {
-		req.IPAllowlist = append([]string{}, *v.IPAllowlist...)
+	narrow := func(name string, want *[]string, ceiling *[]string, dst *[]string) {
+		if want == nil {
+			return
+		}
+		if ceiling != nil && !subsetOf(*want, *ceiling) {
+			notes = append(notes, fmt.Sprintf("%s would allow more than the replaced token's %d entries: kept as they were (a value may narrow it, never widen it)", name, len(*ceiling)))
+			return
+		}
+		*dst = append([]string{}, (*want)...)
 	}
-	if v.Scopes != nil {
-		req.Scopes = append([]string{}, *v.Scopes...)
-	}
+	narrow("ip_allowlist", v.IPAllowlist, c.ips, &req.IPAllowlist)
+	narrow("scopes", v.Scopes, c.scopes, &req.Scopes)
 	req.Description = secret.Describe(description, marker)
-	return req
+	return req, notes
+}
+
+// tokenCeiling is the most a new token may be granted; a nil field has no
+// ceiling.
+type tokenCeiling struct {
+	maxAge *float64
+	extend *bool
+	ips    *[]string // an empty list is no restriction: no ceiling
+	scopes *[]string
+}
+
+// ceilingOf is the replaced token's restrictions as Aiven lists them,
+// else the binding's.
+func ceilingOf(listed *aiven.Token, bound *secret.Binding) tokenCeiling {
+	var c tokenCeiling
+	if listed != nil {
+		if listed.MaxAgeSeconds >= minMaxAge && listed.MaxAgeSeconds <= maxMaxAge {
+			age, ext := listed.MaxAgeSeconds, listed.ExtendWhenUsed
+			c.maxAge, c.extend = &age, &ext
+		}
+		if len(listed.IPAllowlist) > 0 {
+			ips := slices.Clone(listed.IPAllowlist)
+			c.ips = &ips
+		}
+		if len(listed.Scopes) > 0 {
+			scopes := slices.Clone(listed.Scopes)
+			c.scopes = &scopes
+		}
+		return c
+	}
+	if bound != nil {
+		c.maxAge = bound.MaxAgeSeconds
+		if len(bound.IPAllowlist) > 0 {
+			ips := slices.Clone(bound.IPAllowlist)
+			c.ips = &ips
+		}
+		if len(bound.Scopes) > 0 {
+			scopes := slices.Clone(bound.Scopes)
+			c.scopes = &scopes
+		}
+	}
+	return c
+}
+
+// subsetOf says whether want is a non-empty list of entries of ceiling
+// (compared exactly): an empty list would lift the restriction.
+func subsetOf(want, ceiling []string) bool {
+	if len(want) == 0 {
+		return false
+	}
+	for _, w := range want {
+		if !slices.Contains(ceiling, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func rfc3339(t *time.Time) string {

@@ -46,6 +46,12 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 	}
 
 	res.outcome = "already_current"
+	if from == version && !madeFor(tokens, v, arn, version) {
+		// AWSCURRENT is a value put by hand (an edit of the rotation's
+		// version, or a token pasted in): not this step's to finish. Its
+		// previous token's grace is read where the sweep reads it.
+		return res, r.finishEdited(ctx, in, api, &res, v, tokens)
+	}
 	if from != version {
 		if err := r.store.MoveCurrent(ctx, arn, version, from); err != nil {
 			return res, fmt.Errorf("move AWSCURRENT to version %s: %w", version, err)
@@ -230,4 +236,61 @@ func revokeStale(ctx context.Context, api countingAPI, tokens []aiven.Token, rul
 		}
 	}
 	return nil
+}
+
+// madeFor says whether v's token is listed with this secret's marker for
+// version: createSecret of that rotation made it.
+func madeFor(tokens []aiven.Token, v *secret.Value, secretARN, version string) bool {
+	own := listedCurrent(tokens, v.Token)
+	if own == nil {
+		return false
+	}
+	m, ok := secret.ParseMarker(own.Description)
+	return ok && m.Secret == secret.SecretHash(secretARN) && m.Version == version
+}
+
+// finishEdited is finishSecret's revocation duty when the version it is
+// asked to finish is AWSCURRENT but was put by hand: it revokes no previous
+// token (the rotation that made the current token did, or its grace is the
+// sweep's to end), keeps the token the trusted grace record names
+// (graceRecordOf), and spares every marked token within the stack's grace
+// when the record cannot be trusted; only leftovers the rule allows go.
+func (r *Rotator) finishEdited(ctx context.Context, in stepInput, api countingAPI, res *result, v *secret.Value, tokens []aiven.Token) error {
+	arn, version := in.desc.ARN, in.ev.ClientRequestToken
+	src, err := r.graceRecordOf(ctx, arn, v, version, tokens)
+	if err != nil {
+		return err
+	}
+	res.note("version %s is AWSCURRENT but was not written by createSecret (a value put by hand): no previous token is revoked here", version)
+	rule := sweepRule{
+		secretHash:  secret.SecretHash(arn),
+		keepPrefix:  v.TokenPrefix,
+		pending:     map[string]bool{},
+		now:         r.now(),
+		minStaleAge: staleAge,
+	}
+	if own := listedCurrent(tokens, v.Token); own != nil {
+		rule.keepPrefix = own.Prefix
+		if src.distrusted != "" {
+			rule.spareUntil = rule.now.Add(time.Nanosecond)
+			if !own.CreateTime.IsZero() {
+				rule.spareUntil = own.CreateTime.Add(r.cfg.Fleet.PreviousTokenGrace)
+			}
+		}
+	} else {
+		rule.spareUntil = rule.now.Add(r.cfg.Fleet.PreviousTokenGrace + time.Nanosecond)
+	}
+	if src.distrusted != "" {
+		// Its stored previous_token_prefix is not revoked: said as
+		// finishSecret always says it (a warning, PreviousTokenUnknown).
+		_ = r.previousToRevoke(ctx, in, v, tokens, res)
+		res.graceRecordDistrusted = true
+		res.note("the grace record of the current value is not honoured: %s", src.distrusted)
+		r.log.ErrorContext(ctx, "grace record not honoured: the previous token is not revoked", "secret", arn, "version", version,
+			"outcome", "grace_record_distrusted", "reason", src.distrusted)
+	}
+	if src.record != nil {
+		rule.gracePrefix = src.record.PreviousTokenPrefix
+	}
+	return revokeStale(ctx, api, tokens, rule)
 }

@@ -601,7 +601,10 @@ func (rep *sweepReport) metrics(function string) metrics.Sweep {
 // and starts a rotation. The new rotation's version is new, so a secret
 // that always fails is recovered at most once per threshold, not at every
 // sweep. In a dry run it only says so. Run twice, the second finds the
-// label gone and a rotation in progress.
+// label gone and a rotation in progress. A retry of that rotation's
+// finishSecret already past its guard when the label goes could still
+// promote it after the second look; 24 hours after the version was made,
+// that is a window this recovery accepts.
 func (r *Rotator) recoverStuck(ctx context.Context, fs fleetStore, api countingAPI, j sweepJob, res *sweptSecret, tokens []aiven.Token, keep string, dryRun bool) error {
 	stale := pendingVersion(j.entry.Versions)
 	if stale == "" {
@@ -627,17 +630,30 @@ func (r *Rotator) recoverStuck(ctx context.Context, fs fleetStore, api countingA
 		res.WouldRevoke = append(res.WouldRevoke, made...)
 		return nil
 	}
+	// The label goes first: from then on no retry of that rotation gets
+	// past finishSecret's guard. Then the version is looked at again: a
+	// retry may have promoted it since the listing, and then its token is
+	// the current one, and nothing is revoked or started.
+	if err := fs.RemovePending(ctx, j.entry.ARN, stale); err != nil {
+		return fmt.Errorf("recover the stuck rotation of version %s: remove AWSPENDING from it: %w", stale, err)
+	}
+	now, err := fs.DescribeRotation(ctx, j.entry.ARN)
+	if err != nil {
+		return fmt.Errorf("recover the stuck rotation of version %s: AWSPENDING removed; describe the secret again: %w", stale, err)
+	}
+	if slices.Contains(now.Versions[stale], secretsmanager.StageCurrent) {
+		r.log.WarnContext(ctx, "stuck rotation finished meanwhile: its version is AWSCURRENT; nothing revoked, no rotation started",
+			"action", ActionSweep, "secret", j.entry.ARN, "stuck_version", stale)
+		return nil
+	}
 	for _, prefix := range made {
 		revoked, err := api.RevokeToken(ctx, prefix)
 		if err != nil {
-			return fmt.Errorf("recover the stuck rotation of version %s: revoke its token %s: %w", stale, prefix, explainAiven(err, currentToken, "revoke"))
+			return fmt.Errorf("recover the stuck rotation of version %s: AWSPENDING removed; revoke its token %s: %w", stale, prefix, explainAiven(err, currentToken, "revoke"))
 		}
 		if revoked {
 			res.Revoked = append(res.Revoked, prefix)
 		}
-	}
-	if err := fs.RemovePending(ctx, j.entry.ARN, stale); err != nil {
-		return fmt.Errorf("recover the stuck rotation of version %s: remove AWSPENDING from it: %w", stale, err)
 	}
 	version, err := fs.StartRotation(ctx, j.entry.ARN)
 	if err != nil && !errors.Is(err, secretsmanager.ErrRotationInProgress) {

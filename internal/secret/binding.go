@@ -21,6 +21,13 @@ type Binding struct {
 	OrganizationID    string   `json:"organization_id"`
 	ApplicationUserID string   `json:"application_user_id"`
 	Secrets           []string `json:"secrets"`
+	// MaxAgeSeconds, Scopes and IPAllowlist, when set, are the most a
+	// token the function makes for this user may be granted where Aiven
+	// lists no token to take them from (a healed token): the application
+	// secret's value may narrow them, never widen them.
+	MaxAgeSeconds *float64 `json:"max_age_seconds,omitempty"`
+	Scopes        []string `json:"scopes,omitempty"`
+	IPAllowlist   []string `json:"ip_allowlist,omitempty"`
 }
 
 // Bindings reads v's application_tokens: nil when the field is absent. A
@@ -50,21 +57,21 @@ func (v *Value) Bindings() ([]Binding, error) {
 	return out, nil
 }
 
-// Binds says whether one of bindings lets secret (its ARN; name is the
+// Binds is the entry of bindings that lets secret (its ARN; name is the
 // name Secrets Manager gives it) hold the tokens of application user
-// userID of organization orgID. Names and ARNs compare exactly.
-func Binds(bindings []Binding, orgID, userID, secretARN, name string) bool {
-	for _, b := range bindings {
+// userID of organization orgID, or nil. Names and ARNs compare exactly.
+func Binds(bindings []Binding, orgID, userID, secretARN, name string) *Binding {
+	for i, b := range bindings {
 		if b.OrganizationID != orgID || b.ApplicationUserID != userID {
 			continue
 		}
 		for _, s := range b.Secrets {
 			if s != "" && (s == secretARN || s == name) {
-				return true
+				return &bindings[i]
 			}
 		}
 	}
-	return false
+	return nil
 }
 
 // NameFromARN is the name of the secret whose full ARN is arn: the part
