@@ -432,7 +432,7 @@ func rateLimitDelay(retryAfter string, err error, now time.Time) (time.Duration,
 	}
 	var e codegen.Error
 	if errors.As(err, &e) {
-		if m := tryAgainPattern.FindStringSubmatch(e.Message); m != nil {
+		if m := tryAgainPattern().FindStringSubmatch(e.Message); m != nil {
 			f, perr := strconv.ParseFloat(m[1], 64)
 			if perr == nil || errors.Is(perr, strconv.ErrRange) {
 				unit := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute}[m[2]]

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -132,7 +133,12 @@ func aivenMessage(b []byte) (msg string, ok bool) {
 	return clip(scrub(*e.Message), maxMessage), true
 }
 
-var mediaType = regexp.MustCompile(`^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$`)
+// mediaType is a plausible media type. Like every pattern of the package,
+// it is compiled on first use, not at package init: a cold start pays only
+// for what its invocation runs, and an answer that needs it is an error.
+var mediaType = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$`)
+})
 
 // contentType names the response's media type when it is a plausible one,
 // and never repeats anything else a server put in the header.
@@ -142,7 +148,7 @@ func contentType(h http.Header) string {
 		return "no content type"
 	}
 	mt, _, err := mime.ParseMediaType(v)
-	if err != nil || !mediaType.MatchString(mt) {
+	if err != nil || !mediaType().MatchString(mt) {
 		return "an unrecognised content type"
 	}
 	return mt
@@ -151,7 +157,7 @@ func contentType(h http.Header) string {
 // tokenRun is anything shaped like an Aiven token or a long part of one: a
 // long run of the base64 alphabet (Aiven tokens are standard base64, some
 // prefixed AVNU_, which leaves "AVNU_[cut]").
-var tokenRun = regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`)
+var tokenRun = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`) })
 
 // scrub cuts every token-shaped run from s, except the names of the
 // operations the client calls (operationNames), which are long runs of
@@ -163,7 +169,7 @@ func scrub(s string) string { return secret.ScrubWith(s, tokenSpans, "[cut]") }
 
 func tokenSpans(s string) [][2]int {
 	var spans [][2]int
-	for _, m := range tokenRun.FindAllStringIndex(s, -1) {
+	for _, m := range tokenRun().FindAllStringIndex(s, -1) {
 		if !operationNames[s[m[0]:m[1]]] {
 			spans = append(spans, [2]int{m[0], m[1]})
 		}
