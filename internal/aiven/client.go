@@ -37,7 +37,8 @@ type Options struct {
 	// attempts (defaults 200ms and 5s). A 429's own delay overrides them.
 	BaseDelay, MaxDelay time.Duration
 	// sleep waits between attempts; now reads the clock. Tests set both
-	// (export_test.go); the defaults are a timer and time.Now.
+	// (client_test.go, fuzz_test.go); the defaults are a timer and
+	// time.Now.
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
 	// Transport sends the requests (default: a clone of
