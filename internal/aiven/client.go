@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/aiven/go-client-codegen/handler/applicationuser"
 	"github.com/aiven/go-client-codegen/handler/user"
 
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/boundedhttp"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
@@ -37,7 +37,8 @@ type Options struct {
 	// attempts (defaults 200ms and 5s). A 429's own delay overrides them.
 	BaseDelay, MaxDelay time.Duration
 	// sleep waits between attempts; now reads the clock. Tests set both
-	// (export_test.go); the defaults are a timer and time.Now.
+	// (client_test.go, fuzz_test.go); the defaults are a timer and
+	// time.Now.
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
 	// Transport sends the requests (default: a clone of
@@ -133,51 +134,12 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 	return &Client{users: c, apps: c, opts: o, clock: clock}, nil
 }
 
-// hostOnlyDoer sends requests with hc and replaces the *url.Error that
-// http.Client.Do returns, which quotes the whole URL (a path segment may
-// hold a token prefix, or worse, path-escaped past the scrubber), with a
-// *requestError naming the method and host only.
+// hostOnlyDoer sends requests with hc (boundedhttp.Send): an error from
+// sending names the method and host only, never the URL.
 type hostOnlyDoer struct{ hc *http.Client }
 
 func (d hostOnlyDoer) Do(req *http.Request) (*http.Response, error) {
-	rsp, err := d.hc.Do(req)
-	if err == nil {
-		return rsp, nil
-	}
-	if rsp != nil && rsp.Body != nil {
-		rsp.Body.Close()
-	}
-	inner := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		inner = ue.Err
-	}
-	return nil, &requestError{method: req.Method, host: req.URL.Host, err: inner}
-}
-
-// requestError is a request that got no answer: its text names the method
-// and the host, never the path or the query. errors.Is and errors.As see
-// the cause (a context's error, a *net.OpError); Timeout and Temporary
-// answer for it as *url.Error does.
-type requestError struct {
-	method, host string
-	err          error
-}
-
-func (e *requestError) Error() string {
-	return fmt.Sprintf("%s request to %s: %v", e.method, e.host, e.err)
-}
-
-func (e *requestError) Unwrap() error { return e.err }
-
-func (e *requestError) Timeout() bool {
-	var t interface{ Timeout() bool }
-	return errors.As(e.err, &t) && t.Timeout()
-}
-
-func (e *requestError) Temporary() bool {
-	var t interface{ Temporary() bool }
-	return errors.As(e.err, &t) && t.Temporary()
+	return boundedhttp.Send(d.hc, req)
 }
 
 // User is the principal a token belongs to.
@@ -372,7 +334,7 @@ func isRateLimited(err error) bool { return Status(err) == http.StatusTooManyReq
 
 // retryable: failures of an idempotent call that another attempt may cure.
 func retryable(err error) bool {
-	var sw *switchingError
+	var sw *boundedhttp.SwitchingError
 	if IsPolicy(err) || errors.Is(err, errBodyTooLarge) || errors.Is(err, errAnswerTooComplex) || errors.As(err, &sw) {
 		return false
 	}
@@ -471,7 +433,7 @@ func rateLimitDelay(retryAfter string, err error, now time.Time) (time.Duration,
 	}
 	var e codegen.Error
 	if errors.As(err, &e) {
-		if m := tryAgainPattern.FindStringSubmatch(e.Message); m != nil {
+		if m := tryAgainPattern().FindStringSubmatch(e.Message); m != nil {
 			f, perr := strconv.ParseFloat(m[1], 64)
 			if perr == nil || errors.Is(perr, strconv.ErrRange) {
 				unit := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute}[m[2]]

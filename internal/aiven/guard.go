@@ -2,7 +2,6 @@ package aiven
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +11,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/jsonbound"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/boundedhttp"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
@@ -61,26 +61,21 @@ func (g responseGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		// A final 1xx is a 101 Switching Protocols: its body is the raw
 		// connection, which net/http no longer ties to the context.
 		rsp.Body.Close()
-		return nil, &switchingError{status: rsp.StatusCode}
+		return nil, &boundedhttp.SwitchingError{Service: "Aiven", Status: rsp.StatusCode}
 	}
 	// Every body is read here, whole, under the request's context: the
 	// guard closes it when the context ends, whatever the transport does.
-	stop := context.AfterFunc(req.Context(), func() { rsp.Body.Close() })
-	b, rerr := io.ReadAll(io.LimitReader(rsp.Body, maxBody+1))
-	stop()
-	rsp.Body.Close() // unread bytes past the cap: the connection is dropped
+	b, rerr := boundedhttp.ReadBody(req.Context(), rsp.Body, maxBody)
 	if rsp.StatusCode >= 200 && rsp.StatusCode < 300 {
 		switch {
 		case rerr != nil:
-			rsp.Body = failingBody{rerr}
+			rsp.Body = &boundedhttp.FailingBody{Err: rerr}
 		case len(b) > maxBody:
-			rsp.Body = failingBody{errBodyTooLarge}
+			rsp.Body = &boundedhttp.FailingBody{Err: errBodyTooLarge}
+		case !boundedhttp.Within(b):
+			rsp.Body = &boundedhttp.FailingBody{Err: errAnswerTooComplex}
 		default:
-			if err := checkShape(b); err != nil {
-				rsp.Body = failingBody{err}
-			} else {
-				rsp.Body = io.NopCloser(bytes.NewReader(b))
-			}
+			rsp.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		return rsp, nil
 	}
@@ -108,49 +103,10 @@ func (g responseGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return rsp, nil
 }
 
-// switchingError is a final 1xx answer (101 Switching Protocols), refused
-// at once: the rotator never asks to switch protocols.
-type switchingError struct{ status int }
-
-func (e *switchingError) Error() string {
-	return fmt.Sprintf("Aiven answered %d %s, a protocol switch the rotator never asks for; connection closed", e.status, http.StatusText(e.status))
-}
-
-// failingBody fails every read with err: a 2xx answer the guard refused.
-type failingBody struct{ err error }
-
-func (b failingBody) Read([]byte) (int, error) { return 0, b.err }
-func (b failingBody) Close() error             { return nil }
-
-// Bounds on the structure of a 2xx answer, checked before go-client-codegen
-// decodes it: decoding turns a few bytes ("{}," is three) into hundreds of
-// bytes of heap, so 1 MiB of body alone does not bound memory.
-//
-// maxElements bounds the elements of any one array or the members of any
-// one object: a user holds at most 10 personal tokens and an application
-// user few more, a token has about a dozen fields and short scope and
-// allowlist arrays, so 1000 is a hundred times what Aiven sends.
-// maxValues bounds the JSON tokens (keys and values) of the whole answer,
-// so that many containers under the per-container bound cannot add up
-// either; 50000 tokens decode to a few MiB at most.
-const (
-	maxElements = 1000
-	maxValues   = 50000
-)
-
-// errAnswerTooComplex is a 2xx answer over maxElements or maxValues. It is
+// errAnswerTooComplex is a 2xx answer over boundedhttp's shape bounds
+// (boundedhttp.Within), checked before go-client-codegen decodes it. It is
 // not retried: the same call would get the same answer.
 var errAnswerTooComplex = errors.New("response body from Aiven holds more JSON elements than any answer the rotator reads; not decoded")
-
-// checkShape fails with errAnswerTooComplex when a container of b holds
-// more than maxElements elements or b more than maxValues tokens
-// (jsonbound.Within); malformed JSON passes, for the decoder to report.
-func checkShape(b []byte) error {
-	if !jsonbound.Within(b, maxElements, maxValues) {
-		return errAnswerTooComplex
-	}
-	return nil
-}
 
 // summary describes a body that is not Aiven error JSON without quoting it.
 func summary(status int, h http.Header, n int) string {
@@ -177,7 +133,12 @@ func aivenMessage(b []byte) (msg string, ok bool) {
 	return clip(scrub(*e.Message), maxMessage), true
 }
 
-var mediaType = regexp.MustCompile(`^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$`)
+// mediaType is a plausible media type. Like every pattern of the package,
+// it is compiled on first use, not at package init: a cold start pays only
+// for what its invocation runs, and an answer that needs it is an error.
+var mediaType = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$`)
+})
 
 // contentType names the response's media type when it is a plausible one,
 // and never repeats anything else a server put in the header.
@@ -187,7 +148,7 @@ func contentType(h http.Header) string {
 		return "no content type"
 	}
 	mt, _, err := mime.ParseMediaType(v)
-	if err != nil || !mediaType.MatchString(mt) {
+	if err != nil || !mediaType().MatchString(mt) {
 		return "an unrecognised content type"
 	}
 	return mt
@@ -196,7 +157,7 @@ func contentType(h http.Header) string {
 // tokenRun is anything shaped like an Aiven token or a long part of one: a
 // long run of the base64 alphabet (Aiven tokens are standard base64, some
 // prefixed AVNU_, which leaves "AVNU_[cut]").
-var tokenRun = regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`)
+var tokenRun = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`) })
 
 // scrub cuts every token-shaped run from s, except the names of the
 // operations the client calls (operationNames), which are long runs of
@@ -208,7 +169,7 @@ func scrub(s string) string { return secret.ScrubWith(s, tokenSpans, "[cut]") }
 
 func tokenSpans(s string) [][2]int {
 	var spans [][2]int
-	for _, m := range tokenRun.FindAllStringIndex(s, -1) {
+	for _, m := range tokenRun().FindAllStringIndex(s, -1) {
 		if !operationNames[s[m[0]:m[1]]] {
 			spans = append(spans, [2]int{m[0], m[1]})
 		}
@@ -243,15 +204,8 @@ func (e *scrubbedError) Error() string { return clip(scrub(e.err.Error()), maxEr
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 // Timeout and Temporary keep what *url.Error asks of the error it wraps.
-func (e *scrubbedError) Timeout() bool {
-	var t interface{ Timeout() bool }
-	return errors.As(e.err, &t) && t.Timeout()
-}
-
-func (e *scrubbedError) Temporary() bool {
-	var t interface{ Temporary() bool }
-	return errors.As(e.err, &t) && t.Temporary()
-}
+func (e *scrubbedError) Timeout() bool   { return boundedhttp.Timeout(e.err) }
+func (e *scrubbedError) Temporary() bool { return boundedhttp.Temporary(e.err) }
 
 // bounded is err with its text scrubbed and clipped to maxErrorText; nil
 // stays nil. errors.Is and errors.As see through it.

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/boundedhttp"
 )
 
 // fullToken is shaped like an Aiven token: standard base64, long.
@@ -376,7 +378,7 @@ func TestSwitchingProtocolsIsRefused(t *testing.T) {
 	go func() { _, err := newTestClient(t, srv.URL, loopbackOptions()).Me(context.Background()); done <- err }()
 	select {
 	case err := <-done:
-		var sw *switchingError
+		var sw *boundedhttp.SwitchingError
 		if !errors.As(err, &sw) || !strings.Contains(err.Error(), "101 Switching Protocols") {
 			t.Fatalf("err = %v, want the 101 refused by name", err)
 		}
@@ -454,32 +456,6 @@ func TestManyElementsAreRefusedBeforeDecoding(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("%d attempts: the refused answer was retried", n)
-	}
-}
-
-func TestCheckShape(t *testing.T) {
-	many := func(open, elem, close string, n int) string {
-		return open + strings.TrimSuffix(strings.Repeat(elem+",", n), ",") + close
-	}
-	tests := []struct {
-		name string
-		body string
-		ok   bool
-	}{
-		{"token list", `{"tokens":[{"token_prefix":"abc","scopes":["user:read"]},{"token_prefix":"def"}]}`, true},
-		{"array at the bound", many("[", "1", "]", maxElements), true},
-		{"array over the bound", many("[", "1", "]", maxElements+1), false},
-		{"object over the bound", many("{", `"k":1`, "}", maxElements+1), false},
-		{"nested arrays over the bound", `{"a":[[1],` + many("[", "[]", "]", maxElements+1) + `]}`, false},
-		{"values over the total", many("[", many("[", "0", "]", 100), "]", maxValues/100+1), false},
-		{"malformed passes to the decoder", `{"tokens":[1,2`, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := checkShape([]byte(tt.body)); (err == nil) != tt.ok {
-				t.Fatalf("checkShape = %v, want ok %v", err, tt.ok)
-			}
-		})
 	}
 }
 

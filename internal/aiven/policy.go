@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Policy says where a token may be sent: over HTTPS to an allowed host, or
@@ -112,4 +113,8 @@ type attempt struct {
 
 type attemptKey struct{}
 
-var tryAgainPattern = regexp.MustCompile(`try again in ([0-9]+(?:\.[0-9]+)?)(ms|s|m)\b`)
+// tryAgainPattern reads Aiven's "try again in 28s" from a 429's message;
+// compiled on first use, not at package init.
+var tryAgainPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`try again in ([0-9]+(?:\.[0-9]+)?)(ms|s|m)\b`)
+})

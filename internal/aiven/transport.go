@@ -1,6 +1,10 @@
 package aiven
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/boundedhttp"
+)
 
 // NewTransport is the HTTP transport a Client uses by default: a clone of
 // http.DefaultTransport with response headers capped at 64 KiB. Clients
@@ -9,6 +13,6 @@ import "net/http"
 // secret against Lambda's 1,024 file descriptors.
 func NewTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxResponseHeaderBytes = 64 << 10
+	t.MaxResponseHeaderBytes = boundedhttp.MaxHeaderBytes
 	return t
 }

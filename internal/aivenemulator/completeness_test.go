@@ -20,7 +20,7 @@ var mayBeAbsent = map[string]string{
 	"errors":                   "error answers only",
 	"more_info":                "error answers only",
 	"message":                  "a printable note Aiven adds to some answers only",
-	"expiry_time":              "absent when the token never expires (shared/spec/aiven-api.md)",
+	"expiry_time":              "absent when the token never expires (docs/local-stack-aiven.md)",
 	"max_age_seconds":          "an application token made without one has none and never expires (inferred; personal tokens always have one, their schemas require it)",
 	"city":                     "profile fields a user has not filled in: Aiven's published /v1/me example leaves them out",
 	"country":                  "as city",

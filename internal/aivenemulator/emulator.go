@@ -1,7 +1,7 @@
 // Package aivenemulator is an in-memory emulator of the part of the Aiven
 // API the rotator uses: personal and application-user access tokens and
 // /v1/me, with Aiven's paths, status codes, bodies and error bodies
-// (spec/aiven-api.md), a controllable clock, fault plans and call counts.
+// (docs/local-stack-aiven.md), a controllable clock, fault plans and call counts.
 //
 // Where Aiven's behaviour is not documented the emulator picks the
 // strictest plausible answer and says so in a comment marked "inferred".

@@ -8,7 +8,7 @@ import (
 
 // cfn-lint applies the SAM transform and checks the result against
 // CloudFormation's resource schemas (property names, enum values, types),
-// which the structural tests above do not. Skipped where it is not installed.
+// which the structural tests of template_test.go do not. Skipped where it is not installed.
 func TestTemplatePassesCfnLint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cfn-lint takes seconds; skipped with -short")

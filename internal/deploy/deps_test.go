@@ -24,7 +24,7 @@ func TestLambdaDependsOnProductionPackagesOnly(t *testing.T) {
 	allowed := []string{
 		"functions/rotator",
 		"internal/aiven",
-		"internal/jsonbound",
+		"internal/boundedhttp",
 		"internal/lambdaservice",
 		"internal/metrics",
 		"internal/rotation",

@@ -31,7 +31,7 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
 )
 
-// Fixed identities of the local stack (spec/local-stack.md).
+// Fixed identities of the local stack (docs/local-stack.md).
 const (
 	Region      = "us-east-1"
 	Account     = "000000000000"
@@ -288,7 +288,7 @@ func (e Env) List() []string {
 }
 
 // RotatorEnv is the environment the rotator runs with inside the stack
-// (spec/local-stack.md): the Aiven emulator as API, loopback allowed over
+// (docs/local-stack.md): the Aiven emulator as API, loopback allowed over
 // plain HTTP, the Secrets Manager emulator through the SDK's own override.
 func (s *Stack) RotatorEnv() Env {
 	env := Env{

@@ -47,8 +47,10 @@ var operations = map[string]string{
 }
 
 // explainAiven turns the Aiven errors a user must act on into messages
-// that say what to do. Aiven's own message is kept: go-client-codegen never
-// copies a response body that could hold a secret into it.
+// that say what to do. Aiven's own message is kept: go-client-codegen
+// copies a non-JSON error body verbatim into its error, but the Aiven
+// client's response guard (internal/aiven, guard.go) lets it see only
+// parsed Aiven error JSON, its message clipped and scrubbed.
 func explainAiven(err error, who whose, op string) error {
 	var done *explainedError
 	switch {

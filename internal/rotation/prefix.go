@@ -9,7 +9,7 @@ import (
 // A token prefix is what the rotator revokes by: it goes into the path of
 // DELETE /v1/access_token/{prefix}, a log line and an error. Aiven's prefix
 // is the first secret.PrefixLength (12) characters of the token
-// (spec/aiven-api.md): standard base64 (A-Z a-z 0-9 + / =), or "AVNU_"
+// (docs/local-stack-aiven.md, "Tokens and prefixes"): standard base64 (A-Z a-z 0-9 + / =), or "AVNU_"
 // and 7 of them for newer tokens. Anything else (a shorter string, which
 // names no token and turns a revocation into a silent 404; a longer one,
 // which may be the token itself) is never sent.

@@ -1,6 +1,6 @@
 // Package rotation rotates an Aiven token held in an AWS Secrets Manager
 // secret: the four rotation steps, the guard every step starts with, event
-// dispatch and configuration. The contract is spec/rotation.md.
+// dispatch and configuration. The contract is docs/rotation.md.
 package rotation
 
 import (
@@ -157,8 +157,9 @@ func newRotator(cfg Config, store secretStore, open tokenAPIFor, logger *slog.Lo
 // rotationEvent is a decoded Secrets Manager rotation event.
 type rotationEvent = events.SecretsManagerSecretRotationEvent
 
-// Handle is the Lambda handler. It recognises the event by its shape and
-// runs the handler for it once, through observe (one log line, metrics,
+// Handle runs a rotation step: Serve (action.go), the Lambda handler,
+// passes it every event that is not an action. It recognises the event by
+// its shape and runs the handler for it once, through observe (one log line, metrics,
 // the error redacted and typed): today only the Secrets Manager rotation
 // event, whose step it runs. Anything else fails, touching nothing, with
 // an error naming the shape it did not recognise. Every step is safe to

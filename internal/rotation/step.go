@@ -152,8 +152,9 @@ type invocation struct {
 
 // observe runs one invocation's handler under the invocation's bounded
 // deadline, then writes its one log line and its metrics, and returns its
-// error classified, redacted and typed. Every handler runs through it
-// once.
+// error classified, redacted and typed. Every rotation step runs through
+// it once (Handle); the actions (sweep, rotate: action.go) do not, and
+// write their own log line and metrics.
 func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(context.Context, *tally) (result, error)) error {
 	start := r.now()
 	var t tally

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -33,11 +34,41 @@ type Marker struct {
 
 const markerTag = "aiven-token-rotator"
 
-var (
-	versionPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
-	attemptPattern = regexp.MustCompile(`^[0-9a-f]{8}$`)
-	markerPattern  = regexp.MustCompile(`\[` + markerTag + ` secret=([0-9a-f]{16}) version=([A-Za-z0-9._:-]{1,64})(?: attempt=([0-9a-f]{8}))?\]`)
-)
+// markerPattern finds a marker. It is compiled on first use, not at
+// package init: a cold start pays only for what its invocation runs.
+var markerPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\[` + markerTag + ` secret=([0-9a-f]{16}) version=([A-Za-z0-9._:-]{1,64})(?: attempt=([0-9a-f]{8}))?\]`)
+})
+
+// validVersion says whether v is 1 to 64 characters of A-Z a-z 0-9 . _ : -
+// (the version part of markerPattern).
+func validVersion(v string) bool {
+	if len(v) < 1 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validAttempt says whether a is 8 lower-case hex digits (the attempt part
+// of markerPattern).
+func validAttempt(a string) bool {
+	if len(a) != 8 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if c := a[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // SecretHash is the Secret part of a marker for the secret with this ARN.
 func SecretHash(secretARN string) string {
@@ -48,7 +79,7 @@ func SecretHash(secretARN string) string {
 // NewMarker is the marker of one version of one secret. It fails when the
 // version id holds characters a marker cannot carry unambiguously.
 func NewMarker(secretARN, version string) (Marker, error) {
-	if !versionPattern.MatchString(version) {
+	if !validVersion(version) {
 		return Marker{}, fmt.Errorf("ClientRequestToken must be 1 to 64 characters of A-Z a-z 0-9 . _ : - to be carried in a token marker")
 	}
 	return Marker{Secret: SecretHash(secretARN), Version: version}, nil
@@ -57,7 +88,7 @@ func NewMarker(secretARN, version string) (Marker, error) {
 // ForAttempt is m naming one createSecret invocation; attempt must be 8
 // lower-case hex digits.
 func (m Marker) ForAttempt(attempt string) (Marker, error) {
-	if !attemptPattern.MatchString(attempt) {
+	if !validAttempt(attempt) {
 		return Marker{}, fmt.Errorf("marker attempt must be 8 lower-case hex digits")
 	}
 	m.Attempt = attempt
@@ -81,7 +112,7 @@ func (m Marker) String() string {
 // ParseMarker finds the marker in a token description. With several, the
 // last one wins: Describe puts the marker at the end.
 func ParseMarker(description string) (Marker, bool) {
-	all := markerPattern.FindAllStringSubmatch(description, -1)
+	all := markerPattern().FindAllStringSubmatch(description, -1)
 	if len(all) == 0 {
 		return Marker{}, false
 	}
@@ -95,7 +126,7 @@ func ParseMarker(description string) (Marker, bool) {
 // another; each pass removes at least one, so it ends.
 func StripMarkers(description string) string {
 	for {
-		stripped := markerPattern.ReplaceAllString(description, "")
+		stripped := markerPattern().ReplaceAllString(description, "")
 		if stripped == description {
 			return strings.TrimSpace(stripped)
 		}

@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -129,6 +130,25 @@ func TestMarkerAttempt(t *testing.T) {
 	for _, bad := range []string{"", "0123456", "012345678", "ABCDEF01", "0123456g"} {
 		if _, err := m.ForAttempt(bad); err == nil {
 			t.Errorf("ForAttempt(%q) accepted", bad)
+		}
+	}
+}
+
+// validVersion and validAttempt, written by hand so that package init
+// compiles no pattern, accept exactly what the patterns they replace did.
+func TestHandWrittenChecksMatchThePatterns(t *testing.T) {
+	version := regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	attempt := regexp.MustCompile(`^[0-9a-f]{8}$`)
+	inputs := []string{"", "a", verA, strings.Repeat("x", 64), strings.Repeat("x", 65), "a\n", "a b", "é", "0123abcd", "0123ABCD", "0123abc", "0123abcde", "0123abcg", "0123abc\n"}
+	for c := 0; c < 256; c++ {
+		inputs = append(inputs, string(rune(c)), "0123abc"+string([]byte{byte(c)}), "v"+string([]byte{byte(c)})+"v")
+	}
+	for _, in := range inputs {
+		if got, want := validVersion(in), version.MatchString(in); got != want {
+			t.Errorf("validVersion(%q) = %v, the pattern says %v", in, got, want)
+		}
+		if got, want := validAttempt(in), attempt.MatchString(in); got != want {
+			t.Errorf("validAttempt(%q) = %v, the pattern says %v", in, got, want)
 		}
 	}
 }

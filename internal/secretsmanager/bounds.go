@@ -2,18 +2,16 @@ package secretsmanager
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/jsonbound"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/boundedhttp"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
@@ -33,9 +31,6 @@ const (
 	// maxErrorBody caps a non-2xx body: Secrets Manager's error JSON
 	// ({"__type": ..., "Message": ...}) is well under 1 KiB.
 	maxErrorBody = 64 << 10
-	// maxHeaderBytes caps the response headers when the SDK's own HTTP
-	// client sends the request.
-	maxHeaderBytes = 64 << 10
 	// maxErrorText bounds the text of every error the package returns.
 	maxErrorText = 1024
 )
@@ -50,135 +45,53 @@ func bodyCap(req *http.Request) int64 {
 	return maxBody
 }
 
-// cappedHTTPClient bounds what an answer can cost before the SDK sees it.
-// It refuses a final 1xx (101 Switching Protocols, whose body is the raw
-// connection that net/http no longer ties to the context) at once. It
-// reads every body whole, closing it when the request's context ends,
-// with a cap by status and operation (bodyCap, maxErrorBody): a read past
-// it fails with a *bodyTooLargeError, having read at most one byte more
-// than the cap. A 2xx body must pass checkShape before the SDK decodes it
-// (into interface{} first, then the typed output: a few bytes of body
-// become hundreds of bytes of heap). And an error from sending names the
-// method and host, never the URL (*url.Error quotes it whole).
+// cappedHTTPClient bounds what an answer can cost before the SDK sees it
+// (internal/boundedhttp). It refuses a final 1xx (101 Switching
+// Protocols, whose body is the raw connection that net/http no longer
+// ties to the context) at once. It reads every body whole, closing it
+// when the request's context ends, with a cap by status and operation
+// (bodyCap, maxErrorBody): a read past it fails with a
+// *bodyTooLargeError, having read at most one byte more than the cap. A
+// 2xx body must be within boundedhttp's shape bounds before the SDK
+// decodes it (into interface{} first, then the typed output: a few bytes
+// of body become hundreds of bytes of heap). And an error from sending
+// names the method and host, never the URL (*url.Error quotes it whole).
 type cappedHTTPClient struct {
 	base aws.HTTPClient
 }
 
 func (c cappedHTTPClient) Do(req *http.Request) (*http.Response, error) {
-	rsp, err := c.base.Do(req)
+	rsp, err := boundedhttp.Send(c.base, req)
 	if err != nil {
-		if rsp != nil && rsp.Body != nil {
-			rsp.Body.Close()
-		}
-		return nil, hostOnly(req, err)
+		return nil, err
 	}
 	if rsp.Body == nil {
 		return rsp, nil
 	}
 	if rsp.StatusCode < 200 {
 		rsp.Body.Close()
-		return nil, &switchingError{status: rsp.StatusCode}
+		return nil, &boundedhttp.SwitchingError{Service: "Secrets Manager", Status: rsp.StatusCode}
 	}
 	limit, ok := int64(maxErrorBody), false
 	if ok = rsp.StatusCode >= 200 && rsp.StatusCode < 300; ok {
 		limit = bodyCap(req)
 	}
-	stop := context.AfterFunc(req.Context(), func() { rsp.Body.Close() })
-	b, rerr := io.ReadAll(io.LimitReader(rsp.Body, limit+1))
-	stop()
-	rsp.Body.Close()
+	b, rerr := boundedhttp.ReadBody(req.Context(), rsp.Body, limit)
 	switch {
 	case rerr != nil:
-		rsp.Body = &failingBody{data: b, err: rerr}
+		rsp.Body = &boundedhttp.FailingBody{Data: b, Err: rerr}
 	case int64(len(b)) > limit:
-		rsp.Body = &failingBody{data: b[:limit], err: &bodyTooLargeError{cap: limit}}
-	case ok && checkShape(b) != nil:
-		rsp.Body = &failingBody{err: errAnswerTooComplex}
+		rsp.Body = &boundedhttp.FailingBody{Data: b[:limit], Err: &bodyTooLargeError{cap: limit}}
+	case ok && !boundedhttp.Within(b):
+		rsp.Body = &boundedhttp.FailingBody{Err: errAnswerTooComplex}
 	default:
 		rsp.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	return rsp, nil
 }
 
-// failingBody serves data, then fails with err.
-type failingBody struct {
-	data []byte
-	err  error
-}
-
-func (f *failingBody) Read(p []byte) (int, error) {
-	if len(f.data) == 0 {
-		return 0, f.err
-	}
-	n := copy(p, f.data)
-	f.data = f.data[n:]
-	return n, nil
-}
-
-func (f *failingBody) Close() error { return nil }
-
-// hostOnly replaces a *url.Error with a *requestError.
-func hostOnly(req *http.Request, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &requestError{method: req.Method, host: req.URL.Host, err: err}
-}
-
-// requestError is a request that got no answer: its text names the method
-// and host, never the path or query; errors.Is and errors.As see the cause,
-// and Timeout and Temporary answer for it as *url.Error does.
-type requestError struct {
-	method, host string
-	err          error
-}
-
-func (e *requestError) Error() string {
-	return fmt.Sprintf("%s request to %s: %v", e.method, e.host, e.err)
-}
-
-func (e *requestError) Unwrap() error { return e.err }
-
-func (e *requestError) Timeout() bool {
-	var t interface{ Timeout() bool }
-	return errors.As(e.err, &t) && t.Timeout()
-}
-
-func (e *requestError) Temporary() bool {
-	var t interface{ Temporary() bool }
-	return errors.As(e.err, &t) && t.Temporary()
-}
-
-// switchingError is a final 1xx answer, refused at once.
-type switchingError struct{ status int }
-
-func (e *switchingError) Error() string {
-	return fmt.Sprintf("Secrets Manager answered %d %s, a protocol switch the rotator never asks for; connection closed", e.status, http.StatusText(e.status))
-}
-
-// Bounds on the structure of a 2xx answer. maxElements bounds the elements
-// of any one array and the members of any one object: a secret keeps about
-// a hundred versions at most, ListSecrets and BatchGetSecretValue answer
-// at most 100 and 20 entries, a secret holds at most 50 tags, so 1000 is
-// ten times the largest. maxValues bounds the JSON tokens of the whole
-// answer, so that many containers under the bound cannot add up either.
-const (
-	maxElements = 1000
-	maxValues   = 50000
-)
-
+// errAnswerTooComplex is a 2xx answer over boundedhttp's shape bounds.
 var errAnswerTooComplex = errors.New("response body from Secrets Manager holds more JSON elements than any answer the rotator reads; not decoded")
-
-// checkShape fails with errAnswerTooComplex when a container of b holds
-// more than maxElements elements or b more than maxValues tokens
-// (jsonbound.Within); malformed JSON passes, for the decoder to report.
-func checkShape(b []byte) error {
-	if !jsonbound.Within(b, maxElements, maxValues) {
-		return errAnswerTooComplex
-	}
-	return nil
-}
 
 // bodyTooLargeError is a read past the cap.
 type bodyTooLargeError struct{ cap int64 }

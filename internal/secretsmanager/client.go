@@ -19,6 +19,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/boundedhttp"
 )
 
 // Staging labels.
@@ -72,7 +74,7 @@ func New(cfg aws.Config, o Options) *Client {
 		// the SDK's own kind (Go's default allows 10 MiB).
 		base := so.HTTPClient
 		if bc, ok := base.(*awshttp.BuildableClient); ok {
-			base = bc.WithTransportOptions(func(t *http.Transport) { t.MaxResponseHeaderBytes = maxHeaderBytes })
+			base = bc.WithTransportOptions(func(t *http.Transport) { t.MaxResponseHeaderBytes = boundedhttp.MaxHeaderBytes })
 		}
 		so.HTTPClient = cappedHTTPClient{base: base}
 	})

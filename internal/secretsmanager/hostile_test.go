@@ -19,6 +19,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/boundedhttp"
 )
 
 // A 101 Switching Protocols hands back the raw connection, which net/http
@@ -56,7 +58,7 @@ func TestSwitchingProtocolsIsRefused(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		var sw *switchingError
+		var sw *boundedhttp.SwitchingError
 		if !errors.As(err, &sw) || !strings.Contains(err.Error(), "101 Switching Protocols") {
 			t.Fatalf("err = %.300v, want the 101 refused by name", err)
 		}
@@ -167,29 +169,6 @@ func TestBodyCapByOperation(t *testing.T) {
 		if got := bodyCap(r); got != want {
 			t.Errorf("bodyCap(%q) = %d, want %d", target, got, want)
 		}
-	}
-}
-
-func TestCheckShape(t *testing.T) {
-	many := func(open, elem, close string, n int) string {
-		return open + strings.TrimSuffix(strings.Repeat(elem+",", n), ",") + close
-	}
-	for _, tt := range []struct {
-		name, body string
-		ok         bool
-	}{
-		{"describe", `{"ARN":"arn:x","VersionIdsToStages":{"v1":["AWSCURRENT"],"v2":["AWSPREVIOUS"]}}`, true},
-		{"array at the bound", many("[", "1", "]", maxElements), true},
-		{"array over the bound", many("[", "1", "]", maxElements+1), false},
-		{"object over the bound", many("{", `"k":1`, "}", maxElements+1), false},
-		{"tokens over the total", many("[", many("[", "0", "]", 100), "]", maxValues/100+1), false},
-		{"malformed passes to the decoder", `{"a":[1,2`, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := checkShape([]byte(tt.body)); (err == nil) != tt.ok {
-				t.Fatalf("checkShape = %v, want ok %v", err, tt.ok)
-			}
-		})
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package smemulator is an in-memory emulator of AWS Secrets Manager
 // speaking awsJson1.1, faithful on the operations the rotator and its users
-// need (spec/local-stack.md): the AWS SDK and the AWS CLI cannot tell it
+// need (docs/local-stack-secretsmanager.md): the AWS SDK and the AWS CLI cannot tell it
 // from the service on those calls, error types and messages included. It
 // runs rotations itself, invoking a registered function step by step as
 // Secrets Manager invokes a rotation Lambda.
@@ -96,14 +96,6 @@ func WithAttemptHook(f func(RotationAttempt)) Option { return func(e *Emulator) 
 // secret's ARN, for fixtures that name a secret by a known ARN (the sample
 // events in events/, for one).
 func WithARNSuffix(f func(name string) string) Option { return func(e *Emulator) { e.arnSuffix = f } }
-
-// WithLatency delays every API call by d before anything else happens to
-// it, as a round trip to AWS would (faults.Plan.SetLatency; also settable
-// through POST /_emulator/latency). A d outside 0 to faults.MaxLatency is
-// ignored.
-func WithLatency(d time.Duration) Option {
-	return func(e *Emulator) { _ = e.plan.SetLatency(d) }
-}
 
 // WithClock starts the emulator's clock at start instead of now; it then
 // runs at the wall clock's pace. Every date the emulator stamps (a
