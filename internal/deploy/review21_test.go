@@ -85,3 +85,21 @@ func TestReview21NoExecutableIsTracked(t *testing.T) {
 		}
 	}
 }
+
+// An operator who gets an alarm's mail looks its name up in docs/deploy.md
+// ("Alarms"): every alarm and rule the template creates is named there.
+func TestReview21EveryAlarmIsDocumented(t *testing.T) {
+	tpl := loadTemplate(t)
+	doc, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "deploy.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range tpl.Resources {
+		if r.Type != "AWS::CloudWatch::Alarm" && r.Type != "AWS::Events::Rule" {
+			continue
+		}
+		if !bytes.Contains(doc, []byte("`"+name+"`")) {
+			t.Errorf("%s (%s) is not named in docs/deploy.md", name, r.Type)
+		}
+	}
+}
