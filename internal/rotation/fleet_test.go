@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
 func TestFleetConfigFromEnv(t *testing.T) {
@@ -197,5 +199,23 @@ func TestPrincipalQueue(t *testing.T) {
 	}
 	if want := []int{0, 2, 4, 1, 3}; !slices.Equal(order, want) {
 		t.Fatalf("order %v, want %v", order, want)
+	}
+}
+
+// One manager named by its ARN in one application secret and by its name
+// in another is one principal for the sweep's per-principal cap.
+func TestPrincipalOfNamesOneManagerOnce(t *testing.T) {
+	job := func(managerID string) sweepJob {
+		v := fmt.Sprintf(`{"kind":"application","token":"abcdefgh","organization_id":"org1","application_user_id":"u1","manager_secret_id":%q}`, managerID)
+		return sweepJob{value: v, entry: secretsmanager.Listed{ARN: "arn:aws:secretsmanager:us-east-1:1:secret:app-AbCdEf"}}
+	}
+	byName := principalOf(job("aiven/manager"))
+	byARN := principalOf(job("arn:aws:secretsmanager:us-east-1:111122223333:secret:aiven/manager-Xy12Zw"))
+	if byName != byARN || byName != "manager:aiven/manager" {
+		t.Fatalf("principals %q and %q, want one", byName, byARN)
+	}
+	personal := principalOf(sweepJob{value: `{"token":"abcdefgh"}`, entry: secretsmanager.Listed{ARN: "arn:s"}})
+	if personal != "secret:arn:s" {
+		t.Fatalf("a personal secret's principal %q", personal)
 	}
 }

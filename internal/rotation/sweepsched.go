@@ -154,7 +154,13 @@ func (s sweptSecret) needsAttention() bool {
 func principalOf(j sweepJob) string {
 	if j.readErr == "" && j.value != "" {
 		if v, err := secret.Parse(j.value); err == nil && v.Kind == secret.KindApplication && v.ManagerSecretID != "" {
-			return "manager:" + v.ManagerSecretID
+			// One manager named by its ARN in one value and by its name
+			// in another is still one principal.
+			id := v.ManagerSecretID
+			if name := secret.NameFromARN(id); strings.HasPrefix(id, "arn:") && name != "" {
+				id = name
+			}
+			return "manager:" + id
 		}
 	}
 	return "secret:" + j.entry.ARN
