@@ -179,7 +179,7 @@ func TestReviewAnAbandonedRotationsTokenIsNotAThirdLiveToken(t *testing.T) {
 // none can start (RotateSecret refuses while AWSPENDING sits on a version
 // other than AWSCURRENT) until the sweep calls it stuck, 24 h later:
 // meanwhile the token may expire, and the rotation on demand fails.
-func TestReviewAnEditDuringCreateSecretDoesNotBlockRotationFor24Hours(t *testing.T) {
+func TestReviewAnEditDuringCreateSecretBlocksRotationForOneSweepAtMost(t *testing.T) {
 	var armed, fired atomicFlag
 	var w *world
 	w = newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "24h"), func(c *localstack.Config) {
@@ -205,9 +205,22 @@ func TestReviewAnEditDuringCreateSecretDoesNotBlockRotationFor24Hours(t *testing
 		t.Fatal("setup: the hook did not run")
 	}
 	t.Logf("rotation %s: %+v", abandoned, w.lastAttempt(abandoned))
-	if p := w.pendingForReview(); p != "" {
+	p := w.pendingForReview()
+	if p == "" {
+		t.Log("AWSPENDING did not come back: nothing is blocked")
+		return
+	}
+	// The label is back on the abandoned version: the next sweep, not one
+	// 24 h later, must recover it (a pending version older than the
+	// current one was abandoned) and let rotations run again.
+	res := w.sweep(`{"action":"sweep"}`).of(t, w.arn)
+	if res.StuckVersion != p || !res.Recovered || res.RotationStarted == "" {
 		_, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(w.arn)})
-		t.Fatalf("after Secrets Manager abandoned rotation %s, its createSecret put AWSPENDING back on %s: no rotation is running and none can start (RotateSecret: %v) until the sweep calls it stuck after STUCK_ROTATION_AFTER",
-			abandoned, p, err)
+		t.Fatalf("after Secrets Manager abandoned rotation %s, its createSecret put AWSPENDING back on %s, and the next sweep did not recover it (%+v): no rotation is running and none can start (RotateSecret: %v) until STUCK_ROTATION_AFTER",
+			abandoned, p, res, err)
+	}
+	w.mustSucceed(res.RotationStarted)
+	if live := w.liveTokens(); len(live) > 2 {
+		t.Fatalf("I2: %d live tokens after the recovery: %v", len(live), prefixes(live))
 	}
 }

@@ -38,7 +38,7 @@ type fleetStore interface {
 	CurrentValues(ctx context.Context, arns []string) (values map[string]secretsmanager.CurrentValue, failed map[string]string, err error)
 	DescribeRotation(ctx context.Context, secretID string) (secretsmanager.Listed, error)
 	StartRotation(ctx context.Context, secretID string) (string, error)
-	VersionCreated(ctx context.Context, secretID, versionID string) (time.Time, bool, error)
+	VersionDates(ctx context.Context, secretID string) (map[string]time.Time, error)
 	RemovePending(ctx context.Context, secretID, versionID string) error
 }
 

@@ -80,6 +80,13 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 	if spared > 0 {
 		res.note("kept %d token(s) with this version's marker younger than %s: a concurrent createSecret may still store one; finishSecret revokes the others", spared, orphanAge)
 	}
+	abandoned, err := revokeAbandoned(ctx, api, tokens, in.desc, ev.ClientRequestToken, current, prev.prefix)
+	if err != nil {
+		return res, err
+	}
+	if abandoned > 0 {
+		res.note("revoked %d token(s) of rotations that can no longer finish (their versions are neither pending nor current): a secret holds at most two live tokens", abandoned)
+	}
 	graced, err := r.revokeGraced(ctx, api, &res, current, arn, currentVersion(in.desc.Versions), prev.prefix, tokens)
 	if err != nil {
 		return res, err
@@ -448,6 +455,10 @@ func ceilingOf(listed *aiven.Token, bound *secret.Binding) tokenCeiling {
 	}
 	if bound != nil {
 		c.maxAge = bound.MaxAgeSeconds
+		if c.maxAge != nil {
+			ext := bound.ExtendWhenUsed != nil && *bound.ExtendWhenUsed
+			c.extend = &ext
+		}
 		if len(bound.IPAllowlist) > 0 {
 			ips := slices.Clone(bound.IPAllowlist)
 			c.ips = &ips
@@ -479,4 +490,31 @@ func rfc3339(t *time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// revokeAbandoned revokes, whatever their age, the tokens of this secret
+// that a rotation of another version made when that version now carries
+// neither AWSPENDING nor AWSCURRENT (desc is this step's own reading): a
+// rotation abandoned by an edit, or one that failed and lost its label,
+// can never be finished, and this rotation is about to make the only other
+// live token. Never the current token (keep, or the one its value holds),
+// never this version's (revokeOrphans decides those). Run twice, it finds
+// them gone.
+func revokeAbandoned(ctx context.Context, api countingAPI, tokens []aiven.Token, desc secretsmanager.Description, version string, current *secret.Value, keep string) (revoked int, err error) {
+	hash := secret.SecretHash(desc.ARN)
+	for _, t := range tokens {
+		m, ok := secret.ParseMarker(t.Description)
+		if !ok || m.Secret != hash || m.Version == version || t.CurrentlyActive || t.Prefix == "" || t.Prefix == keep || current.Token.HasPrefix(t.Prefix) {
+			continue
+		}
+		stages := desc.Versions[m.Version]
+		if slices.Contains(stages, secretsmanager.StagePending) || slices.Contains(stages, secretsmanager.StageCurrent) {
+			continue
+		}
+		if _, err := api.revokeLeftover(ctx, t.Prefix); err != nil {
+			return revoked, fmt.Errorf("revoke token %s of a rotation that can no longer finish: %w", t.Prefix, explainAiven(err, currentToken, "revoke"))
+		}
+		revoked++
+	}
+	return revoked, nil
 }

@@ -430,6 +430,17 @@ func startRotation(ctx context.Context, fs fleetStore, j sweepJob, res *sweptSec
 	case dryRun:
 		res.WouldRotate = true
 	default:
+		// Another sweep (a follow-up, a scheduled one, one by hand) may have
+		// rotated the secret since this one read it: its view is then stale,
+		// and a second rotation would cut the new grace short.
+		fresh, err := fs.DescribeRotation(ctx, j.entry.ARN)
+		if err != nil {
+			return err
+		}
+		if pendingVersion(fresh.Versions) != "" || currentVersion(fresh.Versions) != j.currentVersionID() {
+			res.RotationInProgress = true
+			return nil
+		}
 		version, err := fs.StartRotation(ctx, j.entry.ARN)
 		switch {
 		case errors.Is(err, secretsmanager.ErrRotationInProgress):
@@ -591,8 +602,9 @@ func (rep *sweepReport) metrics(function string) metrics.Sweep {
 
 // recoverStuck recovers a rotation Secrets Manager gave up on: a version
 // labelled AWSPENDING (not AWSCURRENT) created more than
-// STUCK_ROTATION_AFTER ago (ListSecretVersionIds dates it; RotateSecret
-// makes it without a value). As AWS documents for a rotation that cannot
+// STUCK_ROTATION_AFTER ago, or before the current version (abandoned by an
+// edit, then relabelled by a createSecret under way) (ListSecretVersionIds
+// dates them; RotateSecret makes a version without a value). As AWS documents for a rotation that cannot
 // finish (CancelRotateSecret, AWS Secrets Manager API Reference: "remove
 // the staging label AWSPENDING from the partially created version ...
 // call ListSecretVersionIds. Then use UpdateSecretVersionStage"), it
@@ -610,11 +622,23 @@ func (r *Rotator) recoverStuck(ctx context.Context, fs fleetStore, api countingA
 	if stale == "" {
 		return nil
 	}
-	created, ok, err := fs.VersionCreated(ctx, j.entry.ARN, stale)
+	dates, err := fs.VersionDates(ctx, j.entry.ARN)
 	if err != nil {
 		return fmt.Errorf("date the pending version %s: %w", stale, err)
 	}
-	if !ok || r.now().Sub(created) < r.cfg.Fleet.stuckRotationAfter() {
+	created, ok := dates[stale]
+	if !ok {
+		return nil
+	}
+	// A pending version older than the current one was abandoned: a
+	// rotation's version is always made after the version it replaces, and
+	// only an edit by hand makes a newer AWSCURRENT while it is pending.
+	// Secrets Manager then removed AWSPENDING, and a createSecret still
+	// under way put it back: nothing will finish it, and nothing else can
+	// start until it goes, so it is recovered at once.
+	cur, hasCur := dates[currentVersion(j.entry.Versions)]
+	abandoned := hasCur && created.Before(cur)
+	if !abandoned && r.now().Sub(created) < r.cfg.Fleet.stuckRotationAfter() {
 		return nil
 	}
 	res.StuckVersion, res.StuckSince = stale, created.UTC().Format(time.RFC3339)

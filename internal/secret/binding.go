@@ -28,6 +28,10 @@ type Binding struct {
 	MaxAgeSeconds *float64 `json:"max_age_seconds,omitempty"`
 	Scopes        []string `json:"scopes,omitempty"`
 	IPAllowlist   []string `json:"ip_allowlist,omitempty"`
+	// ExtendWhenUsed: whether such a token may extend its expiry at every
+	// use; with MaxAgeSeconds set and this absent, it may not (an
+	// extending token outlives any maximum age).
+	ExtendWhenUsed *bool `json:"extend_when_used,omitempty"`
 }
 
 // Bindings reads v's application_tokens: nil when the field is absent. A

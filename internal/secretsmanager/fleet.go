@@ -163,27 +163,25 @@ func clip(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// VersionCreated is when the labelled version versionID of the secret was
-// created (ListSecretVersionIds' CreatedDate: the version RotateSecret
-// makes has no value until createSecret stores one, so GetSecretValue
-// cannot date it). ok is false when no labelled version has that id. It
-// only reads: calling it twice is harmless.
-func (c *Client) VersionCreated(ctx context.Context, secretID, versionID string) (created time.Time, ok bool, err error) {
+// VersionDates is when each labelled version of the secret was created
+// (ListSecretVersionIds' CreatedDate: the version RotateSecret makes has
+// no value until createSecret stores one, so GetSecretValue cannot date
+// it). It only reads: calling it twice is harmless.
+func (c *Client) VersionDates(ctx context.Context, secretID string) (map[string]time.Time, error) {
 	in := &sm.ListSecretVersionIdsInput{SecretId: &secretID, MaxResults: aws.Int32(listPage)}
+	out := map[string]time.Time{}
 	for page := 1; ; page++ {
-		out, err := c.api.ListSecretVersionIds(ctx, in, c.withDeadline(ctx))
+		resp, err := c.api.ListSecretVersionIds(ctx, in, c.withDeadline(ctx))
 		if err != nil {
-			return time.Time{}, false, clipped(fmt.Errorf("list the versions of the secret (page %d): %w", page, err))
+			return nil, clipped(fmt.Errorf("list the versions of the secret (page %d): %w", page, err))
 		}
-		for _, v := range out.Versions {
-			if aws.ToString(v.VersionId) == versionID {
-				return aws.ToTime(v.CreatedDate), true, nil
-			}
+		for _, v := range resp.Versions {
+			out[aws.ToString(v.VersionId)] = aws.ToTime(v.CreatedDate)
 		}
-		if aws.ToString(out.NextToken) == "" {
-			return time.Time{}, false, nil
+		if aws.ToString(resp.NextToken) == "" {
+			return out, nil
 		}
-		in.NextToken = out.NextToken
+		in.NextToken = resp.NextToken
 	}
 }
 
