@@ -40,6 +40,7 @@ type fleetStore interface {
 	StartRotation(ctx context.Context, secretID string) (string, error)
 	VersionDates(ctx context.Context, secretID string) (map[string]time.Time, error)
 	RemovePending(ctx context.Context, secretID, versionID string) error
+	RestorePending(ctx context.Context, secretID, versionID string) error
 }
 
 var _ fleetStore = (*secretsmanager.Client)(nil)

@@ -284,18 +284,23 @@ func TestOrphanReconciliation(t *testing.T) {
 		{name: "two ambiguous creates", ambiguous: 2, wantCreates: 3, wantMarked: 1, wantOrphans: 2},
 		{name: "ambiguous forever is bounded", ambiguous: 99, wantErr: "gave up after 3 ambiguous attempts", wantCreates: 3, wantMarked: 0, wantOrphans: 3},
 		{
-			name: "old orphan of an earlier attempt revoked, others untouched",
+			// A token of this secret whose version is neither pending nor
+			// current (v3: a rotation abandoned or cleared) can never be
+			// finished: createSecret revokes it too, so that the secret
+			// never holds three live tokens (issue 17, third review).
+			name: "old orphan of an earlier attempt and a dead rotation's token revoked, others untouched",
 			age:  orphanAge + time.Minute,
 			before: func(w *world) []string {
 				w.createToken(markedFor(w.t, w.arn, v1, ""))
+				w.createToken(markedFor(w.t, w.arn, v3, ""))
 				var keep []string
-				for _, d := range []string{markedFor(w.t, otherARN, v1, ""), "hand made", markedFor(w.t, w.arn, v3, "")} {
+				for _, d := range []string{markedFor(w.t, otherARN, v1, ""), "hand made"} {
 					_, p := w.createToken(d)
 					keep = append(keep, p)
 				}
 				return keep
 			},
-			wantOrphans: 1, wantCreates: 1, wantMarked: 1,
+			wantOrphans: 2, wantCreates: 1, wantMarked: 1,
 		},
 		{
 			// Defect 4 of issue 7: a concurrent createSecret for the same

@@ -657,13 +657,21 @@ func (r *Rotator) recoverStuck(ctx context.Context, fs fleetStore, api countingA
 	// The label goes first: from then on no retry of that rotation gets
 	// past finishSecret's guard. Then the version is looked at again: a
 	// retry may have promoted it since the listing, and then its token is
-	// the current one, and nothing is revoked or started.
+	// the current one, and nothing is revoked or started. Should the second
+	// look, a revocation or the start fail, the label is put back, so that
+	// the next sweep finds the rotation stuck again rather than forgotten.
 	if err := fs.RemovePending(ctx, j.entry.ARN, stale); err != nil {
 		return fmt.Errorf("recover the stuck rotation of version %s: remove AWSPENDING from it: %w", stale, err)
 	}
+	undo := func(step string, cause error) error {
+		if err := fs.RestorePending(ctx, j.entry.ARN, stale); err != nil {
+			return fmt.Errorf("recover the stuck rotation of version %s: AWSPENDING removed; %s: %w; putting AWSPENDING back failed too (%v): rotate the secret by hand", stale, step, cause, err)
+		}
+		return fmt.Errorf("recover the stuck rotation of version %s: %s: %w; AWSPENDING put back, the next sweep tries again", stale, step, cause)
+	}
 	now, err := fs.DescribeRotation(ctx, j.entry.ARN)
 	if err != nil {
-		return fmt.Errorf("recover the stuck rotation of version %s: AWSPENDING removed; describe the secret again: %w", stale, err)
+		return undo("describe the secret again", err)
 	}
 	if slices.Contains(now.Versions[stale], secretsmanager.StageCurrent) {
 		r.log.WarnContext(ctx, "stuck rotation finished meanwhile: its version is AWSCURRENT; nothing revoked, no rotation started",
@@ -673,7 +681,7 @@ func (r *Rotator) recoverStuck(ctx context.Context, fs fleetStore, api countingA
 	for _, prefix := range made {
 		revoked, err := api.RevokeToken(ctx, prefix)
 		if err != nil {
-			return fmt.Errorf("recover the stuck rotation of version %s: AWSPENDING removed; revoke its token %s: %w", stale, prefix, explainAiven(err, currentToken, "revoke"))
+			return undo("revoke its token "+prefix, explainAiven(err, currentToken, "revoke"))
 		}
 		if revoked {
 			res.Revoked = append(res.Revoked, prefix)
@@ -681,7 +689,7 @@ func (r *Rotator) recoverStuck(ctx context.Context, fs fleetStore, api countingA
 	}
 	version, err := fs.StartRotation(ctx, j.entry.ARN)
 	if err != nil && !errors.Is(err, secretsmanager.ErrRotationInProgress) {
-		return fmt.Errorf("recover the stuck rotation of version %s: AWSPENDING removed; start a rotation: %w", stale, err)
+		return undo("start a rotation", err)
 	}
 	res.Recovered, res.RotationStarted = true, version
 	res.RotationInProgress = version == ""

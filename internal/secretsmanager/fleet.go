@@ -197,3 +197,15 @@ func (c *Client) RemovePending(ctx context.Context, secretID, versionID string) 
 	}, c.withDeadline(ctx))
 	return clipped(err)
 }
+
+// RestorePending puts AWSPENDING back on version versionID
+// (UpdateSecretVersionStage with MoveToVersionId): a recovery that removed
+// it and then could not start the rotation undoes its first step, so that
+// the next sweep finds the rotation stuck again. Calling it twice is
+// harmless.
+func (c *Client) RestorePending(ctx context.Context, secretID, versionID string) error {
+	_, err := c.api.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{
+		SecretId: &secretID, VersionStage: aws.String(StagePending), MoveToVersionId: &versionID,
+	}, c.withDeadline(ctx))
+	return clipped(err)
+}
