@@ -352,7 +352,7 @@ func decodeCursor(fields map[string]json.RawMessage, act *action) error {
 		return errors.New("sweep event: resume_from and chain go together (a follow-up sweep's cursor); nothing was done")
 	}
 	if err := json.Unmarshal(rawFrom, &act.resumeFrom); err != nil || !strings.HasPrefix(act.resumeFrom, "arn:") ||
-		!strings.Contains(act.resumeFrom, ":secret:") || len(act.resumeFrom) > 2048 || len(secret.TokenSpans(act.resumeFrom)) > 0 {
+		!strings.Contains(act.resumeFrom, ":secret:") || secret.CheckSecretID("resume_from", act.resumeFrom) != nil {
 		return errors.New("sweep event: field resume_from must be a secret's ARN; nothing was done")
 	}
 	if err := json.Unmarshal(rawChain, &act.chain); err != nil || act.chain < 1 || act.chain > maxSweepChain {

@@ -269,16 +269,12 @@ func (r *Rotator) finishEdited(ctx context.Context, in stepInput, api countingAP
 		now:         r.now(),
 		minStaleAge: staleAge,
 	}
-	if own := listedCurrent(tokens, v.Token); own != nil {
+	own := listedCurrent(tokens, v.Token)
+	if own != nil {
 		rule.keepPrefix = own.Prefix
-		if src.distrusted != "" {
-			rule.spareUntil = rule.now.Add(time.Nanosecond)
-			if !own.CreateTime.IsZero() {
-				rule.spareUntil = own.CreateTime.Add(r.cfg.Fleet.PreviousTokenGrace)
-			}
-		}
-	} else {
-		rule.spareUntil = rule.now.Add(r.cfg.Fleet.PreviousTokenGrace + time.Nanosecond)
+	}
+	if own == nil || src.distrusted != "" {
+		rule.spareUntil = r.spareUntil(own, rule.now)
 	}
 	if src.distrusted != "" {
 		// Its stored previous_token_prefix is not revoked: said as

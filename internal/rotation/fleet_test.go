@@ -207,14 +207,18 @@ func TestPrincipalQueue(t *testing.T) {
 func TestPrincipalOfNamesOneManagerOnce(t *testing.T) {
 	job := func(managerID string) sweepJob {
 		v := fmt.Sprintf(`{"kind":"application","token":"abcdefgh","organization_id":"org1","application_user_id":"u1","manager_secret_id":%q}`, managerID)
-		return sweepJob{value: v, entry: secretsmanager.Listed{ARN: "arn:aws:secretsmanager:us-east-1:1:secret:app-AbCdEf"}}
+		j := sweepJob{value: v, entry: secretsmanager.Listed{ARN: "arn:aws:secretsmanager:us-east-1:1:secret:app-AbCdEf"}}
+		j.parsed, j.parseErr = parseValue(v, "AWSCURRENT")
+		return j
 	}
 	byName := principalOf(job("aiven/manager"))
 	byARN := principalOf(job("arn:aws:secretsmanager:us-east-1:111122223333:secret:aiven/manager-Xy12Zw"))
 	if byName != byARN || byName != "manager:aiven/manager" {
 		t.Fatalf("principals %q and %q, want one", byName, byARN)
 	}
-	personal := principalOf(sweepJob{value: `{"token":"abcdefgh"}`, entry: secretsmanager.Listed{ARN: "arn:s"}})
+	pj := sweepJob{value: `{"token":"abcdefgh"}`, entry: secretsmanager.Listed{ARN: "arn:s"}}
+	pj.parsed, pj.parseErr = parseValue(pj.value, "AWSCURRENT")
+	personal := principalOf(pj)
 	if personal != "secret:arn:s" {
 		t.Fatalf("a personal secret's principal %q", personal)
 	}

@@ -200,3 +200,15 @@ func listedCurrent(tokens []aiven.Token, token secret.Token) *aiven.Token {
 	}
 	return begins
 }
+
+// spareUntil is when the orphan rule may revoke marked tokens again after
+// a grace record it could not trust (graceRecordOf): such a record hides
+// which of them is in its grace, so none goes until the stack's grace has
+// passed since current (the current token as listed) was made; with no
+// creation time known, none goes in this pass.
+func (r *Rotator) spareUntil(current *aiven.Token, now time.Time) time.Time {
+	if current == nil || current.CreateTime.IsZero() {
+		return now.Add(time.Nanosecond)
+	}
+	return current.CreateTime.Add(r.cfg.Fleet.PreviousTokenGrace)
+}

@@ -107,8 +107,11 @@ type sweepJob struct {
 	// be older (a rotation may have finished in between).
 	currentVersion string
 	readErr        string
-	// principal is who makes the job's Aiven calls (principalOf): the
-	// sweep runs at most sweepPerPrincipal jobs of one at a time.
+	// parsed is value, parsed once by the feeder (or why it does not
+	// parse); principal is who makes the job's Aiven calls (principalOf):
+	// the sweep runs at most sweepPerPrincipal jobs of one at a time.
+	parsed    *secret.Value
+	parseErr  error
 	principal string
 }
 
@@ -193,6 +196,9 @@ func (r *Rotator) sweep(ctx context.Context, req sweepRequest) (*sweepReport, er
 			default:
 				j.value, j.currentVersion = values[s.ARN].SecretString, values[s.ARN].VersionID
 			}
+			if j.readErr == "" {
+				j.parsed, j.parseErr = parseValue(j.value, "AWSCURRENT")
+			}
 			j.principal = principalOf(j)
 			queue.push(j)
 		}
@@ -238,10 +244,10 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	if j.readErr != "" {
 		return fail(errors.New(j.readErr))
 	}
-	v, err := parseValue(j.value, "AWSCURRENT")
-	if err != nil {
-		return fail(err)
+	if j.parseErr != nil {
+		return fail(j.parseErr)
 	}
+	v := j.parsed
 	held = append(held, v.Token)
 	res.TokenPrefix = shownPrefix(v.TokenPrefix) // a stored field: maybe a whole token
 	grace, err := r.graceFor(v)
@@ -382,10 +388,7 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	// passed since the current token was made.
 	var spareUntil time.Time
 	if src.distrusted != "" {
-		spareUntil = now.Add(time.Nanosecond)
-		if current != nil && !current.CreateTime.IsZero() {
-			spareUntil = current.CreateTime.Add(r.cfg.Fleet.PreviousTokenGrace)
-		}
+		spareUntil = r.spareUntil(current, now)
 	}
 	rule := sweepRule{
 		spareUntil:  spareUntil,

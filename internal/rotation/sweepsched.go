@@ -152,8 +152,8 @@ func (s sweptSecret) needsAttention() bool {
 // secret's manager (its token lists and revokes), else the secret's own
 // token.
 func principalOf(j sweepJob) string {
-	if j.readErr == "" && j.value != "" {
-		if v, err := secret.Parse(j.value); err == nil && v.Kind == secret.KindApplication && v.ManagerSecretID != "" {
+	if v := j.parsed; v != nil {
+		if v.Kind == secret.KindApplication && v.ManagerSecretID != "" {
 			// One manager named by its ARN in one value and by its name
 			// in another is still one principal.
 			id := v.ManagerSecretID
