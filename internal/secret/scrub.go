@@ -15,8 +15,11 @@ import (
 //   - "AVNU_" followed by 8 or more base64 characters: more than a prefix;
 //   - a run of base64 characters (A-Z a-z 0-9 + /, then up to two "=") of
 //     ScrubMixedRun or more characters holding an upper-case letter, a
-//     lower-case letter and a digit, as every stretch of random base64
-//     that long does (one in 250 lacks a digit);
+//     lower-case letter and a digit or "+", as every stretch of random
+//     base64 that long does but about one in 400 (a digit alone was
+//     missing from one in 230, and a clipped 40-character fragment of a
+//     token holding only "+" once slipped through that way; "/" is not
+//     counted, since it joins path and secret-name words into long runs);
 //   - any run of ScrubAnyRun or more, whatever it holds.
 //
 // What survives: a 12-character prefix, ARNs (":" and "-" end a run, so a
@@ -98,18 +101,19 @@ func tokenShaped(run string) bool {
 	if len(run) < ScrubMixedRun {
 		return false
 	}
-	var upper, lower, digit bool
+	var upper, lower, other bool
 	for i := 0; i < len(run); i++ {
 		switch c := run[i]; {
 		case 'A' <= c && c <= 'Z':
 			upper = true
 		case 'a' <= c && c <= 'z':
 			lower = true
-		case '0' <= c && c <= '9':
-			digit = true
+		case '0' <= c && c <= '9', c == '+':
+			// Not "/": it joins path and secret-name words into runs.
+			other = true
 		}
 	}
-	return upper && lower && digit
+	return upper && lower && other
 }
 
 // IsBase64 says whether c is of the standard base64 alphabet, padding

@@ -193,3 +193,15 @@ func TestParseRefusesTokensThatAreNotHeaderValues(t *testing.T) {
 		}
 	}
 }
+
+// A clipped 40-character fragment of a real token that holds no digit,
+// only "+", is token-shaped (it once reached a log line whole); a long
+// CamelCase secret name joined by "/" is not.
+func TestTokenSpansCountPlusAsTheThirdClass(t *testing.T) {
+	if got := TokenSpans("clipped: NXyktPFPUJVydyjKAEXEAQxtPtES+TdHLxgBNiYi..."); len(got) != 1 {
+		t.Fatalf("a digit-free fragment with '+': spans %v, want one", got)
+	}
+	if got := TokenSpans("aiven/ManagerTokenForTeamAlphaProduction"); got != nil {
+		t.Fatalf("a secret name: spans %v, want none", got)
+	}
+}
