@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/smithy-go"
 
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/scrub"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
@@ -66,19 +67,24 @@ type action struct {
 // again what is still due, and a rotate starts another rotation, or finds
 // the first still in progress.
 func (r *Rotator) Serve(ctx context.Context, event json.RawMessage) (any, error) {
+	out, err := r.serve(ctx, event)
+	return out, LambdaError(err)
+}
+
+func (r *Rotator) serve(ctx context.Context, event json.RawMessage) (any, error) {
 	act, recognised, err := decodeAction(event)
 	if !recognised {
 		return nil, r.Handle(ctx, event)
 	}
 	if err != nil {
-		err = typed(kindEventRejected, err)
-		r.log.ErrorContext(ctx, "event rejected", "outcome", "rejected", "error_type", errorTypeName(err), "error", err.Error())
+		err = typed(KindEventRejected, err)
+		r.log.ErrorContext(ctx, "event rejected", "outcome", "rejected", "error_type", kindOfError(err), "error", err.Error())
 		return nil, err
 	}
 	ctx, cancel, err := r.bound(ctx)
 	if err != nil {
-		err = typed(kindConfig, fmt.Errorf("%s: %w", act.name, err))
-		r.log.ErrorContext(ctx, "action failed", "action", act.name, "outcome", "failed", "error_type", errorTypeName(err), "error", err.Error())
+		err = typed(KindConfig, fmt.Errorf("%s: %w", act.name, err))
+		r.log.ErrorContext(ctx, "action failed", "action", act.name, "outcome", "failed", "error_type", kindOfError(err), "error", err.Error())
 		return nil, err
 	}
 	defer cancel()
@@ -95,15 +101,15 @@ func (r *Rotator) Serve(ctx context.Context, event json.RawMessage) (any, error)
 	}
 	if err != nil {
 		err = typed(classify(err), fmt.Errorf("%s: %w", act.name, err))
-		r.log.ErrorContext(ctx, "action failed", "action", act.name, "secret", act.secretID, "outcome", "failed", "error_type", errorTypeName(err), "error", err.Error())
+		r.log.ErrorContext(ctx, "action failed", "action", act.name, "secret", act.secretID, "outcome", "failed", "error_type", kindOfError(err), "error", err.Error())
 		return nil, err
 	}
 	// The result obeys the rule log lines obey (I4), whatever field a
 	// value written by someone else reached.
-	clean, err := scrubResult(out)
+	clean, err := scrub.Result(out)
 	if err != nil {
-		err = typed(kindRotation, fmt.Errorf("%s: write the result: %w", act.name, err))
-		r.log.ErrorContext(ctx, "action failed", "action", act.name, "outcome", "failed", "error_type", errorTypeName(err), "error", err.Error())
+		err = typed(KindRotation, fmt.Errorf("%s: write the result: %w", act.name, err))
+		r.log.ErrorContext(ctx, "action failed", "action", act.name, "outcome", "failed", "error_type", kindOfError(err), "error", err.Error())
 		return nil, err
 	}
 	return clean, nil
@@ -237,7 +243,7 @@ func (r *Rotator) fleet() (fleetStore, error) {
 func selfARN(ctx context.Context) (string, error) {
 	lc, ok := lambdacontext.FromContext(ctx)
 	if !ok || lc.InvokedFunctionArn == "" {
-		return "", tagKind(kindConfig, errors.New("the invocation does not say which function it invoked (no InvokedFunctionArn), so the secrets this function owns cannot be told apart"))
+		return "", withKind(KindConfig, errors.New("the invocation does not say which function it invoked (no InvokedFunctionArn), so the secrets this function owns cannot be told apart"))
 	}
 	return unqualified(lc.InvokedFunctionArn), nil
 }
@@ -294,9 +300,9 @@ func (r *Rotator) rotateOnDemand(ctx context.Context, secretID string) (*rotateR
 		if errors.As(err, &apiErr) {
 			switch apiErr.ErrorCode() {
 			case "ResourceNotFoundException":
-				return nil, tagKind(kindEventRejected, fmt.Errorf("secret %s does not exist (or is scheduled for deletion); nothing was done", clip(secretID, 2048)))
+				return nil, withKind(KindEventRejected, fmt.Errorf("secret %s does not exist (or is scheduled for deletion); nothing was done", clip(secretID, 2048)))
 			case "AccessDeniedException":
-				return nil, tagKind(kindEventRejected, fmt.Errorf("secret %s: access denied: this function may only read secrets whose rotation function is this one; nothing was done: %w", clip(secretID, 2048), err))
+				return nil, withKind(KindEventRejected, fmt.Errorf("secret %s: access denied: this function may only read secrets whose rotation function is this one; nothing was done: %w", clip(secretID, 2048), err))
 			}
 		}
 		return nil, fmt.Errorf("describe secret %s: %w", clip(secretID, 2048), err)
@@ -306,10 +312,10 @@ func (r *Rotator) rotateOnDemand(ctx context.Context, secretID string) (*rotateR
 		if owner == "" {
 			owner = "none"
 		}
-		return nil, tagKind(kindEventRejected, fmt.Errorf("secret %s is not rotated by this function (%s; its rotation function: %s); nothing was done. Onboard it with aws secretsmanager rotate-secret --rotation-lambda-arn first", d.ARN, self, owner))
+		return nil, withKind(KindEventRejected, fmt.Errorf("secret %s is not rotated by this function (%s; its rotation function: %s); nothing was done. Onboard it with aws secretsmanager rotate-secret --rotation-lambda-arn first", d.ARN, self, owner))
 	}
 	if !d.RotationEnabled {
-		return nil, tagKind(kindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation; nothing was done", d.ARN))
+		return nil, withKind(KindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation; nothing was done", d.ARN))
 	}
 	rep := &rotateReport{Action: ActionRotate, SecretID: d.ARN, Name: d.Name}
 	version, err := fs.StartRotation(ctx, d.ARN)

@@ -77,11 +77,40 @@ func applicationUser(v *secret.Value) aiven.ApplicationUser {
 	return aiven.ApplicationUser{OrganizationID: v.OrganizationID, UserID: v.ApplicationUserID}
 }
 
+type applicationKind struct{}
+
+// check: the ids reach Aiven URL paths and a SecretId, so their shape is
+// checked before any call is made with them.
+func (applicationKind) check(v *secret.Value) error {
+	if err := checkApplicationFields(v); err != nil {
+		return err
+	}
+	return v.CheckApplicationIDs()
+}
+
+func (applicationKind) open(r *Rotator, base, secretARN string, v *secret.Value, hold func(secret.Token)) (tokenAPI, error) {
+	return r.openApplication(base, secretARN, v, hold)
+}
+
+// principal: the manager's token makes the calls. One manager named by
+// its ARN in one value and by its name in another is still one.
+func (applicationKind) principal(v *secret.Value, secretARN string) string {
+	id := v.ManagerSecretID
+	if id == "" {
+		return "secret:" + secretARN
+	}
+	if name := secret.NameFromARN(id); strings.HasPrefix(id, "arn:") && name != "" {
+		id = name
+	}
+	return "manager:" + id
+}
+
 // applicationAPI is the tokenAPI of an application token. Me is the
 // application token's own; the token calls are the manager's, opened on
 // the first of them (testSecret never reads the manager secret).
 type applicationAPI struct {
-	self tokenAPI // the application token: Me only
+	self userAPI // the application token: Me only
+	r    *Rotator
 	open func(ctx context.Context) (tokenManager, error)
 	now  func() time.Time
 
@@ -91,15 +120,6 @@ type applicationAPI struct {
 	bound *secret.Binding
 }
 
-// boundOf is the binding an application token's API was opened under, or
-// nil (a personal token, or a manager not opened yet).
-func boundOf(api countingAPI) *secret.Binding {
-	if a, ok := api.tokenAPI.(*applicationAPI); ok {
-		return a.bound
-	}
-	return nil
-}
-
 var _ tokenAPI = (*applicationAPI)(nil)
 
 func (a *applicationAPI) Me(ctx context.Context) (aiven.User, error) { return a.self.Me(ctx) }
@@ -107,15 +127,10 @@ func (a *applicationAPI) Me(ctx context.Context) (aiven.User, error) { return a.
 // ServerTime is Aiven's clock, from the manager's answers (which list the
 // tokens the sweep ages) or else the application token's own.
 func (a *applicationAPI) ServerTime() (time.Time, bool) {
-	if c, ok := a.manager.(serverClock); ok && a.manager != nil {
-		if t, ok := c.ServerTime(); ok {
-			return t, true
-		}
+	if t, ok := clockOf(a.manager); ok {
+		return t, true
 	}
-	if c, ok := a.self.(serverClock); ok {
-		return c.ServerTime()
-	}
-	return time.Time{}, false
+	return clockOf(a.self)
 }
 
 func (a *applicationAPI) tokens(ctx context.Context) (tokenManager, error) {
@@ -180,7 +195,7 @@ func (r *Rotator) openApplication(base, secretARN string, v *secret.Value, hold 
 	if err != nil {
 		return nil, err
 	}
-	a := &applicationAPI{self: self, now: r.now}
+	a := &applicationAPI{self: self, r: r, now: r.now}
 	a.open = func(ctx context.Context) (tokenManager, error) {
 		mv, bound, err := r.boundManager(ctx, secretARN, v)
 		if err != nil {
@@ -329,9 +344,6 @@ type explainingManager struct {
 
 var _ tokenManager = explainingManager{}
 
-// serverClock is a client that knows Aiven's clock from its answers.
-type serverClock interface{ ServerTime() (time.Time, bool) }
-
 // ServerTime is Aiven's clock as the manager's answers gave it.
 func (m explainingManager) ServerTime() (time.Time, bool) {
 	if c, ok := m.inner.(serverClock); ok {
@@ -372,14 +384,15 @@ func (m explainingManager) explain(err error, op string) error {
 	return &explainedError{msg: msg, err: err}
 }
 
-// applicationPrevious is previousToken for an application token: the
+// previous is previousToken for an application token: the
 // current token is the listed one whose prefix begins it (no listed token
 // is the caller's: the manager lists). Not listed, the current token is
 // asked who it is: a 401 is a dead token that this rotation heals (it is
 // revoked by its stored prefix if one begins it: already gone is fine);
 // another principal means the secret holds a token of the wrong kind; the
 // application user itself is handled as previousToken does.
-func (r *Rotator) applicationPrevious(ctx context.Context, api tokenAPI, current *secret.Value, tokens []aiven.Token, ev rotationEvent, secretARN string) (previous, error) {
+func (a *applicationAPI) previous(ctx context.Context, current *secret.Value, tokens []aiven.Token, at where) (previous, error) {
+	r, secretARN := a.r, at.secretARN
 	var begins []*aiven.Token
 	for i := range tokens {
 		if checkPrefix(tokens[i].Prefix) == nil && current.Token.HasPrefix(tokens[i].Prefix) {
@@ -394,11 +407,11 @@ func (r *Rotator) applicationPrevious(ctx context.Context, api tokenAPI, current
 	var listed *aiven.Token
 	if len(begins) == 1 {
 		if m, ok := secret.ParseMarker(begins[0].Description); ok && m.Secret == secret.SecretHash(secretARN) {
-			return r.previousToken(ctx, current, []aiven.Token{*begins[0]}, ev, secretARN), nil
+			return r.previousToken(ctx, current, []aiven.Token{*begins[0]}, at), nil
 		}
 		listed = begins[0]
 	}
-	me, err := api.Me(ctx)
+	me, err := a.Me(ctx)
 	switch {
 	case aiven.IsUnauthorized(err) && listed != nil:
 		// A live token has the prefix, yet the current token is dead: it
@@ -407,35 +420,48 @@ func (r *Rotator) applicationPrevious(ctx context.Context, api tokenAPI, current
 		p.dead = true
 		p.notes = append(p.notes, fmt.Sprintf("the current application token no longer authenticates (401), and the live token %s that its first characters name is another token, left alone: the manager token replaces the dead one; this rotation heals the secret", listed.Prefix))
 		r.log.WarnContext(ctx, "healing: the current application token is dead and is not the live token its prefix names, which is left alone",
-			"step", ev.Step, "secret", secretARN, "version", ev.ClientRequestToken, "listed_token_prefix", listed.Prefix, "outcome", "healing")
+			"step", at.step, "secret", secretARN, "version", at.version, "listed_token_prefix", listed.Prefix, "outcome", "healing")
 		return p, nil
 	case err == nil && listed != nil && me.UserID == current.ApplicationUserID:
-		return r.previousToken(ctx, current, []aiven.Token{*listed}, ev, secretARN), nil
+		return r.previousToken(ctx, current, []aiven.Token{*listed}, at), nil
 	case aiven.IsUnauthorized(err):
 		var p previous
 		p.prefix = storedPrefix(current)
 		p.dead = true
 		p.notes = append(p.notes, "the current application token no longer authenticates (401: revoked, expired or invalidated): the manager token replaces it; this rotation heals the secret")
 		r.log.WarnContext(ctx, "healing: the current application token is dead; the manager token replaces it",
-			"step", ev.Step, "secret", secretARN, "version", ev.ClientRequestToken, "previous_token_prefix", p.prefix, "outcome", "healing")
+			"step", at.step, "secret", secretARN, "version", at.version, "previous_token_prefix", p.prefix, "outcome", "healing")
 		return p, nil
 	case err != nil:
 		return previous{}, fmt.Errorf("ask Aiven whose the current token is (it is not among the tokens of %s): %w", applicationUser(current), err)
 	case me.UserID != current.ApplicationUserID:
 		return previous{}, &secret.FieldError{Field: "kind", Reason: fmt.Sprintf(`is "application", but the token authenticates as %s (user id %s), not as application user %s: it looks like a personal token; set "kind": "personal", or store the application user's token`, me.Email, me.UserID, current.ApplicationUserID)}
 	}
-	return r.previousToken(ctx, current, nil, ev, secretARN), nil
+	return r.previousToken(ctx, current, nil, at), nil
 }
 
-// testCurrentApplication is the configuration test of an application
-// token: the current token authenticates as the application user, and the
-// manager may list its tokens (so that a rotation could replace it).
-func testCurrentApplication(ctx context.Context, in stepInput, current *secret.Value) error {
-	api, err := in.aiven(current)
-	if err != nil {
-		return err
+// principal: the secret's application user. The current token is not
+// asked: the manager makes the new one even when the current one is dead.
+func (a *applicationAPI) principal(_ context.Context, current *secret.Value) (aiven.User, error) {
+	return aiven.User{Email: current.User, UserID: current.ApplicationUserID}, nil
+}
+
+// provePending: the listing is the manager's, so it proves nothing of the
+// pending token by succeeding; the token must be among its user's live
+// tokens (a revoked one is not).
+func (a *applicationAPI) provePending(v *secret.Value, tokens []aiven.Token, now time.Time) error {
+	own := listedAs(tokens, v.TokenPrefix)
+	if own == nil || own.ExpiryTime != nil && !own.ExpiryTime.After(now) {
+		return fmt.Errorf("the pending token %s is not a live token of the application user at Aiven: it was revoked or has expired since testSecret; AWSCURRENT was not moved: remove the AWSPENDING label from this version (aws secretsmanager update-secret-version-stage --version-stage AWSPENDING --remove-from-version-id <version>) and rotate again", v.TokenPrefix)
 	}
-	me, err := api.Me(ctx)
+	return nil
+}
+
+// testCurrent is the configuration test of an application token: the
+// current token authenticates as the application user, and the manager
+// may list its tokens (so that a rotation could replace it).
+func (a *applicationAPI) testCurrent(ctx context.Context, current *secret.Value) error {
+	me, err := a.Me(ctx)
 	switch {
 	case aiven.IsUnauthorized(err):
 		return fmt.Errorf("the Aiven API rejected the current application token (401): it was revoked, has expired or was invalidated; rotate the secret, and the manager token replaces it: %w", err)
@@ -444,11 +470,33 @@ func testCurrentApplication(ctx context.Context, in stepInput, current *secret.V
 	case me.UserID != current.ApplicationUserID:
 		return fmt.Errorf("the current token belongs to user id %q (%s), not to application user %s", me.UserID, me.Email, current.ApplicationUserID)
 	}
-	if _, err := api.ListTokens(ctx); err != nil {
+	if _, err := a.ListTokens(ctx); err != nil {
 		return err
 	}
 	return nil
 }
+
+// health: the application token proves itself with /v1/me (its listing
+// is the manager's). A dead one is healable only for a user the manager
+// binds to this secret: the rotation would refuse any other.
+func (a *applicationAPI) health(ctx context.Context) health {
+	_, err := a.Me(ctx)
+	switch {
+	case aiven.IsUnauthorized(err):
+		h := health{dead: explainAiven(err, currentToken, "me")}
+		if _, err := a.tokens(ctx); err != nil {
+			h.healable = err
+		}
+		return h
+	case err != nil:
+		return health{err: fmt.Errorf("ask /v1/me: %w", explainAiven(err, currentToken, "me"))}
+	}
+	return health{}
+}
+
+func (a *applicationAPI) listedBySelf() bool { return false }
+
+func (a *applicationAPI) binding() *secret.Binding { return a.bound }
 
 // hostOf is the host of a checked base URL, for an error.
 func hostOf(base string) string {

@@ -62,13 +62,9 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 		return res, explainAiven(err, currentToken, "list")
 	}
 
-	var prev previous
-	if current.Kind == secret.KindApplication {
-		if prev, err = r.applicationPrevious(ctx, api, current, tokens, ev, arn); err != nil {
-			return res, err
-		}
-	} else {
-		prev = r.previousToken(ctx, current, tokens, ev, arn)
+	prev, err := api.previous(ctx, current, tokens, where{step: ev.Step, secretARN: arn, version: ev.ClientRequestToken})
+	if err != nil {
+		return res, err
 	}
 	res.previousTokenPrefix, res.previousTokenUnknown = prev.prefix, prev.prefix == "" && !prev.dead
 	res.notes = append(res.notes, prev.notes...)
@@ -95,7 +91,7 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 		res.note("revoked %s, the token kept for a grace period since the last rotation: a secret holds at most two live tokens", graced)
 	}
 
-	req, narrowed := newTokenRequest(current, prev.listed, boundOf(api), marker)
+	req, narrowed := newTokenRequest(current, prev.listed, api.binding(), marker)
 	res.notes = append(res.notes, narrowed...)
 	created, ambiguous, err := createReconciled(ctx, api, req, marker)
 	for n := 1; n <= ambiguous; n++ {
@@ -289,16 +285,14 @@ type previous struct {
 }
 
 // tokensOf opens the token API createSecret works with, and the principal
-// the new token is for: for a personal token, /v1/me with the current
-// token; an application token is not asked (the manager makes the new one
-// even when the current one is dead), its principal is the secret's
-// application user.
+// the new token is for (its kind's principal).
 func tokensOf(ctx context.Context, in stepInput, current *secret.Value) (countingAPI, aiven.User, error) {
-	if current.Kind != secret.KindApplication {
-		return whoAmI(ctx, in, current, currentToken)
-	}
 	api, err := in.aiven(current)
-	return api, aiven.User{Email: current.User, UserID: current.ApplicationUserID}, err
+	if err != nil {
+		return api, aiven.User{}, err
+	}
+	me, err := api.principal(ctx, current)
+	return api, me, err
 }
 
 // previousToken decides the prefix finishSecret will revoke for the
@@ -312,7 +306,7 @@ func tokensOf(ctx context.Context, in stepInput, current *secret.Value) (countin
 // An unknown prefix is an error-level log line (and, by the caller, a
 // metric): the rotation goes on, and the replaced token must be revoked by
 // hand.
-func (r *Rotator) previousToken(ctx context.Context, current *secret.Value, tokens []aiven.Token, ev rotationEvent, secretARN string) previous {
+func (r *Rotator) previousToken(ctx context.Context, current *secret.Value, tokens []aiven.Token, at where) previous {
 	var p previous
 	for i := range tokens {
 		if tokens[i].CurrentlyActive {
@@ -342,7 +336,7 @@ func (r *Rotator) previousToken(ctx context.Context, current *secret.Value, toke
 		p.prefix = stored
 		note("Aiven's listing does not show the current token: it is revoked by the stored token_prefix, the token's first %d characters", secret.PrefixLength)
 	}
-	logAttrs := []any{"step", ev.Step, "secret", secretARN, "version", ev.ClientRequestToken}
+	logAttrs := []any{"step", at.step, "secret", at.secretARN, "version", at.version}
 	if stored != "" && stored != p.prefix {
 		shown := shownPrefix(stored)
 		if p.prefix == "" {

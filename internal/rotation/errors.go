@@ -16,15 +16,8 @@ func parseValue(s, what string) (*secret.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if v.Kind == secret.KindApplication {
-		if err := checkApplicationFields(v); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		// The ids reach Aiven URL paths and a SecretId: their shape is
-		// checked before any call is made with them.
-		if err := v.CheckApplicationIDs(); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
+	if err := kindOf(v).check(v); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return v, nil
 }

@@ -5,169 +5,128 @@ import (
 	"errors"
 	"net"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/smithy-go"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/scrub"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
-// The errors Handle returns. aws-lambda-go reports the name of a returned
-// error's type as errorType (lambda/errors.go: reflect.TypeOf(err), its
-// Elem().Name() for a pointer), so each kind is its own type and the name
-// is what Step Functions, alarms and `aws lambda invoke` see. Each wraps
-// the step's error: errors.Is and errors.As reach what they did before.
-// The message is the step's redacted error, scrubbed of token shapes.
-type (
-	// ConfigError: the function's configuration or permissions are wrong
+// Kind is the kind of a failure: the errorType Lambda reports for it,
+// what Step Functions, alarms and `aws lambda invoke` see. The names are
+// stable (a built-binary test pins them).
+type Kind string
+
+// The kinds.
+const (
+	// KindConfig: the function's configuration or permissions are wrong
 	// (an API host it may not call, an IAM or KMS refusal, a timeout
 	// shorter than the safety margin).
-	ConfigError struct{ *rotationError }
-	// SecretFormatError: the secret's value is malformed or asks for
+	KindConfig Kind = "ConfigError"
+	// KindSecretFormat: the secret's value is malformed or asks for
 	// something this rotator does not do.
-	SecretFormatError struct{ *rotationError }
-	// NotRotationEnabled: the secret is not enabled for rotation.
-	NotRotationEnabled struct{ *rotationError }
-	// AivenUnauthorized: Aiven rejected a token (401).
-	AivenUnauthorized struct{ *rotationError }
-	// AivenForbidden: Aiven refused an operation to the token (403).
-	AivenForbidden struct{ *rotationError }
-	// AivenRateLimited: Aiven answered 429 until the step gave up.
-	AivenRateLimited struct{ *rotationError }
-	// Transient: a failure another attempt may cure (a deadline, a
+	KindSecretFormat Kind = "SecretFormatError"
+	// KindNotRotationEnabled: the secret is not enabled for rotation.
+	KindNotRotationEnabled Kind = "NotRotationEnabled"
+	// KindAivenUnauthorized: Aiven rejected a token (401).
+	KindAivenUnauthorized Kind = "AivenUnauthorized"
+	// KindAivenForbidden: Aiven refused an operation to the token (403).
+	KindAivenForbidden Kind = "AivenForbidden"
+	// KindAivenRateLimited: Aiven answered 429 until the step gave up.
+	KindAivenRateLimited Kind = "AivenRateLimited"
+	// KindTransient: a failure another attempt may cure (a deadline, a
 	// network error, a 5xx, a throttled Secrets Manager call).
-	Transient struct{ *rotationError }
-	// EventRejected: the event is not a rotation event this function can
-	// run, or names a version not in a state for its step.
-	EventRejected struct{ *rotationError }
-	// RotationError: any other failure.
-	RotationError struct{ *rotationError }
+	KindTransient Kind = "Transient"
+	// KindEventRejected: the event is not one this function can run, or
+	// names a version not in a state for its step.
+	KindEventRejected Kind = "EventRejected"
+	// KindRotation: any other failure.
+	KindRotation Kind = "RotationError"
 )
 
-// rotationError is the message and the chain every kind shares.
-type rotationError struct {
-	msg string
-	err error
-}
-
-func (e *rotationError) Error() string { return e.msg }
-func (e *rotationError) Unwrap() error { return e.err }
-
-// errorKind names a kind before its type is chosen.
-type errorKind int
-
-const (
-	kindRotation errorKind = iota
-	kindConfig
-	kindSecretFormat
-	kindNotRotationEnabled
-	kindAivenUnauthorized
-	kindAivenForbidden
-	kindAivenRateLimited
-	kindTransient
-	kindEventRejected
-)
-
-// kindTag marks an error whose kind its maker knows, where no error value
-// in its chain says it. The message is unchanged.
-type kindTag struct {
-	kind errorKind
+// Error is a failure with its kind. The function's own code marks a kind
+// it knows with withKind; an invocation's failure leaves the handler as
+// typed, its message redacted and scrubbed of token shapes, its chain
+// kept for errors.Is and errors.As.
+type Error struct {
+	Kind Kind
+	msg  string
 	err  error
 }
 
-func (t *kindTag) Error() string { return t.err.Error() }
-func (t *kindTag) Unwrap() error { return t.err }
+func (e *Error) Error() string { return e.msg }
+func (e *Error) Unwrap() error { return e.err }
 
-func tagKind(kind errorKind, err error) error { return &kindTag{kind: kind, err: err} }
+// withKind marks err with the kind its maker knows, where no error value
+// in its chain says it. The message is unchanged.
+func withKind(kind Kind, err error) error { return &Error{Kind: kind, msg: err.Error(), err: err} }
 
 // classify names the kind of a step's error, the most specific first.
-func classify(err error) errorKind {
-	var tag *kindTag
+func classify(err error) Kind {
+	var marked *Error
 	var fe *secret.FieldError
 	var apiErr smithy.APIError
 	var netErr net.Error
 	switch {
-	case errors.As(err, &tag):
-		return tag.kind
+	case errors.As(err, &marked):
+		return marked.Kind
 	case errors.As(err, &fe):
-		return kindSecretFormat
+		return KindSecretFormat
 	case aiven.IsPolicy(err):
-		return kindConfig
+		return KindConfig
 	case aiven.IsUnauthorized(err):
-		return kindAivenUnauthorized
+		return KindAivenUnauthorized
 	case aiven.IsForbidden(err):
-		return kindAivenForbidden
+		return KindAivenForbidden
 	case aiven.Status(err) == 429:
-		return kindAivenRateLimited
+		return KindAivenRateLimited
 	case errors.As(err, &apiErr):
 		switch apiErr.ErrorCode() {
 		case "AccessDeniedException", "DecryptionFailure", "KMSAccessDeniedException",
 			"KMSDisabledException", "KMSInvalidStateException", "UnrecognizedClientException",
 			"InvalidSignatureException", "ExpiredTokenException":
-			return kindConfig
+			return KindConfig
 		case "InternalServiceError", "InternalFailure", "ServiceUnavailable",
 			"ThrottlingException", "TooManyRequestsException", "RequestTimeout", "RequestTimeoutException":
-			return kindTransient
+			return KindTransient
 		}
 		if apiErr.ErrorFault() == smithy.FaultServer {
-			return kindTransient
+			return KindTransient
 		}
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), aiven.IsAmbiguous(err),
 		aiven.Status(err) >= 500, errors.As(err, &netErr):
-		return kindTransient
+		return KindTransient
 	}
-	return kindRotation
+	return KindRotation
 }
 
-// typed is what Handle returns for a step's failure: err (already
-// redacted), under its kind's type, with token shapes scrubbed from the
-// message. kind comes from the error before redaction, whose chain a
-// redaction loses.
-func typed(kind errorKind, err error) error {
-	base := &rotationError{msg: scrubString(err.Error()), err: err}
-	switch kind {
-	case kindConfig:
-		return &ConfigError{base}
-	case kindSecretFormat:
-		return &SecretFormatError{base}
-	case kindNotRotationEnabled:
-		return &NotRotationEnabled{base}
-	case kindAivenUnauthorized:
-		return &AivenUnauthorized{base}
-	case kindAivenForbidden:
-		return &AivenForbidden{base}
-	case kindAivenRateLimited:
-		return &AivenRateLimited{base}
-	case kindTransient:
-		return &Transient{base}
-	case kindEventRejected:
-		return &EventRejected{base}
-	default:
-		return &RotationError{base}
-	}
+// typed is what an invocation returns for a failure: err (already
+// redacted) with its kind, token shapes scrubbed from the message. kind
+// comes from the error before redaction, whose chain a redaction loses.
+func typed(kind Kind, err error) *Error {
+	return &Error{Kind: kind, msg: scrub.String(err.Error()), err: err}
 }
 
-// errorTypeName is the errorType Lambda reports for a typed error.
-func errorTypeName(err error) string {
-	switch err.(type) {
-	case *ConfigError:
-		return "ConfigError"
-	case *SecretFormatError:
-		return "SecretFormatError"
-	case *NotRotationEnabled:
-		return "NotRotationEnabled"
-	case *AivenUnauthorized:
-		return "AivenUnauthorized"
-	case *AivenForbidden:
-		return "AivenForbidden"
-	case *AivenRateLimited:
-		return "AivenRateLimited"
-	case *Transient:
-		return "Transient"
-	case *EventRejected:
-		return "EventRejected"
-	default:
-		return "RotationError"
+// kindOfError is the kind an invocation's error is reported under.
+func kindOfError(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
 	}
+	return KindRotation
+}
+
+// LambdaError is err as the handler's outermost return gives it to
+// aws-lambda-go: an InvokeResponse_Error value, whose Type aws-lambda-go
+// reports as the errorType as it is (lambda/errors.go, lambdaErrorResponse:
+// only that value type, unwrapped, keeps its own type; any other error is
+// reported under its Go type's name). nil stays nil.
+func LambdaError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return messages.InvokeResponse_Error{Message: err.Error(), Type: string(kindOfError(err))}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
@@ -17,8 +18,14 @@ import (
 )
 
 // lambdaErrorType is the errorType aws-lambda-go reports for a handler's
-// error (lambda/errors.go: the type's name, the element's for a pointer).
+// error once the handler's outermost return converts it
+// (rotation.LambdaError): an InvokeResponse_Error value's own Type, else
+// the type's name, the element's for a pointer (lambda/errors.go).
 func lambdaErrorType(err error) string {
+	err = rotation.LambdaError(err)
+	if ive, ok := err.(messages.InvokeResponse_Error); ok {
+		return ive.Type
+	}
 	typ := reflect.TypeOf(err)
 	if typ.Kind() == reflect.Ptr {
 		typ = typ.Elem()

@@ -17,11 +17,12 @@ package rotation
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ import (
 
 	codegen "github.com/aiven/go-client-codegen"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/smithy-go"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
@@ -105,7 +107,7 @@ func newWorld(*testing.T) *world {
 
 func (w *world) rotator() *Rotator {
 	logger := slog.New(slog.NewJSONHandler(&w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := newRotator(w.cfg, w.store, func(_ string, token secret.Token) (tokenAPI, error) { return w.aivenFor(token.Reveal()), nil }, logger, metrics.New(&w.metricsOut))
+	r := newRotator(w.cfg, w.store, func(_ string, token secret.Token) (userAPI, error) { return w.aivenFor(token.Reveal()), nil }, logger, metrics.New(&w.metricsOut))
 	r.now = func() time.Time { return w.now }
 	return r
 }
@@ -197,13 +199,10 @@ func TestLambdaErrorTypes(t *testing.T) {
 			if err == nil {
 				t.Fatal("the invocation succeeded")
 			}
-			// aws-lambda-go's errorType: the type's name, the element's for a pointer.
-			typ := reflect.TypeOf(err)
-			if typ.Kind() == reflect.Ptr {
-				typ = typ.Elem()
-			}
-			if typ.Name() != tt.wantType || errorTypeName(err) != tt.wantType {
-				t.Errorf("errorType %q, log error_type %q, want %q (message %q)", typ.Name(), errorTypeName(err), tt.wantType, err)
+			// aws-lambda-go's errorType: an InvokeResponse_Error's own Type.
+			ive, ok := LambdaError(err).(messages.InvokeResponse_Error)
+			if !ok || ive.Type != tt.wantType || string(kindOfError(err)) != tt.wantType {
+				t.Errorf("errorType %q, log error_type %q, want %q (message %q)", ive.Type, kindOfError(err), tt.wantType, err)
 			}
 			if strings.Contains(err.Error(), rotationToken) || strings.Contains(w.logs.String(), rotationToken) {
 				t.Errorf("the RotationToken reached the error or the log: %q", err)
@@ -228,8 +227,8 @@ func TestTypedErrorKeepsMessageAndChain(t *testing.T) {
 	if err == nil || err.Error() != "createSecret: describe secret: boom" {
 		t.Fatalf("err = %v", err)
 	}
-	var re *RotationError
-	if !errors.As(err, &re) || !errors.Is(err, cause) {
+	var re *Error
+	if !errors.As(err, &re) || re.Kind != KindRotation || !errors.Is(err, cause) {
 		t.Fatalf("errors.As/Is do not see through %T", err)
 	}
 }
@@ -256,4 +255,31 @@ func TestRotatorLogsAreScrubbed(t *testing.T) {
 	if !strings.Contains(w.logs.String(), scrubbed) {
 		t.Fatalf("the step's failure was not logged:\n%s", w.logs.String())
 	}
+}
+
+const scrubbed = secret.Redacted
+
+// aivenShapedToken is a token as Aiven issues them: 372 characters of
+// standard base64, with "AVNU_" in front when avnu is set.
+func aivenShapedToken(t testing.TB, avnu bool) string {
+	t.Helper()
+	b := make([]byte, 279)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	tok := base64.StdEncoding.EncodeToString(b)
+	if avnu {
+		return "AVNU_" + tok
+	}
+	return tok
+}
+
+// leaks reports the first run of 16 or more characters of tok in out.
+func leaks(out, tok string) (string, bool) {
+	for i := 0; i+16 <= len(tok); i++ {
+		if strings.Contains(out, tok[i:i+16]) {
+			return tok[i : i+16], true
+		}
+	}
+	return "", false
 }

@@ -102,11 +102,8 @@ func (r *Rotator) proveNewToken(ctx context.Context, api countingAPI, v *secret.
 	if err != nil {
 		return nil, fmt.Errorf("list tokens to prove the pending token before AWSCURRENT moves to it: %w", explainAiven(err, pendingToken, "list"))
 	}
-	if v.Kind == secret.KindApplication {
-		own := listedAs(tokens, v.TokenPrefix)
-		if own == nil || own.ExpiryTime != nil && !own.ExpiryTime.After(r.now()) {
-			return nil, fmt.Errorf("the pending token %s is not a live token of the application user at Aiven: it was revoked or has expired since testSecret; AWSCURRENT was not moved: remove the AWSPENDING label from this version (aws secretsmanager update-secret-version-stage --version-stage AWSPENDING --remove-from-version-id <version>) and rotate again", v.TokenPrefix)
-		}
+	if err := api.provePending(v, tokens, r.now()); err != nil {
+		return nil, err
 	}
 	return tokens, nil
 }

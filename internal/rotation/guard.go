@@ -20,20 +20,20 @@ func (r *Rotator) guard(ctx context.Context, ev rotationEvent) (secretsmanager.D
 		return desc, false, fmt.Errorf("describe secret: %w", err)
 	}
 	if !desc.RotationEnabled {
-		return desc, false, tagKind(kindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation", desc.ARN))
+		return desc, false, withKind(KindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation", desc.ARN))
 	}
 	if err := rotatedByThisFunction(ctx, desc); err != nil {
-		return desc, false, tagKind(kindEventRejected, err)
+		return desc, false, withKind(KindEventRejected, err)
 	}
 	stages, ok := desc.Versions[ev.ClientRequestToken]
 	if !ok {
-		return desc, false, tagKind(kindEventRejected, fmt.Errorf("version %s is not a version of secret %s", ev.ClientRequestToken, desc.ARN))
+		return desc, false, withKind(KindEventRejected, fmt.Errorf("version %s is not a version of secret %s", ev.ClientRequestToken, desc.ARN))
 	}
 	if slices.Contains(stages, secretsmanager.StageCurrent) {
 		return desc, true, nil
 	}
 	if !slices.Contains(stages, secretsmanager.StagePending) {
-		return desc, false, tagKind(kindEventRejected, fmt.Errorf("version %s of secret %s is not staged as AWSPENDING", ev.ClientRequestToken, desc.ARN))
+		return desc, false, withKind(KindEventRejected, fmt.Errorf("version %s of secret %s is not staged as AWSPENDING", ev.ClientRequestToken, desc.ARN))
 	}
 	return desc, false, nil
 }

@@ -14,6 +14,9 @@ import (
 // names no token and turns a revocation into a silent 404; a longer one,
 // which may be the token itself) is never sent.
 
+// avnuPrefix begins the newer Aiven tokens.
+const avnuPrefix = "AVNU_"
+
 // checkPrefix says why p is not the shape of an Aiven token prefix; nil
 // when it is. Its error never quotes p.
 func checkPrefix(p string) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaservice"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/scrub"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
@@ -44,19 +45,6 @@ type secretStore interface {
 
 var _ secretStore = (*secretsmanager.Client)(nil)
 
-// tokenAPI is what the rotator needs of Aiven to manage one secret's
-// token. Each kind of token has its own implementation behind it
-// (openAiven picks it): the personal token, managing itself through the
-// Aiven user API, and the application token (application.go).
-type tokenAPI interface {
-	Me(ctx context.Context) (aiven.User, error)
-	ListTokens(ctx context.Context) ([]aiven.Token, error)
-	CreateToken(ctx context.Context, r aiven.CreateRequest) (aiven.NewToken, error)
-	RevokeToken(ctx context.Context, prefix string) (revoked bool, err error)
-}
-
-var _ tokenAPI = (*aiven.Client)(nil)
-
 // asyncInvoker queues an asynchronous invocation of a function
 // (lambdaservice.Client).
 type asyncInvoker interface {
@@ -65,15 +53,11 @@ type asyncInvoker interface {
 
 var _ asyncInvoker = (*lambdaservice.Client)(nil)
 
-// tokenAPIFor opens the Aiven API at baseURL with token. It must fail,
-// having sent nothing, when the configuration forbids baseURL.
-type tokenAPIFor func(baseURL string, token secret.Token) (tokenAPI, error)
-
 // Rotator handles Secrets Manager's rotation events.
 type Rotator struct {
 	cfg     Config
 	store   secretStore
-	aivenAt tokenAPIFor
+	aivenAt userAPIFor
 	// managerAt opens an application user's tokens with a manager's
 	// token (application.go).
 	managerAt managerFor
@@ -124,7 +108,7 @@ func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Write
 	// One transport for every client the rotator opens (a sweep opens one
 	// per secret): their connections are pooled once.
 	transport := aiven.NewTransport()
-	open := func(baseURL string, token secret.Token) (tokenAPI, error) {
+	open := func(baseURL string, token secret.Token) (userAPI, error) {
 		c, err := aiven.New(baseURL, token, aiven.Options{Policy: policy, Transport: transport})
 		if err != nil {
 			return nil, err
@@ -145,12 +129,12 @@ func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Write
 	return r, nil
 }
 
-func newRotator(cfg Config, store secretStore, open tokenAPIFor, logger *slog.Logger, m *metrics.Emitter) *Rotator {
+func newRotator(cfg Config, store secretStore, open userAPIFor, logger *slog.Logger, m *metrics.Emitter) *Rotator {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	// Every line the rotator writes passes the scrubber (scrub.go).
-	logger = slog.New(newScrubHandler(logger.Handler()))
+	logger = slog.New(scrub.NewHandler(logger.Handler()))
 	return &Rotator{cfg: cfg, store: store, aivenAt: open, log: logger, metrics: m, now: time.Now, noDeadlineTimeout: defaultNoDeadlineTimeout}
 }
 
@@ -167,13 +151,13 @@ type rotationEvent = events.SecretsManagerSecretRotationEvent
 func (r *Rotator) Handle(ctx context.Context, event json.RawMessage) error {
 	ev, err := decodeEvent(event)
 	if err != nil {
-		err = typed(kindEventRejected, err)
-		r.log.ErrorContext(ctx, "event rejected", "outcome", "rejected", "error_type", errorTypeName(err), "error", err.Error())
+		err = typed(KindEventRejected, err)
+		r.log.ErrorContext(ctx, "event rejected", "outcome", "rejected", "error_type", kindOfError(err), "error", err.Error())
 		return err
 	}
 	if _, ok := rotationSteps[ev.Step]; !ok {
-		err := typed(kindEventRejected, fmt.Errorf("unknown rotation step %q: expected %s, %s, %s or %s; nothing was done", clip(ev.Step, 40), StepCreate, StepSet, StepTest, StepFinish))
-		r.log.ErrorContext(ctx, "event rejected", "secret", ev.SecretID, "version", ev.ClientRequestToken, "outcome", "rejected", "error_type", errorTypeName(err), "error", err.Error())
+		err := typed(KindEventRejected, fmt.Errorf("unknown rotation step %q: expected %s, %s, %s or %s; nothing was done", clip(ev.Step, 40), StepCreate, StepSet, StepTest, StepFinish))
+		r.log.ErrorContext(ctx, "event rejected", "secret", ev.SecretID, "version", ev.ClientRequestToken, "outcome", "rejected", "error_type", kindOfError(err), "error", err.Error())
 		return err
 	}
 	inv := invocation{name: ev.Step, secretID: ev.SecretID, version: ev.ClientRequestToken, rotationToken: ev.RotationToken}

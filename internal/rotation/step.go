@@ -10,6 +10,7 @@ import (
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/scrub"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
@@ -165,7 +166,7 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 		defer cancel()
 		res, err = handle(ctx, &t)
 	} else {
-		err = tagKind(kindConfig, err)
+		err = withKind(KindConfig, err)
 	}
 	secrets := append([]secret.Token{secret.NewToken(inv.rotationToken)}, res.tokens...)
 	secrets = append(secrets, t.held...)
@@ -193,7 +194,7 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 		attrs = append(attrs, "notes", redactString(strings.Join(res.notes, "; "), secrets))
 	}
 	if err != nil {
-		r.log.ErrorContext(ctx, "step failed", append(attrs, "error_type", errorTypeName(err), "error", err.Error())...)
+		r.log.ErrorContext(ctx, "step failed", append(attrs, "error_type", kindOfError(err), "error", err.Error())...)
 	} else {
 		r.log.InfoContext(ctx, "step done", attrs...)
 	}
@@ -201,7 +202,7 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 	// hold the event's SecretId (the guard failed before DescribeSecret
 	// named the secret): scrubbed and clipped as the logger would.
 	if merr := r.metrics.Step(metrics.Step{
-		Name: inv.name, SecretARN: clip(scrubString(res.secretARN), maxSecretIDShown), Succeeded: err == nil, Duration: elapsed,
+		Name: inv.name, SecretARN: clip(scrub.String(res.secretARN), maxSecretIDShown), Succeeded: err == nil, Duration: elapsed,
 		TokensRevoked: t.revoked, OrphansRevoked: t.leftovers,
 		PreviousTokenUnknown:  res.previousTokenUnknown,
 		GraceRecordDistrusted: res.graceRecordDistrusted,
@@ -285,12 +286,7 @@ func (r *Rotator) openAiven(secretARN string, v *secret.Value, hold func(secret.
 	if err != nil {
 		return nil, fmt.Errorf("api_url: %w", err)
 	}
-	switch v.Kind {
-	case secret.KindApplication:
-		return r.openApplication(u.String(), secretARN, v, hold)
-	default: // personal; secret.Parse refuses any other kind
-		return r.aivenAt(u.String(), v.Token)
-	}
+	return kindOf(v).open(r, u.String(), secretARN, v, hold)
 }
 
 // currentVersion is the version that carries AWSCURRENT in versions

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/scrub"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
@@ -238,7 +239,7 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	res := sweptSecret{Secret: j.entry.ARN, Name: j.entry.Name, Outcome: sweptHealthy}
 	var held []secret.Token
 	fail := func(err error) sweptSecret {
-		res.Outcome, res.Error = sweptError, redactString(scrubString(err.Error()), held)
+		res.Outcome, res.Error = sweptError, redactString(scrub.String(err.Error()), held)
 		return res
 	}
 	if j.readErr != "" {
@@ -265,24 +266,18 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	var t tally
 	api := countingAPI{tokenAPI: opened, t: &t}
 
-	// Health: the listing, with the current token. An application token
-	// is listed with its manager's, so it proves itself with /v1/me first.
-	if v.Kind == secret.KindApplication {
-		if _, err := api.Me(ctx); aiven.IsUnauthorized(err) {
-			// Healed only for a user the manager binds to this secret:
-			// the rotation would refuse it, so the sweep starts none.
-			if app, ok := opened.(*applicationAPI); ok {
-				if _, err := app.tokens(ctx); err != nil {
-					return fail(fmt.Errorf("the current application token is dead (401), and no rotation is started to heal it: %w", err))
-				}
-			}
-			return r.heal(ctx, fs, j, res, dryRun, redactString(explainAiven(err, currentToken, "me").Error(), held))
-		} else if err != nil {
-			return fail(fmt.Errorf("ask /v1/me: %w", explainAiven(err, currentToken, "me")))
-		}
+	// Health: what the kind checks before the listing (an application
+	// token proves itself with /v1/me: its listing is the manager's).
+	switch h := api.health(ctx); {
+	case h.err != nil:
+		return fail(h.err)
+	case h.dead != nil && h.healable != nil:
+		return fail(fmt.Errorf("the current application token is dead (401), and no rotation is started to heal it: %w", h.healable))
+	case h.dead != nil:
+		return r.heal(ctx, fs, j, res, dryRun, redactString(h.dead.Error(), held))
 	}
 	tokens, err := api.ListTokens(ctx)
-	if v.Kind == secret.KindApplication && err != nil {
+	if !api.listedBySelf() && err != nil {
 		// Listed by the manager's token: a 401 here is the manager's, said
 		// so by its own explanation, not the application token's.
 		return fail(fmt.Errorf("list the application user's tokens: %w", err))
@@ -297,10 +292,8 @@ func (r *Rotator) sweepSecret(ctx context.Context, fs fleetStore, j sweepJob, dr
 	}
 	// Ages by Aiven's clock, which decides expiry.
 	now := r.now()
-	if c, ok := opened.(interface{ ServerTime() (time.Time, bool) }); ok {
-		if at, ok := c.ServerTime(); ok {
-			now = at
-		}
+	if at, ok := api.ServerTime(); ok {
+		now = at
 	}
 	var current *aiven.Token
 	// The current token: the caller's own (a personal token's listing
@@ -466,7 +459,7 @@ func startRotation(ctx context.Context, fs fleetStore, j sweepJob, res *sweptSec
 func (r *Rotator) heal(ctx context.Context, fs fleetStore, j sweepJob, res sweptSecret, dryRun bool, why string) sweptSecret {
 	res.Outcome, res.Error = sweptTokenInvalid, why
 	if err := startRotation(ctx, fs, j, &res, dryRun); err != nil {
-		res.Error = why + "; starting a rotation to heal it failed too: " + scrubString(err.Error())
+		res.Error = why + "; starting a rotation to heal it failed too: " + scrub.String(err.Error())
 	} else if res.RotationStarted != "" {
 		res.Outcome = sweptHealed
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
@@ -153,15 +152,7 @@ func (s sweptSecret) needsAttention() bool {
 // token.
 func principalOf(j sweepJob) string {
 	if v := j.parsed; v != nil {
-		if v.Kind == secret.KindApplication && v.ManagerSecretID != "" {
-			// One manager named by its ARN in one value and by its name
-			// in another is still one principal.
-			id := v.ManagerSecretID
-			if name := secret.NameFromARN(id); strings.HasPrefix(id, "arn:") && name != "" {
-				id = name
-			}
-			return "manager:" + id
-		}
+		return kindOf(v).principal(v, j.entry.ARN)
 	}
 	return "secret:" + j.entry.ARN
 }

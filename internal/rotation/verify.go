@@ -58,21 +58,12 @@ func (r *Rotator) testCurrent(ctx context.Context, in stepInput) (res result, er
 	if err := r.checkExpiry(current, "current"); err != nil {
 		return res, err
 	}
-	if current.Kind == secret.KindApplication {
-		if err := testCurrentApplication(ctx, in, current); err != nil {
-			return res, err
-		}
-		res.outcome = "configuration_test_passed"
-		return res, nil
-	}
-	_, me, err := whoAmI(ctx, in, current, currentToken)
+	api, err := in.aiven(current)
 	if err != nil {
 		return res, err
 	}
-	if current.User != "" || current.UserID != "" {
-		if err := samePrincipal(me, current); err != nil {
-			return res, fmt.Errorf("the current token %w, as the secret says", err)
-		}
+	if err := api.testCurrent(ctx, current); err != nil {
+		return res, err
 	}
 	res.outcome = "configuration_test_passed"
 	return res, nil

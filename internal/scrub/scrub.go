@@ -1,4 +1,10 @@
-package rotation
+// Package scrub is the function's output boundary's own defence of rule
+// I4 (docs/rotation.md): whatever produced a log line or an action's
+// result (our code, the AWS SDK, go-client-codegen, a proxy's body quoted
+// in an error), anything shaped like an Aiven token is cut by secret.Scrub
+// before it leaves. The steps' redaction only knows the values a step
+// holds; this knows their shape.
+package scrub
 
 import (
 	"bytes"
@@ -11,39 +17,30 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
-// The scrubber is the logging boundary's own defence of rule I4: whatever
-// produced a log line (our code, the AWS SDK, go-client-codegen, a proxy's
-// body quoted in an error), anything shaped like an Aiven token is cut by
-// secret.Scrub before the line is written. redact only knows the values a
-// step holds; this knows their shape.
-const (
-	avnuPrefix = "AVNU_"
-	scrubbed   = secret.Redacted
-)
 
-// scrubHandler wraps a slog.Handler and scrubs the message, every attribute
+// handler wraps a slog.Handler and scrubs the message, every attribute
 // key and string value, group by group, after resolving LogValuers, and
 // the text of errors, Stringers and other values as the handler would
 // print them.
-type scrubHandler struct{ next slog.Handler }
+type handler struct{ next slog.Handler }
 
-var _ slog.Handler = scrubHandler{}
+var _ slog.Handler = handler{}
 
-// newScrubHandler wraps next; wrapping an already wrapped handler returns
+// NewHandler wraps next; wrapping an already wrapped handler returns
 // it as it is.
-func newScrubHandler(next slog.Handler) slog.Handler {
-	if h, ok := next.(scrubHandler); ok {
+func NewHandler(next slog.Handler) slog.Handler {
+	if h, ok := next.(handler); ok {
 		return h
 	}
-	return scrubHandler{next: next}
+	return handler{next: next}
 }
 
-func (h scrubHandler) Enabled(ctx context.Context, l slog.Level) bool {
+func (h handler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.next.Enabled(ctx, l)
 }
 
-func (h scrubHandler) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, scrubString(r.Message), r.PC)
+func (h handler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, String(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(scrubAttr(a))
 		return true
@@ -51,12 +48,12 @@ func (h scrubHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.next.Handle(ctx, out)
 }
 
-func (h scrubHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return scrubHandler{next: h.next.WithAttrs(scrubAttrs(attrs))}
+func (h handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return handler{next: h.next.WithAttrs(scrubAttrs(attrs))}
 }
 
-func (h scrubHandler) WithGroup(name string) slog.Handler {
-	return scrubHandler{next: h.next.WithGroup(scrubString(name))}
+func (h handler) WithGroup(name string) slog.Handler {
+	return handler{next: h.next.WithGroup(String(name))}
 }
 
 func scrubAttrs(as []slog.Attr) []slog.Attr {
@@ -68,11 +65,11 @@ func scrubAttrs(as []slog.Attr) []slog.Attr {
 }
 
 func scrubAttr(a slog.Attr) slog.Attr {
-	a.Key = scrubString(a.Key)
+	a.Key = String(a.Key)
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		a.Value = slog.StringValue(scrubString(v.String()))
+		a.Value = slog.StringValue(String(v.String()))
 	case slog.KindGroup:
 		a.Value = slog.GroupValue(scrubAttrs(v.Group())...)
 	case slog.KindAny:
@@ -98,30 +95,31 @@ func scrubAny(v slog.Value) slog.Value {
 	case []byte:
 		return changedOr(v, string(x))
 	default:
-		if b, err := json.Marshal(x); err != nil || scrubString(string(b)) != string(b) {
-			return slog.StringValue(scrubString(fmt.Sprintf("%+v", x)))
+		if b, err := json.Marshal(x); err != nil || String(string(b)) != string(b) {
+			return slog.StringValue(String(fmt.Sprintf("%+v", x)))
 		}
 		return changedOr(v, fmt.Sprintf("%+v", x))
 	}
 }
 
 func changedOr(v slog.Value, text string) slog.Value {
-	if clean := scrubString(text); clean != text {
+	if clean := String(text); clean != text {
 		return slog.StringValue(clean)
 	}
 	return v
 }
 
-// scrubString cuts every token-shaped run out of s (secret.Scrub).
-func scrubString(s string) string { return secret.Scrub(s) }
+// String cuts every token-shaped run out of s (secret.Scrub).
+// String is s with every token shape cut.
+func String(s string) string { return secret.Scrub(s) }
 
-// scrubResult is an action's result as it leaves the function, for the
+// Result is an action's result as it leaves the function, for the
 // person or tool that invoked it (`aws lambda invoke` prints it): its
 // JSON, with every member name and every string scrubbed as a log line's
-// are (scrubString). Structure, member order and numbers are kept. It is
+// are (String). Structure, member order and numbers are kept. It is
 // applied once, where Serve returns, so that no field of any action's
 // result (the sweep's, its dry run's, rotate's) can escape the rule.
-func scrubResult(v any) (json.RawMessage, error) {
+func Result(v any) (json.RawMessage, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -158,7 +156,7 @@ func scrubJSONValue(dec *json.Decoder, out *bytes.Buffer) error {
 				if !ok {
 					return fmt.Errorf("result: a member name of type %T", key)
 				}
-				writeJSONString(out, scrubString(name))
+				writeJSONString(out, String(name))
 				out.WriteByte(':')
 			}
 			if err := scrubJSONValue(dec, out); err != nil {
@@ -171,7 +169,7 @@ func scrubJSONValue(dec *json.Decoder, out *bytes.Buffer) error {
 		}
 		out.WriteByte(byte(end.(json.Delim)))
 	case string:
-		writeJSONString(out, scrubString(t))
+		writeJSONString(out, String(t))
 	case json.Number:
 		out.WriteString(t.String())
 	case bool:

@@ -1,0 +1,117 @@
+package rotation
+
+// Token kinds. A secret holds one kind of Aiven token, named by its
+// value's "kind": a personal token (personal.go), which manages itself
+// through the Aiven user API, or an application user's token
+// (application.go), whose tokens a manager's token lists, creates and
+// revokes. The steps and the sweep work through tokenAPI and never ask
+// which kind they hold. A new kind is one file with a tokenKind and a
+// tokenAPI, and one entry in kinds (docs/ARCHITECTURE.md, "A new token
+// kind").
+
+import (
+	"context"
+	"time"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+)
+
+// tokenKind is one kind of token, before any value of it is opened.
+type tokenKind interface {
+	// check names the first field a value of this kind lacks or has
+	// malformed; it runs before any call is made with the value.
+	check(v *secret.Value) error
+	// open is the tokenAPI that manages v's tokens at base (the value's
+	// api_url, already checked), for the secret secretARN. It sends
+	// nothing. hold receives every other token it reads, for redaction.
+	open(r *Rotator, base, secretARN string, v *secret.Value, hold func(secret.Token)) (tokenAPI, error)
+	// principal names who makes the Aiven calls of v's tokens: the sweep
+	// runs only a few secrets of one principal at a time.
+	principal(v *secret.Value, secretARN string) string
+}
+
+// kinds are the token kinds, by the value's "kind".
+var kinds = map[string]tokenKind{
+	secret.KindPersonal:    personalKind{},
+	secret.KindApplication: applicationKind{},
+}
+
+// kindOf is v's kind. secret.Parse accepts only the names in kinds, and
+// fills in "personal" when a value names none.
+func kindOf(v *secret.Value) tokenKind {
+	if k, ok := kinds[v.Kind]; ok {
+		return k
+	}
+	return personalKind{}
+}
+
+// tokenAPI is one secret's tokens at Aiven, opened for one of its values
+// (openAiven): the four token calls, Aiven's clock, and what a kind
+// decides for itself.
+type tokenAPI interface {
+	userAPI
+	// ServerTime is Aiven's clock, from the answers so far.
+	ServerTime() (time.Time, bool)
+	// principal is whom the next token is made for, proven for the
+	// current value when the kind can (createSecret).
+	principal(ctx context.Context, current *secret.Value) (aiven.User, error)
+	// previous is the token the next one replaces, from the listing
+	// (createSecret).
+	previous(ctx context.Context, current *secret.Value, tokens []aiven.Token, at where) (previous, error)
+	// provePending fails when the listing, made with this API before
+	// AWSCURRENT moves, does not prove the pending value's token alive
+	// (finishSecret).
+	provePending(v *secret.Value, tokens []aiven.Token, now time.Time) error
+	// testCurrent is the configuration test of the current value.
+	testCurrent(ctx context.Context, current *secret.Value) error
+	// health is the sweep's check of the current token before it lists
+	// the tokens (sweptHealth).
+	health(ctx context.Context) health
+	// listedBySelf: the listing is made with the value's own token, so a
+	// 401 on it means that token is dead.
+	listedBySelf() bool
+	// binding is the manager's binding the API was opened under: the
+	// ceiling of a healed token's restrictions; nil for none.
+	binding() *secret.Binding
+}
+
+// where names a step's invocation, for the log lines a kind writes.
+type where struct {
+	step, secretARN, version string
+}
+
+// health is what a kind says of its current token before the listing.
+type health struct {
+	// dead: Aiven refuses the token (401); why says so.
+	dead error
+	// healable: a rotation would replace a dead token (nil), or why not.
+	healable error
+	// err: the check itself failed.
+	err error
+}
+
+// userAPI is Aiven as one token sees it: the Aiven client.
+type userAPI interface {
+	Me(ctx context.Context) (aiven.User, error)
+	ListTokens(ctx context.Context) ([]aiven.Token, error)
+	CreateToken(ctx context.Context, r aiven.CreateRequest) (aiven.NewToken, error)
+	RevokeToken(ctx context.Context, prefix string) (revoked bool, err error)
+}
+
+var _ userAPI = (*aiven.Client)(nil)
+
+// userAPIFor opens the Aiven API at baseURL with token. It must fail,
+// having sent nothing, when the configuration forbids baseURL.
+type userAPIFor func(baseURL string, token secret.Token) (userAPI, error)
+
+// serverClock is a client that knows Aiven's clock from its answers.
+type serverClock interface{ ServerTime() (time.Time, bool) }
+
+// clockOf is c's Aiven clock, when c has one and knows it.
+func clockOf(c any) (time.Time, bool) {
+	if sc, ok := c.(serverClock); ok && c != nil {
+		return sc.ServerTime()
+	}
+	return time.Time{}, false
+}
