@@ -1,7 +1,8 @@
 // Command rotator is the Lambda function Secrets Manager invokes to rotate
 // an Aiven token. It only wires: configuration from the environment, the
 // AWS SDK and Aiven clients, and lambda.Start. The logic is in
-// internal/rotation.
+// internal/fleet (the handler, the sweep, on-demand rotation) and
+// internal/rotation (the four steps).
 package main
 
 import (
@@ -12,7 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/fleet"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/runtimeapi"
 )
 
@@ -33,10 +34,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	r, err := rotation.NewFromEnv(os.Getenv, awsCfg, lambdacontext.NewLogger(), os.Stdout)
+	f, err := fleet.NewFromEnv(os.Getenv, awsCfg, lambdacontext.NewLogger(), os.Stdout)
 	if err != nil {
 		return err
 	}
-	lambda.Start(r.Serve)
+	lambda.Start(f.Serve)
 	return nil
 }

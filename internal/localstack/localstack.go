@@ -20,14 +20,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aivenemulator"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/faults"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/fleet"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaruntime"
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/rotation"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/smemulator"
 )
 
@@ -235,11 +236,26 @@ func (s *Stack) rotator(ctx context.Context, cfg Config) (smemulator.Invoker, er
 		s.closers = append(s.closers, fn.Close)
 		return fn, nil
 	}
-	r, err := rotation.NewFromEnv(s.RotatorEnv().Get, s.AWSConfig(), slog.New(slog.NewJSONHandler(logOut, nil)), logOut)
+	f, err := fleet.NewFromEnv(s.RotatorEnv().Get, s.AWSConfig(), slog.New(slog.NewJSONHandler(logOut, nil)), logOut)
 	if err != nil {
 		return nil, err
 	}
-	return lambda.NewHandler(r.Serve), nil
+	return inProcess{lambda.NewHandler(f.Serve)}, nil
+}
+
+// inProcess is the function run in process by aws-lambda-go's handler
+// machinery, its errors as the Runtime API path reports them
+// (lambdaruntime.FunctionError): the handler returns aws-lambda-go's
+// InvokeResponse_Error, whose own Error() is Go syntax, not the message.
+type inProcess struct{ h lambda.Handler }
+
+func (p inProcess) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := p.h.Invoke(ctx, payload)
+	var ive messages.InvokeResponse_Error
+	if errors.As(err, &ive) {
+		return out, &lambdaruntime.FunctionError{Message: ive.Message, Type: ive.Type}
+	}
+	return out, err
 }
 
 func (s *Stack) serve(ln net.Listener, h http.Handler) {

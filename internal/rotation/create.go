@@ -18,39 +18,22 @@ import (
 const maxCreateAttempts = 3
 
 // createSecret creates the new token and stores it as the AWSPENDING
-// version (rotation.md, "createSecret"). Run again, it finds the pending
-// value and stops; interrupted, its token is found by marker and revoked
-// (by finishSecret, or by a createSecret run once it is older than
-// orphanAge).
+// version (docs/rotation.md, "createSecret"). Run again, it finds the
+// pending value and stops; interrupted, its token is found by marker and
+// revoked (by finishSecret, or by a createSecret run once it is older
+// than orphanAge).
 func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, err error) {
 	arn, ev := in.desc.ARN, in.ev
-	current, err := r.readVersion(ctx, arn, "", secretsmanager.StageCurrent, "AWSCURRENT")
+	current, grace, err := r.readCurrent(ctx, arn, &res)
 	if err != nil {
 		return res, err
 	}
-	res.heldToken(current.Token)
-	grace, err := r.graceFor(current)
-	if err != nil {
-		return res, fmt.Errorf("AWSCURRENT: %w", err)
-	}
-	if _, err := r.rotateBeforeFor(current); err != nil {
-		return res, fmt.Errorf("AWSCURRENT: %w", err)
-	}
-
-	_, err = r.store.GetValue(ctx, arn, ev.ClientRequestToken, secretsmanager.StagePending)
-	switch {
-	case err == nil:
+	if stored, err := r.pendingStored(ctx, in); stored || err != nil {
 		res.outcome = "already_created"
-		return res, nil
-	case !hasNoValue(err):
-		return res, fmt.Errorf("read the pending version: %w", err)
-	}
-
-	marker, err := secret.NewMarker(arn, ev.ClientRequestToken)
-	if err != nil {
 		return res, err
 	}
-	if marker, err = marker.ForAttempt(newAttemptID()); err != nil {
+	marker, err := newMarker(arn, ev.ClientRequestToken)
+	if err != nil {
 		return res, err
 	}
 	api, me, err := tokensOf(ctx, in, current)
@@ -61,36 +44,107 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 	if err != nil {
 		return res, explainAiven(err, currentToken, "list")
 	}
-
 	prev, err := api.previous(ctx, current, tokens, where{step: ev.Step, secretARN: arn, version: ev.ClientRequestToken})
 	if err != nil {
 		return res, err
 	}
 	res.previousTokenPrefix, res.previousTokenUnknown = prev.prefix, prev.prefix == "" && !prev.dead
 	res.notes = append(res.notes, prev.notes...)
-
-	spared, err := r.revokeOrphans(ctx, api, tokens, marker)
+	if err := r.clearLeftovers(ctx, in, api, &res, current, tokens, marker, prev.prefix); err != nil {
+		return res, err
+	}
+	created, err := mint(ctx, api, &res, current, prev, marker)
 	if err != nil {
 		return res, err
+	}
+	// This step alone decides the prefix finishSecret revokes.
+	next := current.Next(secret.Issued{
+		Token: created.FullToken, TokenPrefix: created.Prefix, PreviousTokenPrefix: prev.prefix,
+		User: me.Email, UserID: me.UserID,
+		ExpiryTime: rfc3339(created.ExpiryTime), CreatedAt: rfc3339(&created.CreateTime),
+	})
+	value, err := r.withGraceRecord(next, prev.prefix, grace).Marshal()
+	if err != nil {
+		return res, compensate(ctx, api, created.Prefix, fmt.Errorf("build the pending version: %w", err))
+	}
+	return r.storePending(ctx, in, api, res, value, created.Prefix)
+}
+
+// readCurrent reads and checks the AWSCURRENT value createSecret
+// replaces, and its grace.
+func (r *Rotator) readCurrent(ctx context.Context, arn string, res *result) (*secret.Value, time.Duration, error) {
+	current, err := r.readVersion(ctx, arn, "", secretsmanager.StageCurrent, "AWSCURRENT")
+	if err != nil {
+		return nil, 0, err
+	}
+	res.heldToken(current.Token)
+	grace, err := r.graceFor(current)
+	if err != nil {
+		return nil, 0, fmt.Errorf("AWSCURRENT: %w", err)
+	}
+	if _, err := r.rotateBeforeFor(current); err != nil {
+		return nil, 0, fmt.Errorf("AWSCURRENT: %w", err)
+	}
+	return current, grace, nil
+}
+
+// pendingStored says whether the event's version already holds a value:
+// a createSecret before this one stored it.
+func (r *Rotator) pendingStored(ctx context.Context, in stepInput) (bool, error) {
+	_, err := r.store.GetValue(ctx, in.desc.ARN, in.ev.ClientRequestToken, secretsmanager.StagePending)
+	switch {
+	case err == nil:
+		return true, nil
+	case !hasNoValue(err):
+		return false, fmt.Errorf("read the pending version: %w", err)
+	}
+	return false, nil
+}
+
+// newMarker is the marker of this invocation's tokens: the secret, the
+// version, and an attempt id of its own.
+func newMarker(arn, version string) (secret.Marker, error) {
+	marker, err := secret.NewMarker(arn, version)
+	if err != nil {
+		return marker, err
+	}
+	return marker.ForAttempt(newAttemptID())
+}
+
+// clearLeftovers revokes, before a new token is made, what earlier
+// attempts and rotations left: this version's orphans, the tokens of
+// rotations that can no longer finish, and the previous token kept for a
+// grace period, so that the secret never holds more than two live
+// tokens. keep is the current token's prefix.
+func (r *Rotator) clearLeftovers(ctx context.Context, in stepInput, api countingAPI, res *result, current *secret.Value, tokens []aiven.Token, marker secret.Marker, keep string) error {
+	spared, err := r.revokeOrphans(ctx, api, tokens, marker)
+	if err != nil {
+		return err
 	}
 	if spared > 0 {
 		res.note("kept %d token(s) with this version's marker younger than %s: a concurrent createSecret may still store one; finishSecret revokes the others", spared, orphanAge)
 	}
-	abandoned, err := revokeAbandoned(ctx, api, tokens, in.desc, ev.ClientRequestToken, current, prev.prefix)
+	abandoned, err := revokeAbandoned(ctx, api, tokens, in.desc, in.ev.ClientRequestToken, current, keep)
 	if err != nil {
-		return res, err
+		return err
 	}
 	if abandoned > 0 {
 		res.note("revoked %d token(s) of rotations that can no longer finish (their versions are neither pending nor current): a secret holds at most two live tokens", abandoned)
 	}
-	graced, err := r.revokeGraced(ctx, api, &res, current, arn, currentVersion(in.desc.Versions), prev.prefix, tokens)
+	graced, err := r.revokeGraced(ctx, api, res, current, in.desc.ARN, secretsmanager.CurrentVersion(in.desc.Versions), keep, tokens)
 	if err != nil {
-		return res, err
+		return err
 	}
 	if graced != "" {
 		res.note("revoked %s, the token kept for a grace period since the last rotation: a secret holds at most two live tokens", graced)
 	}
+	return nil
+}
 
+// mint creates the new token with the replaced token's settings, narrowed
+// by the value's (newTokenRequest), reconciled by marker after an
+// ambiguous answer (createReconciled).
+func mint(ctx context.Context, api countingAPI, res *result, current *secret.Value, prev previous, marker secret.Marker) (aiven.NewToken, error) {
 	req, narrowed := newTokenRequest(current, prev.listed, api.binding(), marker)
 	res.notes = append(res.notes, narrowed...)
 	created, ambiguous, err := createReconciled(ctx, api, req, marker)
@@ -98,36 +152,29 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 		res.note("create attempt %d ended ambiguously; reconciled by this invocation's marker", n)
 	}
 	if err != nil {
-		return res, err
+		return created, err
 	}
 	res.heldToken(created.FullToken)
 	res.tokenPrefix = created.Prefix
+	return created, nil
+}
 
-	// This step alone decides the prefix finishSecret revokes.
-	next := current.Next(secret.Issued{
-		Token: created.FullToken, TokenPrefix: created.Prefix, PreviousTokenPrefix: prev.prefix,
-		User: me.Email, UserID: me.UserID,
-		ExpiryTime: rfc3339(created.ExpiryTime), CreatedAt: rfc3339(&created.CreateTime),
-	})
-	next = r.withGraceRecord(next, prev.prefix, grace)
-	value, err := next.Marshal()
-	if err != nil {
-		return res, compensate(ctx, api, created.Prefix, fmt.Errorf("build the pending version: %w", err))
-	}
-
+// storePending stores value as the pending version. The SDK retries the
+// Put (idempotent with this ClientRequestToken); the new token, prefix,
+// is revoked only when Secrets Manager shows the Put did not land. When
+// the deadline is what failed the Put, the check and the revocation run
+// detached from it, within part of the safety margin: on the expired
+// context they could not run at all.
+func (r *Rotator) storePending(ctx context.Context, in stepInput, api countingAPI, res result, value, prefix string) (result, error) {
+	arn, ev := in.desc.ARN, in.ev
 	putErr := r.store.PutPending(ctx, arn, ev.ClientRequestToken, value, ev.RotationToken)
 	if putErr == nil {
 		res.outcome = "created"
 		return res, nil
 	}
-	// The SDK has retried the Put (idempotent with this ClientRequestToken).
-	// Revoke only when Secrets Manager shows it did not land. When the
-	// deadline is what failed the Put, the check and the revocation run
-	// detached from it, within part of the safety margin: on the expired
-	// context they could not run at all.
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
-		ctx, cancel = r.cleanupContext(ctx)
+		ctx, cancel = r.CleanupContext(ctx)
 		defer cancel()
 		res.note("the step's deadline passed during PutSecretValue: checked and cleaned up within the safety margin")
 	}
@@ -139,16 +186,16 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 		return res, nil
 	case getErr == nil:
 		// Another invocation stored its own token first: ours is surplus.
-		if _, err := api.RevokeToken(ctx, created.Prefix); err != nil {
-			return res, fmt.Errorf("another invocation stored the pending version; revoking this one's surplus token %s: %w", created.Prefix, explainAiven(err, currentToken, "revoke"))
+		if _, err := api.RevokeToken(ctx, prefix); err != nil {
+			return res, fmt.Errorf("another invocation stored the pending version; revoking this one's surplus token %s: %w", prefix, explainAiven(err, currentToken, "revoke"))
 		}
 		res.outcome = "already_created"
 		return res, nil
 	case hasNoValue(getErr):
-		return res, compensate(ctx, api, created.Prefix, fmt.Errorf("store pending version: %w", putErr))
+		return res, compensate(ctx, api, prefix, fmt.Errorf("store pending version: %w", putErr))
 	default:
 		// Unknown: the token stays; a retry finds it by its marker.
-		return res, fmt.Errorf("store pending version: %w; whether it was stored is unknown (%v), so token %s was kept: a retry of this rotation revokes it by its marker", putErr, getErr, created.Prefix)
+		return res, fmt.Errorf("store pending version: %w; whether it was stored is unknown (%v), so token %s was kept: a retry of this rotation revokes it by its marker", putErr, getErr, prefix)
 	}
 }
 
@@ -258,10 +305,10 @@ func newAttemptID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// cleanupContext is ctx detached from its cancellation, with half the
+// CleanupContext is ctx detached from its cancellation, with half the
 // safety margin past ctx's own deadline: time to check and revoke after
 // the step's deadline passed, still before the invocation's.
-func (r *Rotator) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+func (r *Rotator) CleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	budget := r.cfg.SafetyMargin / 2
 	end := time.Now().Add(budget)
 	if d, ok := ctx.Deadline(); ok {

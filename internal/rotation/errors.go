@@ -8,10 +8,10 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
-// parseValue parses a secret value and checks that it has the fields its
+// ParseValue parses a secret value and checks that it has the fields its
 // kind needs. what names the version in errors ("AWSCURRENT", "the
 // pending version").
-func parseValue(s, what string) (*secret.Value, error) {
+func ParseValue(s, what string) (*secret.Value, error) {
 	v, err := secret.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)

@@ -58,12 +58,12 @@ type Error struct {
 func (e *Error) Error() string { return e.msg }
 func (e *Error) Unwrap() error { return e.err }
 
-// withKind marks err with the kind its maker knows, where no error value
+// WithKind marks err with the kind its maker knows, where no error value
 // in its chain says it. The message is unchanged.
-func withKind(kind Kind, err error) error { return &Error{Kind: kind, msg: err.Error(), err: err} }
+func WithKind(kind Kind, err error) error { return &Error{Kind: kind, msg: err.Error(), err: err} }
 
-// classify names the kind of a step's error, the most specific first.
-func classify(err error) Kind {
+// Classify names the kind of a step's error, the most specific first.
+func Classify(err error) Kind {
 	var marked *Error
 	var fe *secret.FieldError
 	var apiErr smithy.APIError
@@ -103,10 +103,10 @@ func classify(err error) Kind {
 	return KindRotation
 }
 
-// typed is what an invocation returns for a failure: err (already
+// Typed is what an invocation returns for a failure: err (already
 // redacted) with its kind, token shapes scrubbed from the message. kind
 // comes from the error before redaction, whose chain a redaction loses.
-func typed(kind Kind, err error) *Error {
+func Typed(kind Kind, err error) *Error {
 	return &Error{Kind: kind, msg: scrub.String(err.Error()), err: err}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
 // finishSecret promotes the version to AWSCURRENT, then revokes the token
@@ -37,7 +38,7 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 	if err != nil {
 		return res, err
 	}
-	from := currentVersion(in.desc.Versions)
+	from := secretsmanager.CurrentVersion(in.desc.Versions)
 	// The listing the sweep needs, made before AWSCURRENT moves, proves
 	// the new token still works (I1); it also shows the version's marker.
 	tokens, err := r.proveNewToken(ctx, api, v, from != version)
@@ -78,7 +79,7 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 		keepPrefix:  v.TokenPrefix,
 		gracePrefix: gracePrefix,
 		ownVersion:  version,
-		pending:     pendingVersions(in.desc.Versions),
+		pending:     secretsmanager.PendingVersions(in.desc.Versions),
 		now:         r.now(),
 		minStaleAge: staleAge,
 	}

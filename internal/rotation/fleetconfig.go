@@ -106,14 +106,17 @@ func (f FleetConfig) rotateBeforeExpiry() time.Duration {
 	return f.RotateBeforeExpiry
 }
 
-func (f FleetConfig) stuckRotationAfter() time.Duration {
+// StuckAfter is how old a pending version must be for the sweep to take
+// its rotation for stuck.
+func (f FleetConfig) StuckAfter() time.Duration {
 	if f.StuckRotationAfter <= 0 {
 		return DefaultStuckRotationAfter
 	}
 	return f.StuckRotationAfter
 }
 
-func (f FleetConfig) sweepConcurrency() int {
+// Concurrency is how many secrets the sweep works on at once.
+func (f FleetConfig) Concurrency() int {
 	if f.SweepConcurrency <= 0 {
 		return DefaultSweepConcurrency
 	}

@@ -20,34 +20,22 @@ func (r *Rotator) guard(ctx context.Context, ev rotationEvent) (secretsmanager.D
 		return desc, false, fmt.Errorf("describe secret: %w", err)
 	}
 	if !desc.RotationEnabled {
-		return desc, false, withKind(KindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation", desc.ARN))
+		return desc, false, WithKind(KindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation", desc.ARN))
 	}
 	if err := rotatedByThisFunction(ctx, desc); err != nil {
-		return desc, false, withKind(KindEventRejected, err)
+		return desc, false, WithKind(KindEventRejected, err)
 	}
 	stages, ok := desc.Versions[ev.ClientRequestToken]
 	if !ok {
-		return desc, false, withKind(KindEventRejected, fmt.Errorf("version %s is not a version of secret %s", ev.ClientRequestToken, desc.ARN))
+		return desc, false, WithKind(KindEventRejected, fmt.Errorf("version %s is not a version of secret %s", ev.ClientRequestToken, desc.ARN))
 	}
 	if slices.Contains(stages, secretsmanager.StageCurrent) {
 		return desc, true, nil
 	}
 	if !slices.Contains(stages, secretsmanager.StagePending) {
-		return desc, false, withKind(KindEventRejected, fmt.Errorf("version %s of secret %s is not staged as AWSPENDING", ev.ClientRequestToken, desc.ARN))
+		return desc, false, WithKind(KindEventRejected, fmt.Errorf("version %s of secret %s is not staged as AWSPENDING", ev.ClientRequestToken, desc.ARN))
 	}
 	return desc, false, nil
-}
-
-// pendingVersions are the versions that carry AWSPENDING: a rotation in
-// progress, whose token a sweep must spare.
-func pendingVersions(versions map[string][]string) map[string]bool {
-	out := map[string]bool{}
-	for id, stages := range versions {
-		if slices.Contains(stages, secretsmanager.StagePending) {
-			out[id] = true
-		}
-	}
-	return out
 }
 
 // rotatedByThisFunction refuses a secret whose rotation function is not

@@ -37,6 +37,11 @@ var kinds = map[string]tokenKind{
 	secret.KindApplication: applicationKind{},
 }
 
+// PrincipalOf names who makes the Aiven calls of v's tokens, for the
+// secret secretARN (its kind decides): the sweep runs only a few secrets
+// of one principal at a time.
+func PrincipalOf(v *secret.Value, secretARN string) string { return kindOf(v).principal(v, secretARN) }
+
 // kindOf is v's kind. secret.Parse accepts only the names in kinds, and
 // fills in "personal" when a value names none.
 func kindOf(v *secret.Value) tokenKind {

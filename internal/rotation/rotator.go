@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/lambdaservice"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/scrub"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
@@ -45,14 +44,6 @@ type secretStore interface {
 
 var _ secretStore = (*secretsmanager.Client)(nil)
 
-// asyncInvoker queues an asynchronous invocation of a function
-// (lambdaservice.Client).
-type asyncInvoker interface {
-	InvokeAsync(ctx context.Context, functionARN string, payload []byte) error
-}
-
-var _ asyncInvoker = (*lambdaservice.Client)(nil)
-
 // Rotator handles Secrets Manager's rotation events.
 type Rotator struct {
 	cfg     Config
@@ -64,9 +55,6 @@ type Rotator struct {
 	log       *slog.Logger
 	metrics   *metrics.Emitter
 	now       func() time.Time
-	// invoker queues a follow-up invocation of this function (a sweep it
-	// had no time to finish); nil: none is queued.
-	invoker asyncInvoker
 	// noDeadlineTimeout bounds an invocation whose context has no deadline
 	// (defaultNoDeadlineTimeout; tests shorten it).
 	noDeadlineTimeout time.Duration
@@ -116,9 +104,6 @@ func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Write
 		return c, nil
 	}
 	r := newRotator(cfg, store, open, logger, metrics.New(metricsOut))
-	if inv, err := lambdaservice.New(awsCfg, cfg.LambdaEndpoint); err == nil {
-		r.invoker = inv
-	} // without a region there is no follow-up: the sweep says so when it needs one
 	r.managerAt = func(baseURL string, managerToken secret.Token, u aiven.ApplicationUser) (tokenManager, error) {
 		c, err := aiven.New(baseURL, managerToken, aiven.Options{Policy: policy, Transport: transport})
 		if err != nil {
@@ -138,6 +123,18 @@ func newRotator(cfg Config, store secretStore, open userAPIFor, logger *slog.Log
 	return &Rotator{cfg: cfg, store: store, aivenAt: open, log: logger, metrics: m, now: time.Now, noDeadlineTimeout: defaultNoDeadlineTimeout}
 }
 
+// Config is the rotator's configuration.
+func (r *Rotator) Config() Config { return r.cfg }
+
+// Log is the rotator's logger: every line passes the scrubber.
+func (r *Rotator) Log() *slog.Logger { return r.log }
+
+// Metrics is the rotator's EMF metric writer.
+func (r *Rotator) Metrics() *metrics.Emitter { return r.metrics }
+
+// Now is the rotator's clock.
+func (r *Rotator) Now() time.Time { return r.now() }
+
 // rotationEvent is a decoded Secrets Manager rotation event.
 type rotationEvent = events.SecretsManagerSecretRotationEvent
 
@@ -151,12 +148,12 @@ type rotationEvent = events.SecretsManagerSecretRotationEvent
 func (r *Rotator) Handle(ctx context.Context, event json.RawMessage) error {
 	ev, err := decodeEvent(event)
 	if err != nil {
-		err = typed(KindEventRejected, err)
+		err = Typed(KindEventRejected, err)
 		r.log.ErrorContext(ctx, "event rejected", "outcome", "rejected", "error_type", kindOfError(err), "error", err.Error())
 		return err
 	}
 	if _, ok := rotationSteps[ev.Step]; !ok {
-		err := typed(KindEventRejected, fmt.Errorf("unknown rotation step %q: expected %s, %s, %s or %s; nothing was done", clip(ev.Step, 40), StepCreate, StepSet, StepTest, StepFinish))
+		err := Typed(KindEventRejected, fmt.Errorf("unknown rotation step %q: expected %s, %s, %s or %s; nothing was done", clip(ev.Step, 40), StepCreate, StepSet, StepTest, StepFinish))
 		r.log.ErrorContext(ctx, "event rejected", "secret", ev.SecretID, "version", ev.ClientRequestToken, "outcome", "rejected", "error_type", kindOfError(err), "error", err.Error())
 		return err
 	}

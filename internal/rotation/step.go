@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -161,19 +160,19 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 	var t tally
 	res := result{secretARN: inv.secretID}
 
-	ctx, cancel, err := r.bound(ctx)
+	ctx, cancel, err := r.Bound(ctx)
 	if err == nil {
 		defer cancel()
 		res, err = handle(ctx, &t)
 	} else {
-		err = withKind(KindConfig, err)
+		err = WithKind(KindConfig, err)
 	}
 	secrets := append([]secret.Token{secret.NewToken(inv.rotationToken)}, res.tokens...)
 	secrets = append(secrets, t.held...)
 	if err != nil {
 		// Classified before redaction, which may lose the chain.
-		kind := classify(err)
-		err = typed(kind, redact(fmt.Errorf("%s: %w", inv.name, err), secrets))
+		kind := Classify(err)
+		err = Typed(kind, redact(fmt.Errorf("%s: %w", inv.name, err), secrets))
 		res.outcome = "failed"
 	}
 	elapsed := r.now().Sub(start)
@@ -216,9 +215,9 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 // most 2048 characters (Secrets Manager's SecretId limit).
 const maxSecretIDShown = 2048
 
-// bound gives the invocation's work a deadline SafetyMargin before the
+// Bound gives the invocation's work a deadline SafetyMargin before the
 // invocation's own, so that a step returns its own error in time.
-func (r *Rotator) bound(ctx context.Context) (context.Context, context.CancelFunc, error) {
+func (r *Rotator) Bound(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		c, cancel := context.WithTimeout(ctx, r.noDeadlineTimeout)
@@ -241,7 +240,7 @@ func (r *Rotator) readVersion(ctx context.Context, arn, versionID, stage, what s
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	v, err := parseValue(raw, what)
+	v, err := ParseValue(raw, what)
 	if err != nil {
 		return nil, err
 	}
@@ -287,15 +286,4 @@ func (r *Rotator) openAiven(secretARN string, v *secret.Value, hold func(secret.
 		return nil, fmt.Errorf("api_url: %w", err)
 	}
 	return kindOf(v).open(r, u.String(), secretARN, v, hold)
-}
-
-// currentVersion is the version that carries AWSCURRENT in versions
-// (version id to staging labels), or "".
-func currentVersion(versions map[string][]string) string {
-	for id, stages := range versions {
-		if slices.Contains(stages, secretsmanager.StageCurrent) {
-			return id
-		}
-	}
-	return ""
 }

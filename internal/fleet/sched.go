@@ -1,4 +1,4 @@
-package rotation
+package fleet
 
 // How a sweep covers a fleet larger than one invocation, and keeps one
 // slow principal from slowing the rest (docs/fleet.md, "A fleet larger
@@ -65,7 +65,7 @@ func fromCursor(owned []secretsmanager.Listed, resumeFrom string) []secretsmanag
 // that cannot be queued is said in the result and the log; the next
 // scheduled sweep starts from the first secret again, and SweepNotReached
 // (with its alarm) keeps counting.
-func (r *Rotator) followUp(ctx context.Context, rep *sweepReport, req sweepRequest) {
+func (f *Fleet) followUp(ctx context.Context, rep *sweepReport, req sweepRequest) {
 	from := ""
 	for _, s := range rep.Results {
 		if s.Outcome == sweptNotReached {
@@ -75,8 +75,8 @@ func (r *Rotator) followUp(ctx context.Context, rep *sweepReport, req sweepReque
 	}
 	fail := func(why string) {
 		rep.FollowUpError = why
-		r.log.ErrorContext(ctx, "sweep not continued: the secrets not reached wait for the next scheduled sweep",
-			"action", ActionSweep, "not_reached", rep.NotReached, "outcome", "follow_up_failed", "error", why)
+		f.log.ErrorContext(ctx, "sweep not continued: the secrets not reached wait for the next scheduled sweep",
+			"action", actionSweep, "not_reached", rep.NotReached, "outcome", "follow_up_failed", "error", why)
 	}
 	self, err := selfARN(ctx)
 	switch {
@@ -85,24 +85,24 @@ func (r *Rotator) followUp(ctx context.Context, rep *sweepReport, req sweepReque
 	case req.chain+1 > maxSweepChain:
 		fail(fmt.Sprintf("this sweep is follow-up %d, the last of a round (at most %d): raise the function's timeout or SWEEP_CONCURRENCY", req.chain, maxSweepChain))
 		return
-	case r.invoker == nil:
+	case f.invoker == nil:
 		fail("this function has no Lambda client to invoke itself")
 		return
 	case err != nil:
 		fail("no invocation context names this function")
 		return
 	}
-	payload, _ := json.Marshal(map[string]any{"action": ActionSweep, "resume_from": from, "chain": req.chain + 1})
+	payload, _ := json.Marshal(map[string]any{"action": actionSweep, "resume_from": from, "chain": req.chain + 1})
 	// Queued within the safety margin even when the deadline is what
 	// stopped the sweep.
-	qctx, cancel := r.cleanupContext(ctx)
+	qctx, cancel := f.r.CleanupContext(ctx)
 	defer cancel()
-	if err := r.invoker.InvokeAsync(qctx, self, payload); err != nil {
+	if err := f.invoker.InvokeAsync(qctx, self, payload); err != nil {
 		fail(err.Error())
 		return
 	}
 	rep.FollowUpFrom = from
-	r.log.InfoContext(ctx, "sweep continued by a follow-up invocation", "action", ActionSweep, "follow_up_from", from, "chain", req.chain+1, "not_reached", rep.NotReached)
+	f.log.InfoContext(ctx, "sweep continued by a follow-up invocation", "action", actionSweep, "follow_up_from", from, "chain", req.chain+1, "not_reached", rep.NotReached)
 }
 
 // capResults keeps at most limit entries in rep.Results, those that need
@@ -145,16 +145,6 @@ func (rep *sweepReport) capResults(limit int) {
 func (s sweptSecret) needsAttention() bool {
 	return s.Outcome != sweptHealthy || len(s.Revoked) > 0 || len(s.WouldRevoke) > 0 || s.RotationStarted != "" ||
 		s.WouldRotate || s.RotationInProgress || s.GraceRecordDistrusted != "" || s.StuckVersion != "" || s.GraceUntil != ""
-}
-
-// principalOf names who makes a job's Aiven calls: an application
-// secret's manager (its token lists and revokes), else the secret's own
-// token.
-func principalOf(j sweepJob) string {
-	if v := j.parsed; v != nil {
-		return kindOf(v).principal(v, j.entry.ARN)
-	}
-	return "secret:" + j.entry.ARN
 }
 
 // principalQueue hands jobs to the sweep's workers in order, except that
@@ -217,42 +207,4 @@ func (q *principalQueue) done(principal string) {
 	q.running[principal]--
 	q.mu.Unlock()
 	q.cond.Broadcast()
-}
-
-// managerCache holds each manager secret's read for one sweep, so that
-// application secrets sharing a manager read it once.
-type managerCache struct {
-	mu    sync.Mutex
-	reads map[string]*managerRead
-}
-
-type managerRead struct {
-	once sync.Once
-	desc secretsmanager.Description
-	raw  string
-	err  error
-}
-
-type managerCacheKey struct{}
-
-func withManagerCache(ctx context.Context) context.Context {
-	return context.WithValue(ctx, managerCacheKey{}, &managerCache{reads: map[string]*managerRead{}})
-}
-
-// readOnce is read's answer for id, from the sweep's cache when ctx has
-// one (read runs once per id), else read itself.
-func readOnce(ctx context.Context, id string, read func() (secretsmanager.Description, string, error)) (secretsmanager.Description, string, error) {
-	c, _ := ctx.Value(managerCacheKey{}).(*managerCache)
-	if c == nil {
-		return read()
-	}
-	c.mu.Lock()
-	e := c.reads[id]
-	if e == nil {
-		e = &managerRead{}
-		c.reads[id] = e
-	}
-	c.mu.Unlock()
-	e.once.Do(func() { e.desc, e.raw, e.err = read() })
-	return e.desc, e.raw, e.err
 }
