@@ -25,10 +25,12 @@ func TestLambdaDependsOnProductionPackagesOnly(t *testing.T) {
 		"functions/rotator",
 		"internal/aiven",
 		"internal/boundedhttp",
+		"internal/fleet",
 		"internal/lambdaservice",
 		"internal/metrics",
 		"internal/rotation",
 		"internal/runtimeapi",
+		"internal/scrub",
 		"internal/secret",
 		"internal/secretsmanager",
 	}

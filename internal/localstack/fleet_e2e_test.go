@@ -622,3 +622,48 @@ func TestSweepHonoursAPreviousTokenPrefixOnlyFromARotation(t *testing.T) {
 		t.Fatal("I1: the sweep revoked the current token")
 	}
 }
+
+// One secret's failure, among many and first in the sweep's order, never
+// stops or cancels the others: the workers return no error (a shared
+// context, as errgroup.WithContext gives, would end the rest at the first
+// failure). Its Aiven listing fails on every attempt; the six others, two
+// workers at a time, are all swept healthy.
+func TestOneFailingSecretNeverStopsTheOthers(t *testing.T) {
+	w := newWorld(t, withEnv("SWEEP_CONCURRENCY", "2"))
+	failing, err := w.stack.Aiven.CreateUser("failing@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.tokens[failing.TokenPrefix] = failing.Token
+	onboard := func(name, token string) string {
+		t.Helper()
+		out, err := w.sm.CreateSecret(w.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(token)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{SecretId: out.ARN, RotationLambdaARN: aws.String(localstack.FunctionARN), RotateImmediately: aws.Bool(false)}); err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.ARN)
+	}
+	// ARN order puts "aiven/0-..." first.
+	bad := onboard("aiven/0-failing", `{"token":"`+failing.Token+`","api_url":"https://aiven.evil.example"}`)
+	for i := range 5 {
+		u, err := w.stack.Aiven.CreateUser(fmt.Sprintf("healthy%d@example.com", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.tokens[u.TokenPrefix] = u.Token
+		onboard(fmt.Sprintf("aiven/healthy-%d", i), u.Token)
+	}
+	res := w.sweep(`{"action":"sweep"}`)
+	if res.Secrets != 6 || res.Errors != 1 || res.Healthy != 5 || res.NotReached != 0 {
+		t.Fatalf("figures: secrets %d, healthy %d, errors %d, not reached %d; want 6, 5, 1, 0", res.Secrets, res.Healthy, res.Errors, res.NotReached)
+	}
+	for _, r := range res.Results {
+		if r.Secret == bad && (r.Outcome != "error" || !strings.Contains(r.Error, "api_url")) {
+			t.Errorf("the failing secret: outcome %q, error %q; want an error naming api_url", r.Outcome, r.Error)
+		}
+	}
+	w.assertNoSecretsLeaked()
+}

@@ -9,7 +9,7 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 )
 
-// Defaults, from rotation.md.
+// Defaults, from docs/rotation.md.
 const (
 	DefaultAPIURL       = "https://api.aiven.io"
 	DefaultAllowedHost  = "api.aiven.io"
@@ -53,9 +53,9 @@ func (c Config) policy() aiven.Policy {
 	return aiven.Policy{AllowedHosts: c.AllowedHosts, AllowInsecureLoopback: c.AllowInsecureLoopback}
 }
 
-// Validate checks the configuration as a whole; its errors name the
+// validate checks the configuration as a whole; its errors name the
 // environment variable to fix.
-func (c Config) Validate() error {
+func (c Config) validate() error {
 	if len(c.AllowedHosts) == 0 {
 		return fmt.Errorf("ALLOWED_API_HOSTS: no host listed")
 	}
@@ -70,7 +70,7 @@ func (c Config) Validate() error {
 
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in
 // Lambda). Its errors name the bad variable; unset variables take the
-// defaults of rotation.md.
+// defaults of docs/rotation.md.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		DefaultAPIURL:          DefaultAPIURL,
@@ -113,7 +113,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.Fleet = fleet
-	if err := c.Validate(); err != nil {
+	if err := c.validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil

@@ -28,10 +28,6 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 	if err != nil {
 		return res, err
 	}
-	if stored, err := r.pendingStored(ctx, in); stored || err != nil {
-		res.outcome = "already_created"
-		return res, err
-	}
 	marker, err := newMarker(arn, ev.ClientRequestToken)
 	if err != nil {
 		return res, err
@@ -43,6 +39,10 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 	tokens, err := api.ListTokens(ctx)
 	if err != nil {
 		return res, explainAiven(err, currentToken, "list")
+	}
+	if stored, err := r.pendingStored(ctx, in, tokens, marker); stored || err != nil {
+		res.outcome = "already_created"
+		return res, err
 	}
 	prev, err := api.previous(ctx, current, tokens, where{step: ev.Step, secretARN: arn, version: ev.ClientRequestToken})
 	if err != nil {
@@ -89,8 +89,20 @@ func (r *Rotator) readCurrent(ctx context.Context, arn string, res *result) (*se
 }
 
 // pendingStored says whether the event's version already holds a value:
-// a createSecret before this one stored it.
-func (r *Rotator) pendingStored(ctx context.Context, in stepInput) (bool, error) {
+// a createSecret before this one stored it. The listing answers first: a
+// stored value's token was made with this version's marker, so unless
+// Aiven lists such a token, no attempt got as far as storing one, and the
+// version is not read (the happy path's call budget, docs/PERFORMANCE.md).
+// A stored token revoked since by hand is not listed: then the new token's
+// PutSecretValue is refused (the version exists), storePending finds the
+// stored value, and revokes the new token.
+func (r *Rotator) pendingStored(ctx context.Context, in stepInput, tokens []aiven.Token, marker secret.Marker) (bool, error) {
+	if !slices.ContainsFunc(tokens, func(t aiven.Token) bool {
+		m, ok := secret.ParseMarker(t.Description)
+		return ok && m.SameVersion(marker)
+	}) {
+		return false, nil
+	}
 	_, err := r.store.GetValue(ctx, in.desc.ARN, in.ev.ClientRequestToken, secretsmanager.StagePending)
 	switch {
 	case err == nil:

@@ -5,22 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
-	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
-
-// ParseValue parses a secret value and checks that it has the fields its
-// kind needs. what names the version in errors ("AWSCURRENT", "the
-// pending version").
-func ParseValue(s, what string) (*secret.Value, error) {
-	v, err := secret.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if err := kindOf(v).check(v); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return v, nil
-}
 
 // whose says whose token Aiven answered about, for explainAiven.
 type whose int

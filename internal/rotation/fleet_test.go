@@ -14,7 +14,7 @@ func TestFleetConfigFromEnv(t *testing.T) {
 	}
 	want := FleetConfig{PreviousTokenGrace: 24 * time.Hour, RotateBeforeExpiry: 168 * time.Hour, SweepConcurrency: 8, StuckRotationAfter: 24 * time.Hour}
 	if c.Fleet != want {
-		t.Fatalf("defaults %+v, want %+v (rotation.md)", c.Fleet, want)
+		t.Fatalf("defaults %+v, want %+v (docs/rotation.md)", c.Fleet, want)
 	}
 	c, err = ConfigFromEnv(env(map[string]string{"PREVIOUS_TOKEN_GRACE": "0s", "ROTATE_BEFORE_EXPIRY": "72h", "SWEEP_CONCURRENCY": "16", "SWEEP_TAG_KEY": " aiven-token-rotator ", "STUCK_ROTATION_AFTER": "6h"}))
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Defaults and bounds of the grace period and the sweep, from rotation.md.
+// Defaults and bounds of the grace period and the sweep, from docs/rotation.md.
 const (
 	DefaultPreviousTokenGrace = 24 * time.Hour
 	MaxPreviousTokenGrace     = 168 * time.Hour
@@ -46,7 +46,7 @@ type FleetConfig struct {
 }
 
 // fleetConfigFromEnv reads the fleet's variables; unset ones take the
-// defaults of rotation.md, and a bad one is an error naming it.
+// defaults of docs/rotation.md, and a bad one is an error naming it.
 func fleetConfigFromEnv(getenv func(string) string) (FleetConfig, error) {
 	f := FleetConfig{
 		PreviousTokenGrace: DefaultPreviousTokenGrace,

@@ -9,7 +9,7 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
-// The grace period for the previous token (rotation.md, "Grace period for
+// The grace period for the previous token (docs/rotation.md, "Grace period for
 // the previous token"; docs/fleet.md). createSecret records it in the new
 // version (previous_token_revoke_after); finishSecret keeps the replaced
 // token when its version carries the record; the sweep revokes it once

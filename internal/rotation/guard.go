@@ -11,7 +11,7 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
-// guard runs before every step (rotation.md, "Every step starts with the
+// guard runs before every step (docs/rotation.md, "Every step starts with the
 // guard"). done means the event's version already carries AWSCURRENT: the
 // step has nothing left to do (finishSecret still has its revocation duty).
 func (r *Rotator) guard(ctx context.Context, ev rotationEvent) (secretsmanager.Description, bool, error) {

@@ -11,6 +11,7 @@ package rotation
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
@@ -35,6 +36,20 @@ type tokenKind interface {
 var kinds = map[string]tokenKind{
 	secret.KindPersonal:    personalKind{},
 	secret.KindApplication: applicationKind{},
+}
+
+// ParseValue parses a secret value and checks that it has the fields its
+// kind needs. what names the version in errors ("AWSCURRENT", "the
+// pending version").
+func ParseValue(s, what string) (*secret.Value, error) {
+	v, err := secret.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := kindOf(v).check(v); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
 }
 
 // PrincipalOf names who makes the Aiven calls of v's tokens, for the

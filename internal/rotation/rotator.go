@@ -1,6 +1,9 @@
 // Package rotation rotates an Aiven token held in an AWS Secrets Manager
-// secret: the four rotation steps, the guard every step starts with, event
-// dispatch and configuration. The contract is docs/rotation.md.
+// secret: the four rotation steps and the guard every step starts with,
+// the token kinds (kinds.go), the rules about a secret's tokens that the
+// steps and the fleet's sweep share (rule.go, grace.go, inspect.go), and
+// the configuration. The contract is docs/rotation.md; the fleet's sweep
+// and the Lambda handler are internal/fleet.
 package rotation
 
 import (
@@ -78,17 +81,17 @@ func NewFromEnv(getenv func(string) string, awsCfg aws.Config, logger *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	r, err := New(cfg, awsCfg, logger, metricsOut)
+	r, err := newFromConfig(cfg, awsCfg, logger, metricsOut)
 	if err == nil {
 		r.metrics = m
 	}
 	return r, err
 }
 
-// New is a rotator with an explicit configuration, Secrets Manager from
+// newFromConfig is a rotator with an explicit configuration, Secrets Manager from
 // awsCfg, logs to logger (nil discards them) and EMF metrics to metricsOut.
-func New(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Writer) (*Rotator, error) {
-	if err := cfg.Validate(); err != nil {
+func newFromConfig(cfg Config, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Writer) (*Rotator, error) {
+	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	store := secretsmanager.New(awsCfg, secretsmanager.Options{BaseEndpoint: cfg.SecretsManagerEndpoint})
@@ -138,11 +141,11 @@ func (r *Rotator) Now() time.Time { return r.now() }
 // rotationEvent is a decoded Secrets Manager rotation event.
 type rotationEvent = events.SecretsManagerSecretRotationEvent
 
-// Handle runs a rotation step: Serve (action.go), the Lambda handler,
-// passes it every event that is not an action. It recognises the event by
-// its shape and runs the handler for it once, through observe (one log line, metrics,
-// the error redacted and typed): today only the Secrets Manager rotation
-// event, whose step it runs. Anything else fails, touching nothing, with
+// Handle runs a rotation step: the Lambda handler (internal/fleet's
+// Serve) passes it every event that is not one of the fleet's actions. It
+// recognises the Secrets Manager rotation event by its shape and runs its
+// step once, through observe (one log line, metrics, the error redacted
+// and typed). Anything else fails, touching nothing, with
 // an error naming the shape it did not recognise. Every step is safe to
 // run again: Secrets Manager retries whole rotations.
 func (r *Rotator) Handle(ctx context.Context, event json.RawMessage) error {

@@ -104,14 +104,17 @@ type stepInput struct {
 // rotationStep is one of the four steps. runsWhenCurrent: the step still
 // has work when the guard finds the version already AWSCURRENT
 // (finishSecret's revocations); the others report "already_current".
+// unguarded: the step touches nothing, and runs without the guard
+// (setSecret).
 type rotationStep struct {
 	run             func(r *Rotator, ctx context.Context, in stepInput) (result, error)
 	runsWhenCurrent bool
+	unguarded       bool
 }
 
 var rotationSteps = map[string]rotationStep{
 	StepCreate: {run: (*Rotator).createSecret},
-	StepSet:    {run: (*Rotator).setSecret},
+	StepSet:    {run: (*Rotator).setSecret, unguarded: true},
 	StepTest:   {run: (*Rotator).testSecret},
 	StepFinish: {run: (*Rotator).finishSecret, runsWhenCurrent: true},
 }
@@ -120,6 +123,12 @@ var rotationSteps = map[string]rotationStep{
 // then the event's step.
 func (r *Rotator) rotate(ctx context.Context, ev rotationEvent, t *tally) (result, error) {
 	res := result{secretARN: ev.SecretID}
+	step := rotationSteps[ev.Step]
+	if step.unguarded {
+		res, err := step.run(r, ctx, stepInput{ev: ev})
+		res.secretARN = ev.SecretID
+		return res, err
+	}
 	desc, done, err := r.guard(ctx, ev)
 	if err != nil {
 		if desc.ARN != "" {
@@ -127,7 +136,6 @@ func (r *Rotator) rotate(ctx context.Context, ev rotationEvent, t *tally) (resul
 		}
 		return res, err
 	}
-	step := rotationSteps[ev.Step]
 	if done && !step.runsWhenCurrent {
 		res.secretARN, res.outcome = desc.ARN, "already_current"
 		return res, nil
@@ -153,7 +161,7 @@ type invocation struct {
 // observe runs one invocation's handler under the invocation's bounded
 // deadline, then writes its one log line and its metrics, and returns its
 // error classified, redacted and typed. Every rotation step runs through
-// it once (Handle); the actions (sweep, rotate: action.go) do not, and
+// it once (Handle); the fleet's actions (internal/fleet) do not, and
 // write their own log line and metrics.
 func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(context.Context, *tally) (result, error)) error {
 	start := r.now()

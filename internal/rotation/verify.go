@@ -12,7 +12,7 @@ import (
 )
 
 // testSecret proves the pending token works and belongs to the same
-// principal (rotation.md, "testSecret"). When the pending version has no
+// principal (docs/rotation.md, "testSecret"). When the pending version has no
 // value, this is Secrets Manager's configuration test (RotateSecret with
 // RotateImmediately=false), and the AWSCURRENT token is tested instead. It
 // only reads: running it twice is harmless.

@@ -17,7 +17,6 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
-
 // handler wraps a slog.Handler and scrubs the message, every attribute
 // key and string value, group by group, after resolving LogValuers, and
 // the text of errors, Stringers and other values as the handler would

@@ -201,4 +201,3 @@ func TestScrubCutsPercentEncodedTokens(t *testing.T) {
 		})
 	}
 }
-
