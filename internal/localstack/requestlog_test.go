@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,10 +37,11 @@ func requestLines(t *testing.T, log *syncBuffer) []requestLine {
 	return out
 }
 
-// A healthy rotation meets one error in the request log: createSecret's
-// GetSecretValue of the AWSPENDING version, which has no value yet. That
-// line says it is expected; every other error line of a healthy rotation
-// would be a problem, and a miss that is not the pending check (an unknown
+// A healthy rotation meets no error in the request log: createSecret
+// reads the pending version only when a token for it is listed. The
+// configuration test (RotateSecret with RotateImmediately=false) meets one:
+// testSecret's read of the AWSPENDING placeholder, which has no value. That
+// line says it is expected; a miss that is not a pending read (an unknown
 // secret) is not labelled.
 func TestRequestLogLabelsThePendingCheckAsExpected(t *testing.T) {
 	reqLog := &syncBuffer{}
@@ -47,7 +49,15 @@ func TestRequestLogLabelsThePendingCheckAsExpected(t *testing.T) {
 		c.RequestLog = slog.New(slog.NewJSONHandler(reqLog, nil))
 	})
 	w.mustSucceed(w.rotate())
+	if lines := requestLines(t, reqLog); slices.ContainsFunc(lines, func(l requestLine) bool { return l.Error != "" }) {
+		t.Fatalf("a healthy rotation met an error: %+v", lines)
+	}
 
+	if _, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{
+		SecretId: aws.String(w.arn), RotationLambdaARN: aws.String(localstack.FunctionARN), RotateImmediately: aws.Bool(false),
+	}); err != nil {
+		t.Fatalf("the configuration test: %v", err)
+	}
 	_, err := w.sm.GetSecretValue(w.ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("aiven/no-such-secret")})
 	var notFound *smtypes.ResourceNotFoundException
 	if !errors.As(err, &notFound) {
@@ -64,12 +74,12 @@ func TestRequestLogLabelsThePendingCheckAsExpected(t *testing.T) {
 		}
 	}
 	if len(expected) != 1 {
-		t.Fatalf("%d lines labelled expected, want 1 (createSecret's pending check): %+v", len(expected), expected)
+		t.Fatalf("%d lines labelled expected, want 1 (the configuration test's pending read): %+v", len(expected), expected)
 	}
 	got := expected[0]
 	if got.Emulator != "secretsmanager" || got.Operation != "GetSecretValue" || got.Error != "ResourceNotFoundException" ||
-		!strings.Contains(got.Expected, "createSecret checks whether the pending version exists") {
-		t.Errorf("labelled line %+v, want createSecret's GetSecretValue miss with its reason", got)
+		!strings.Contains(got.Expected, "the pending version has no value yet") {
+		t.Errorf("labelled line %+v, want the pending read's miss with its reason", got)
 	}
 	if len(unexpected) != 1 || unexpected[0].Operation != "GetSecretValue" || unexpected[0].Error != "ResourceNotFoundException" {
 		t.Errorf("unlabelled error lines %+v, want only the unknown secret's miss", unexpected)

@@ -494,10 +494,11 @@ func (e *Emulator) getSecretValue(q *request) (any, *apiError) {
 	})
 }
 
-// pendingMiss labels, in the request log, the miss every healthy rotation
-// meets: createSecret reads the AWSPENDING version RotateSecret created,
-// which has no value until createSecret stores one.
-const pendingMiss = "createSecret checks whether the pending version exists (it has no value until createSecret stores one)"
+// pendingMiss labels, in the request log, a read of the AWSPENDING version
+// RotateSecret created, which has no value until createSecret stores one:
+// the configuration test's testSecret, or createSecret's check after a
+// token for the version is listed.
+const pendingMiss = "the pending version has no value yet (the configuration test, or createSecret checking whether an earlier attempt stored it)"
 
 // pick selects a version by id and/or stage; with neither, AWSCURRENT. A
 // version without a value (the rotation placeholder) is not found, in the

@@ -123,6 +123,8 @@ func render(w io.Writer, rep *report, h host) error {
 		}
 	}
 
+	b.WriteString(callsPerRotation)
+
 	for _, p := range rep.Packages {
 		fmt.Fprintf(&b, "\n## `%s`\n\n", orUnknown(p.Path))
 		extra := extraUnits(p)
