@@ -32,6 +32,9 @@ const (
 	opAppUserGet               = "ApplicationUserGet"
 	opAppUserUpdate            = "ApplicationUserUpdate"
 	opAppUserDelete            = "ApplicationUserDelete"
+	opOrganizationGet          = "OrganizationGet"
+	opOrgAuthConfigGet         = "OrganizationAuthenticationConfigGet"
+	opOrgAuthConfigUpdate      = "OrganizationAuthenticationConfigUpdate"
 )
 
 const msgExpired = "Missing (expired) db token"
