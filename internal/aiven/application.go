@@ -12,14 +12,16 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
-// operationNames are the operation ids of the application-user calls:
+// operationNames are the operation ids of the application-user calls and
+// of OrganizationAuthenticationConfigGet (organization.go):
 // go-client-codegen puts the id in every error ("[403
 // ApplicationUserAccessTokensList]: ..."), and these are long enough to
 // look like part of a token to scrub, which keeps them.
 var operationNames = map[string]bool{
-	"ApplicationUserAccessTokenCreate": true,
-	"ApplicationUserAccessTokensList":  true,
-	"ApplicationUserAccessTokenDelete": true,
+	"ApplicationUserAccessTokenCreate":    true,
+	"ApplicationUserAccessTokensList":     true,
+	"ApplicationUserAccessTokenDelete":    true,
+	"OrganizationAuthenticationConfigGet": true,
 }
 
 // ApplicationUser names an organization's application user, the owner of

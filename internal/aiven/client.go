@@ -19,6 +19,7 @@ import (
 
 	codegen "github.com/aiven/go-client-codegen"
 	"github.com/aiven/go-client-codegen/handler/applicationuser"
+	"github.com/aiven/go-client-codegen/handler/organization"
 	"github.com/aiven/go-client-codegen/handler/user"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/boundedhttp"
@@ -92,6 +93,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 type Client struct {
 	users user.Handler
 	apps  applicationuser.Handler // the same codegen client (application.go)
+	orgs  organization.Handler    // the same codegen client (organization.go)
 	opts  Options
 	clock *serverClock // the Date of the latest answer (ServerTime)
 }
@@ -131,7 +133,7 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		// names the variable, not a token.
 		return nil, bounded(fmt.Errorf("aiven client: %w", err))
 	}
-	return &Client{users: c, apps: c, opts: o, clock: clock}, nil
+	return &Client{users: c, apps: c, orgs: c, opts: o, clock: clock}, nil
 }
 
 // hostOnlyDoer sends requests with hc (boundedhttp.Send): an error from

@@ -32,6 +32,9 @@ const (
 	opAppUserGet               = "ApplicationUserGet"
 	opAppUserUpdate            = "ApplicationUserUpdate"
 	opAppUserDelete            = "ApplicationUserDelete"
+	opOrganizationGet          = "OrganizationGet"
+	opOrgAuthConfigGet         = "OrganizationAuthenticationConfigGet"
+	opOrgAuthConfigUpdate      = "OrganizationAuthenticationConfigUpdate"
 )
 
 const msgExpired = "Missing (expired) db token"
@@ -81,6 +84,23 @@ func match(method, escapedPath string) (route, int) {
 		}
 		op, code := pick(map[string]string{"PUT": opAccessTokenUpdate, "DELETE": opAccessTokenRevoke})
 		return route{op: op, tokenPrefix: prefix}, code
+	// The organization and its authentication configuration, as Aiven's
+	// published OpenAPI document serves them (tag Organizations):
+	// OrganizationGet, OrganizationAuthenticationConfigGet and ...Update.
+	case len(segs) == 2 && segs[0] == "organization":
+		org, ok := unescape(segs[1:2])
+		if !ok {
+			return route{}, http.StatusNotFound
+		}
+		op, code := pick(map[string]string{"GET": opOrganizationGet})
+		return route{op: op, orgID: org}, code
+	case len(segs) == 4 && segs[0] == "organization" && segs[2] == "config" && segs[3] == "authentication":
+		org, ok := unescape(segs[1:2])
+		if !ok {
+			return route{}, http.StatusNotFound
+		}
+		op, code := pick(map[string]string{"GET": opOrgAuthConfigGet, "PATCH": opOrgAuthConfigUpdate})
+		return route{op: op, orgID: org}, code
 	case len(segs) == 1 && segs[0] == "me":
 		op, code := pick(map[string]string{"GET": opUserInfo})
 		return route{op: op}, code
@@ -242,6 +262,14 @@ func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessa
 	if bodyErr != nil {
 		return 0, nil, errorf(http.StatusBadRequest, "%s", bodyErr.Error())
 	}
+	if rt.orgID != "" {
+		// Every call under /v1/organization/{organization_id}/ is the
+		// organization's: its authentication policy judges a member's
+		// personal token first (organizations.go).
+		if apiErr := e.policyRefusal(caller, rt.orgID); apiErr != nil {
+			return 0, nil, apiErr
+		}
+	}
 	switch rt.op {
 	case opAccessTokenCreate:
 		if caller.owner.application {
@@ -250,6 +278,9 @@ func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessa
 		}
 		req, apiErr := parseCreate(body, false)
 		if apiErr != nil {
+			return 0, nil, apiErr
+		}
+		if apiErr := e.mayCreatePersonalToken(caller.owner); apiErr != nil {
 			return 0, nil, apiErr
 		}
 		if n := e.liveTokenCount(caller.owner, now); n >= maxPersonalTokens {
@@ -261,6 +292,7 @@ func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessa
 			maxAge = req.maxAge
 		}
 		t := e.issue(caller.owner, req.description, maxAge, req.extend, req.scopes, req.ipAllowlist)
+		t.authMethod = caller.authMethod
 		out := tokenView(t, caller)
 		out["full_token"] = t.full
 		return http.StatusOK, out, nil
@@ -315,6 +347,9 @@ func (e *Emulator) call(rt route, r *http.Request, body map[string]json.RawMessa
 
 	case opAppUserCreate, opAppUsersList, opAppUserGet, opAppUserUpdate, opAppUserDelete:
 		return e.applicationUsers(rt, caller, body, now)
+
+	case opOrganizationGet, opOrgAuthConfigGet, opOrgAuthConfigUpdate:
+		return e.organizationCall(rt, caller, body)
 	}
 	return 0, nil, errorf(http.StatusNotFound, "Not found")
 }

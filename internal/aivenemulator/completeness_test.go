@@ -17,18 +17,19 @@ import (
 // property the schema declares for an object must be present, unless it
 // is named below with the reason it may be absent.
 var mayBeAbsent = map[string]string{
-	"errors":                   "error answers only",
-	"more_info":                "error answers only",
-	"message":                  "a printable note Aiven adds to some answers only",
-	"expiry_time":              "absent when the token never expires (docs/local-stack-aiven.md)",
-	"max_age_seconds":          "an application token made without one has none and never expires (inferred; personal tokens always have one, their schemas require it)",
-	"city":                     "profile fields a user has not filled in: Aiven's published /v1/me example leaves them out",
-	"country":                  "as city",
-	"department":               "as city",
-	"job_title":                "as city",
-	"managed_by_scim":          "only for users an organization manages: the published /v1/me example leaves it out (inferred)",
-	"managing_organization_id": "as managed_by_scim",
-	"ANY":                      "the excerpt's placeholder for a map's keys (project_membership), not a property",
+	"errors":                           "error answers only",
+	"more_info":                        "error answers only",
+	"message":                          "a printable note Aiven adds to some answers only",
+	"expiry_time":                      "absent when the token never expires (docs/local-stack-aiven.md)",
+	"max_age_seconds":                  "an application token made without one has none and never expires (inferred; personal tokens always have one, their schemas require it)",
+	"city":                             "profile fields a user has not filled in: Aiven's published /v1/me example leaves them out",
+	"country":                          "as city",
+	"department":                       "as city",
+	"job_title":                        "as city",
+	"managed_by_scim":                  "only for users an organization manages: the published /v1/me example leaves it out (inferred)",
+	"managing_organization_id":         "as managed_by_scim",
+	"ANY":                              "the excerpt's placeholder for a map's keys (project_membership), not a property",
+	"default_governance_user_group_id": "an organization without a default governance group has none (optional in OrganizationGetResponse)",
 }
 
 // sentAsNull lists the properties Aiven sends as null although the

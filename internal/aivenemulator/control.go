@@ -17,7 +17,34 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		"/_emulator/tokens":            e.serveTokens,
 		"/_emulator/clock":             e.serveClock,
 		"/_emulator/rate-limit":        e.serveRateLimit,
+		"/_emulator/organizations":     e.serveOrganizations,
 	})(w, r)
+}
+
+// serveOrganizations: GET lists the organizations with their
+// authentication configuration; POST {"organization_id",
+// "organization_name"?, "authentication": {"personal_tokens_enabled":
+// false, ...}} makes or changes one (only the settings named change) and
+// answers it.
+func (e *Emulator) serveOrganizations(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		faults.WriteJSON(w, http.StatusOK, map[string]any{"organizations": e.Organizations()})
+		return
+	}
+	var in struct {
+		OrganizationID   string          `json:"organization_id"`
+		OrganizationName string          `json:"organization_name"`
+		Authentication   AuthConfigPatch `json:"authentication"`
+	}
+	if !decodeControl(w, r, &in) {
+		return
+	}
+	o, err := e.SetOrganization(in.OrganizationID, in.OrganizationName, in.Authentication)
+	if err != nil {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	faults.WriteJSON(w, http.StatusOK, o)
 }
 
 func (e *Emulator) serveUsers(w http.ResponseWriter, r *http.Request) {
@@ -25,11 +52,13 @@ func (e *Emulator) serveUsers(w http.ResponseWriter, r *http.Request) {
 		Email          string   `json:"email"`
 		OrganizationID string   `json:"organization_id"`
 		Permissions    []string `json:"permissions"`
+		Managed        bool     `json:"managed"`
+		AuthMethod     string   `json:"auth_method"`
 	}
 	if !decodeControl(w, r, &in) {
 		return
 	}
-	u, err := e.createUser(in.Email, in.OrganizationID, in.Permissions)
+	u, err := e.CreateUserWith(UserSpec{Email: in.Email, OrganizationID: in.OrganizationID, Permissions: in.Permissions, Managed: in.Managed, AuthMethod: in.AuthMethod})
 	if err != nil {
 		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
 		return

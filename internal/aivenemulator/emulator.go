@@ -71,6 +71,7 @@ type principal struct {
 	application bool
 	orgID       string   // application users: their organization; people: the one they belong to
 	permissions []string // organization permissions
+	managed     bool     // a person the organization manages (a verified domain's user)
 	created     time.Time
 	tokensSince time.Time
 	// maybeLive holds the principal's tokens not yet seen dead, in issue
@@ -93,9 +94,13 @@ type token struct {
 	ipAllowlist    []string
 	manual         bool
 	revoked        bool
-	lastUsed       time.Time
-	lastIP         string
-	lastUserAgent  string
+	// authMethod is the login method a personal token was made with
+	// (AuthMethodPassword, ...), inherited by the tokens it makes: "Tokens
+	// are linked to the authentication method they are created with."
+	authMethod    string
+	lastUsed      time.Time
+	lastIP        string
+	lastUserAgent string
 }
 
 func (t *token) state(now time.Time) string {
@@ -126,6 +131,7 @@ type Emulator struct {
 	log        *slog.Logger
 	wallClock  func() time.Time
 	nextUserID int
+	orgs       map[string]*organization // by id (organizations.go)
 }
 
 // Option configures an Emulator.
@@ -149,6 +155,7 @@ func New(opts ...Option) *Emulator {
 		byValue:   map[string]*token{},
 		byPrefix:  map[string]*token{},
 		wallClock: time.Now,
+		orgs:      map[string]*organization{},
 	}
 	e.newToken = randomToken
 	for _, o := range opts {
@@ -232,6 +239,36 @@ func (e *Emulator) CreateUser(email string) (User, error) {
 	return e.createUser(email, "", nil)
 }
 
+// UserSpec describes a person for CreateUserWith.
+type UserSpec struct {
+	Email          string
+	OrganizationID string   // "" for none
+	Permissions    []string // in OrganizationID
+	// Managed: the organization manages the user (its domain is verified):
+	// while its policy turns personal tokens off, the user cannot create any.
+	Managed bool
+	// AuthMethod is the login method the user's first personal token was
+	// made with: AuthMethodPassword (the default), AuthMethodOAuth or
+	// AuthMethodSAML.
+	AuthMethod string
+}
+
+// CreateUserWith adds a person as spec says, with one personal token as
+// CreateUser gives. The control API's POST /_emulator/users does the same.
+func (e *Emulator) CreateUserWith(spec UserSpec) (User, error) {
+	switch spec.AuthMethod {
+	case "":
+		spec.AuthMethod = AuthMethodPassword
+	case AuthMethodPassword, AuthMethodOAuth, AuthMethodSAML:
+	default:
+		return User{}, fmt.Errorf("auth_method %q is none of %s, %s, %s", spec.AuthMethod, AuthMethodPassword, AuthMethodOAuth, AuthMethodSAML)
+	}
+	if spec.Managed && spec.OrganizationID == "" {
+		return User{}, fmt.Errorf("a managed user needs the organization_id that manages it")
+	}
+	return e.newUser(spec)
+}
+
 // CreateMember adds a person of organization orgID holding permissions
 // (RoleOrganizationAdmin, PermissionAppUserWrite), with one personal token
 // as CreateUser gives: the manager of application users' tokens. The
@@ -244,6 +281,11 @@ func (e *Emulator) CreateMember(email, orgID string, permissions []string) (User
 }
 
 func (e *Emulator) createUser(email, orgID string, permissions []string) (User, error) {
+	return e.newUser(UserSpec{Email: email, OrganizationID: orgID, Permissions: permissions, AuthMethod: AuthMethodPassword})
+}
+
+func (e *Emulator) newUser(spec UserSpec) (User, error) {
+	email, orgID, permissions := spec.Email, spec.OrganizationID, spec.Permissions
 	if !strings.Contains(email, "@") {
 		return User{}, fmt.Errorf("email %q is not an e-mail address", email)
 	}
@@ -258,9 +300,14 @@ func (e *Emulator) createUser(email, orgID string, permissions []string) (User, 
 	p := &principal{
 		id: fmt.Sprintf("u%08x", 0x2a000000+e.nextUserID), email: email,
 		realName: strings.Split(email, "@")[0], orgID: orgID, permissions: permissions, created: e.now(),
+		managed: spec.Managed,
 	}
 	e.users[p.id] = p
+	if orgID != "" {
+		e.ensureOrg(orgID)
+	}
 	t := e.issue(p, "console token", defaultPersonalAge, false, nil, nil)
+	t.authMethod = spec.AuthMethod
 	return User{UserID: p.id, Email: email, Token: t.full, TokenPrefix: t.prefix}, nil
 }
 
@@ -285,6 +332,7 @@ func (e *Emulator) newApplicationUser(orgID, name string, permissions []string) 
 	}
 	p.email = fmt.Sprintf("%s@application-users.%s.aiven.io", p.id, orgID)
 	e.users[p.id] = p
+	e.ensureOrg(orgID)
 	return p
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,12 @@ import (
 )
 
 const schemaFile = "testdata/aiven-openapi-excerpt.json"
+
+// organizationSchemaFile holds the published schemas of the organization
+// calls the emulator serves beyond shared/spec's excerpt (OrganizationGet,
+// OrganizationAuthenticationConfigGet and ...Update); loadSchema adds its
+// paths and schemas to the excerpt's.
+const organizationSchemaFile = "testdata/aiven-openapi-organization.json"
 
 // The copy in testdata must be the published excerpt the project was given.
 func TestSchemaCopyMatchesTheSpec(t *testing.T) {
@@ -53,9 +60,24 @@ func loadSchema(t testing.TB) *openapi3.T {
 		// Loaded, not validated as a whole document: the excerpt names
 		// security schemes it does not include.
 		schemaDoc, schemaErr = openapi3.NewLoader().LoadFromFile(schemaFile)
-		if schemaErr == nil {
-			markNullable(schemaDoc)
+		if schemaErr != nil {
+			return
 		}
+		var org *openapi3.T
+		if org, schemaErr = openapi3.NewLoader().LoadFromFile(organizationSchemaFile); schemaErr != nil {
+			return
+		}
+		for path, item := range org.Paths.Map() {
+			if schemaDoc.Paths.Value(path) != nil {
+				schemaErr = fmt.Errorf("%s repeats the path %s of %s", organizationSchemaFile, path, schemaFile)
+				return
+			}
+			schemaDoc.Paths.Set(path, item)
+		}
+		for name, ref := range org.Components.Schemas {
+			schemaDoc.Components.Schemas[name] = ref
+		}
+		markNullable(schemaDoc)
 	})
 	if schemaErr != nil {
 		t.Fatalf("load %s: %v", schemaFile, schemaErr)

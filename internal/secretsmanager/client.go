@@ -111,6 +111,12 @@ type Description struct {
 	Versions map[string][]string
 	// Tags are the secret's tags, key to value.
 	Tags map[string]string
+	// PrimaryRegion is the region of the secret's primary, "" for a secret
+	// never replicated; a replica's differs from the region in its ARN.
+	PrimaryRegion string
+	// Replicas is the primary's ReplicationStatus, one entry a region; nil
+	// for a secret without replicas and for a replica.
+	Replicas []Replica
 }
 
 // Describe reads the secret's metadata (DescribeSecret). It only reads:
@@ -120,11 +126,17 @@ func (c *Client) Describe(ctx context.Context, secretID string) (Description, er
 	if err != nil {
 		return Description{}, clipped(err)
 	}
+	return describedAs(out), nil
+}
+
+func describedAs(out *sm.DescribeSecretOutput) Description {
 	d := Description{
 		ARN:               aws.ToString(out.ARN),
 		RotationEnabled:   aws.ToBool(out.RotationEnabled),
 		RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
 		Versions:          out.VersionIdsToStages,
+		PrimaryRegion:     aws.ToString(out.PrimaryRegion),
+		Replicas:          replicasOf(out.ReplicationStatus),
 	}
 	if len(out.Tags) > 0 {
 		d.Tags = make(map[string]string, len(out.Tags))
@@ -132,7 +144,7 @@ func (c *Client) Describe(ctx context.Context, secretID string) (Description, er
 			d.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	return d, nil
+	return d
 }
 
 // ErrNoValue says the version or label has no value: the placeholder

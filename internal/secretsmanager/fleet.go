@@ -32,6 +32,9 @@ type Listed struct {
 	LastRotated time.Time
 	// Versions maps each labelled version id to its staging labels.
 	Versions map[string][]string
+	// PrimaryRegion is the region of the secret's primary, "" for a secret
+	// never replicated: a replica listed in its own region names another.
+	PrimaryRegion string
 }
 
 // ListSecrets lists the secrets of the account and region that keep
@@ -55,6 +58,7 @@ func (c *Client) ListSecrets(ctx context.Context, tagKey string, keep func(Liste
 				ARN: aws.ToString(e.ARN), Name: aws.ToString(e.Name),
 				RotationEnabled: aws.ToBool(e.RotationEnabled), RotationLambdaARN: aws.ToString(e.RotationLambdaARN),
 				LastRotated: aws.ToTime(e.LastRotatedDate), Versions: e.SecretVersionsToStages,
+				PrimaryRegion: aws.ToString(e.PrimaryRegion),
 			}
 			if keep == nil || keep(l) {
 				out = append(out, l)
@@ -129,6 +133,7 @@ func (c *Client) DescribeRotation(ctx context.Context, secretID string) (Listed,
 		ARN: aws.ToString(out.ARN), Name: aws.ToString(out.Name),
 		RotationEnabled: aws.ToBool(out.RotationEnabled), RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
 		LastRotated: aws.ToTime(out.LastRotatedDate), Versions: out.VersionIdsToStages,
+		PrimaryRegion: aws.ToString(out.PrimaryRegion),
 	}, nil
 }
 

@@ -26,7 +26,7 @@ type (
 
 func (e *Emulator) batchGetSecretValue(q *request) (any, *apiError) {
 	ids := q.stringList("SecretIdList", 1, maxBatchIDs, 1, maxSecretIDLength)
-	sel := selection{filters: readFilters(q)}
+	sel := selection{filters: readFilters(q), region: q.region}
 	offset, size := readPageOf(q, maxBatchPage)
 	byID, byFilter := q.has("SecretIdList"), q.has("Filters")
 	// AWS documents each rule ("You must include Filters or SecretIdList,
@@ -60,7 +60,7 @@ func (e *Emulator) batchGetSecretValue(q *request) (any, *apiError) {
 		if byID {
 			// In the order asked, each mention answered (inferred).
 			for _, id := range ids {
-				s, apiErr := e.usable(id)
+				s, apiErr := e.usableIn(q.region, id)
 				add(id, s, apiErr)
 			}
 			return out, nil

@@ -9,13 +9,87 @@ import (
 )
 
 // serveControl answers the control API under /_emulator/: faults, calls,
-// the rotation log, the clock and the ageing of versions.
+// the rotation log, the clock, the ageing of versions and replicas.
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	e.plan.ControlHandler(map[string]http.HandlerFunc{
 		"/_emulator/rotations":    e.serveRotations,
 		"/_emulator/clock":        e.serveClock,
 		"/_emulator/versions/age": e.serveVersionAge,
+		"/_emulator/replicas":     e.serveReplicas,
+		"/_emulator/replicas/lag": e.serveReplicationLag,
 	})(w, r)
+}
+
+// serveReplicas: GET lists the replicas (of one secret with
+// ?secret_id=NAME-OR-ARN) with the replication lag; POST {"secret_id",
+// "region", "action": "hold" | "fail" | "release", "status_message"}
+// holds a replica behind, marks it Failed, or releases it (it catches up
+// at once), and answers it.
+func (e *Emulator) serveReplicas(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		list, err := e.Replicas(r.URL.Query().Get("secret_id"))
+		if err != nil {
+			faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+			return
+		}
+		faults.WriteJSON(w, http.StatusOK, map[string]any{"lag_ms": e.ReplicationLag().Milliseconds(), "replicas": list})
+		return
+	}
+	var in struct {
+		SecretID      string `json:"secret_id"`
+		Region        string `json:"region"`
+		Action        string `json:"action"`
+		StatusMessage string `json:"status_message"`
+	}
+	if !decodeControl(w, r, &in) {
+		return
+	}
+	if in.SecretID == "" || in.Region == "" {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "give secret_id (the primary's name or ARN, or the replica's ARN) and region"})
+		return
+	}
+	var (
+		st  ReplicaState
+		err error
+	)
+	switch in.Action {
+	case "hold":
+		st, err = e.HoldReplica(in.SecretID, in.Region)
+	case "fail":
+		st, err = e.FailReplica(in.SecretID, in.Region, in.StatusMessage)
+	case "release":
+		st, err = e.ReleaseReplica(in.SecretID, in.Region)
+	default:
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": `action must be "hold", "fail" or "release"`})
+		return
+	}
+	if err != nil {
+		faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	faults.WriteJSON(w, http.StatusOK, st)
+}
+
+// serveReplicationLag: GET reads the replication lag, POST or PUT
+// {"lag_ms": N} sets it.
+func (e *Emulator) serveReplicationLag(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut {
+		r.Method = http.MethodPost // decodeControl takes POST; PUT is the same here
+	}
+	if r.Method != http.MethodGet {
+		var in struct {
+			LagMS *int64 `json:"lag_ms"`
+		}
+		if !decodeControl(w, r, &in) {
+			return
+		}
+		if in.LagMS == nil || *in.LagMS < 0 || *in.LagMS > int64(24*time.Hour/time.Millisecond) {
+			faults.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": "lag_ms is required: 0 to 86400000"})
+			return
+		}
+		_ = e.SetReplicationLag(time.Duration(*in.LagMS) * time.Millisecond)
+	}
+	faults.WriteJSON(w, http.StatusOK, map[string]any{"lag_ms": e.ReplicationLag().Milliseconds()})
 }
 
 func (e *Emulator) serveRotations(w http.ResponseWriter, r *http.Request) {

@@ -50,8 +50,10 @@ type Emulator struct {
 	plan faults.Plan
 
 	mu             sync.Mutex
-	secrets        map[string]*secretEntry // by ARN
-	names          map[string]string       // name → ARN
+	secrets        map[string]*secretEntry // by ARN, in every region
+	names          map[nameKey]string      // (region, name) → ARN
+	replicationLag time.Duration           // how long a replica takes to catch up (replication.go)
+	stale          map[*replica]struct{}   // replicas with a catch-up due
 	functions      map[string]Invoker
 	rotations      []*RotationAttempt
 	rotationTokens []string
@@ -62,7 +64,10 @@ type Emulator struct {
 // Option configures an Emulator.
 type Option func(*Emulator)
 
-// WithRegion sets the region in ARNs (default us-east-1).
+// WithRegion sets the emulator's home region (default us-east-1): the
+// region of a request whose SigV4 credential scope names none, and of the
+// secrets the Go API and the control API name by name. A request signed
+// for another region works on that region's secrets (replication.go).
 func WithRegion(r string) Option { return func(e *Emulator) { e.region = r } }
 
 // WithAccount sets the account in ARNs (default 000000000000).
@@ -110,11 +115,13 @@ func New(opts ...Option) *Emulator {
 	e := &Emulator{
 		region: "us-east-1", account: "000000000000",
 		maxAttempts: 3, functionTimeout: 60 * time.Second,
-		wallClock: time.Now,
-		arnSuffix: func(string) string { return randomSuffix() },
-		secrets:   map[string]*secretEntry{},
-		names:     map[string]string{},
-		functions: map[string]Invoker{},
+		wallClock:      time.Now,
+		arnSuffix:      func(string) string { return randomSuffix() },
+		secrets:        map[string]*secretEntry{},
+		names:          map[nameKey]string{},
+		stale:          map[*replica]struct{}{},
+		replicationLag: defaultReplicationLag,
+		functions:      map[string]Invoker{},
 	}
 	for _, o := range opts {
 		o(e)
@@ -280,7 +287,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) (op string, 
 		// Coral's answer to a body that is not a JSON object (message inferred).
 		return fail(errOf("SerializationException", "The request body could not be read as a JSON object."))
 	}
-	out, apiErr := handler(e, &request{fields: fields})
+	out, apiErr := handler(e, &request{fields: fields, region: requestRegion(r, e.region)})
 	if apiErr != nil {
 		return fail(apiErr)
 	}

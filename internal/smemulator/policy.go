@@ -138,7 +138,7 @@ func (e *Emulator) putResourcePolicy(q *request) (any, *apiError) {
 			q.fail(errOf("MalformedPolicyDocumentException", "%s", msg))
 		}
 	}
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).writableIn, func(s *secretEntry) (any, *apiError) {
 		s.policy = policy
 		return arnName{ARN: s.arn, Name: s.name}, nil
 	})
@@ -152,14 +152,14 @@ type policyAnswer struct {
 
 func (e *Emulator) getResourcePolicy(q *request) (any, *apiError) {
 	id := q.secretID()
-	return e.withSecret(q, id, (*Emulator).resolve, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).resolveIn, func(s *secretEntry) (any, *apiError) {
 		return policyAnswer{ARN: s.arn, Name: s.name, ResourcePolicy: s.policy}, nil
 	})
 }
 
 func (e *Emulator) deleteResourcePolicy(q *request) (any, *apiError) {
 	id := q.secretID()
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).writableIn, func(s *secretEntry) (any, *apiError) {
 		s.policy = ""
 		return arnName{ARN: s.arn, Name: s.name}, nil
 	})
@@ -178,7 +178,7 @@ func (e *Emulator) validateResourcePolicy(q *request) (any, *apiError) {
 	policy := q.text("ResourcePolicy", true, 1, maxResourcePolicy)
 	return e.locked(q, func() (any, *apiError) {
 		if id != "" {
-			if _, apiErr := e.resolve(id); apiErr != nil {
+			if _, apiErr := e.resolveIn(q.region, id); apiErr != nil {
 				return nil, apiErr
 			}
 		}

@@ -29,6 +29,7 @@ import (
 // quoted.
 type request struct {
 	fields     map[string]json.RawMessage
+	region     string // the region of the request's SigV4 credential scope (requestRegion)
 	serr       *apiError
 	violations []string
 	err        *apiError

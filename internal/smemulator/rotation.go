@@ -200,7 +200,7 @@ func (e *Emulator) rotateSecret(q *request) (any, *apiError) {
 		job   *rotationJob
 		first *RotationAttempt
 	)
-	out, apiErr := e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	out, apiErr := e.withSecret(q, id, (*Emulator).writableIn, func(s *secretEntry) (any, *apiError) {
 		if lambdaARN == "" {
 			lambdaARN = s.rotationLambdaARN
 		}
@@ -417,6 +417,7 @@ func (e *Emulator) finishRotation(job *rotationJob) {
 		delete(s.labels, StagePending)
 	}
 	s.rotated = e.now()
+	e.changed(s)
 }
 
 // dropPlaceholder removes a configuration test's empty version. Callers
@@ -432,6 +433,7 @@ func (e *Emulator) dropPlaceholder(job *rotationJob) {
 	if v, ok := s.versions[job.version]; ok && !v.hasValue() && len(s.stagesOf(job.version)) == 0 {
 		s.dropVersion(job.version)
 	}
+	e.changed(s)
 }
 
 // invoke runs one step as Lambda runs a synchronous invocation (Run).
@@ -501,7 +503,7 @@ func Run(fn Invoker, functionARN string, payload []byte, timeout time.Duration) 
 
 func (e *Emulator) cancelRotateSecret(q *request) (any, *apiError) {
 	id := q.secretID()
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).writableIn, func(s *secretEntry) (any, *apiError) {
 		// AWS turns rotation off and cancels a rotation in progress (no
 		// further steps or attempts here), but leaves the labels as they are:
 		// "You might need to remove the staging label AWSPENDING from the
@@ -534,6 +536,7 @@ type Version struct {
 func (e *Emulator) Versions(secretID string) []Version {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.catchUp()
 	s, apiErr := e.resolve(secretID)
 	if apiErr != nil {
 		return nil
@@ -549,6 +552,7 @@ func (e *Emulator) Versions(secretID string) []Version {
 func (e *Emulator) VersionByStage(secretID, stage string) (Version, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.catchUp()
 	s, apiErr := e.resolve(secretID)
 	if apiErr != nil {
 		return Version{}, false

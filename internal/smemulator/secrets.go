@@ -54,6 +54,9 @@ type tag struct {
 
 type secretEntry struct {
 	arn, name, description, kmsKeyID string
+	region                           string       // the region it lives in, named in its ARN
+	primary                          *secretEntry // a replica's primary; nil for a primary
+	replicas                         []*replica   // a primary's replicas, in the order they were added
 	tags                             []tag
 	policy                           string // the resource policy's JSON, "" for none
 	tagged                           bool   // Tags shows, [] included, once the secret ever had tags
@@ -137,25 +140,32 @@ const (
 	errDeleted  = "You can't perform this operation on the secret because it was marked for deletion."
 )
 
-// resolve finds a secret by name, full ARN, or ARN without its six
-// character suffix. A secret whose recovery window has passed is gone.
+// nameKey is a secret's name in its region: names are unique per region,
+// and a replica bears its primary's name in another.
+type nameKey struct{ region, name string }
+
+// resolveIn finds a secret of region by name, full ARN, or ARN without its
+// six character suffix, as a request signed for region does: a secret of
+// another region is not found, whatever its ARN says (inferred: AWS's
+// endpoints are regional, and a secret is read in another region through
+// its replica there). A secret whose recovery window has passed is gone.
 // Callers hold e.mu.
-func (e *Emulator) resolve(secretID string) (*secretEntry, *apiError) {
+func (e *Emulator) resolveIn(region, secretID string) (*secretEntry, *apiError) {
 	s := e.secrets[secretID]
 	if s == nil && strings.HasPrefix(secretID, "arn:") {
 		// A partial ARN: ...:secret:<name>, the secret's ARN less "-XXXXXX".
 		if i := strings.Index(secretID, ":secret:"); i >= 0 {
-			if arn, ok := e.names[secretID[i+len(":secret:"):]]; ok && len(arn) == len(secretID)+7 && strings.HasPrefix(arn, secretID+"-") {
+			if arn, ok := e.names[nameKey{arnRegion(secretID), secretID[i+len(":secret:"):]}]; ok && len(arn) == len(secretID)+7 && strings.HasPrefix(arn, secretID+"-") {
 				s = e.secrets[arn]
 			}
 		}
 	}
 	if s == nil {
-		if arn, ok := e.names[secretID]; ok {
+		if arn, ok := e.names[nameKey{region, secretID}]; ok {
 			s = e.secrets[arn]
 		}
 	}
-	if s == nil {
+	if s == nil || s.region != region {
 		return nil, errOf("ResourceNotFoundException", errNotFound)
 	}
 	if !s.deletion.IsZero() && !e.now().Before(s.deletion) {
@@ -165,9 +175,20 @@ func (e *Emulator) resolve(secretID string) (*secretEntry, *apiError) {
 	return s, nil
 }
 
-// usable is resolve for operations a secret scheduled for deletion refuses.
-func (e *Emulator) usable(secretID string) (*secretEntry, *apiError) {
-	s, apiErr := e.resolve(secretID)
+// resolve is resolveIn for the emulator's own callers (the rotation it
+// runs, the Go and control APIs): a full or partial ARN names its region,
+// a name the home region. Callers hold e.mu.
+func (e *Emulator) resolve(secretID string) (*secretEntry, *apiError) {
+	region := e.region
+	if strings.HasPrefix(secretID, "arn:") {
+		region = arnRegion(secretID)
+	}
+	return e.resolveIn(region, secretID)
+}
+
+// usableIn is resolveIn for operations a secret scheduled for deletion refuses.
+func (e *Emulator) usableIn(region, secretID string) (*secretEntry, *apiError) {
+	s, apiErr := e.resolveIn(region, secretID)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -177,41 +198,48 @@ func (e *Emulator) usable(secretID string) (*secretEntry, *apiError) {
 	return s, nil
 }
 
-// finder is how an operation finds the secret its SecretId names:
-// (*Emulator).resolve finds any secret, one scheduled for deletion too;
-// (*Emulator).usable refuses those. Callers hold e.mu.
-type finder func(e *Emulator, secretID string) (*secretEntry, *apiError)
+// finder is how an operation finds the secret its SecretId names in the
+// request's region: (*Emulator).resolveIn finds any secret, one scheduled
+// for deletion too; (*Emulator).usableIn refuses those;
+// (*Emulator).writableIn refuses replicas too, and (*Emulator).primaryIn
+// replicas only. Callers hold e.mu.
+type finder func(e *Emulator, region, secretID string) (*secretEntry, *apiError)
 
 // locked is every operation's opening: it answers the request's first
 // error (serialization, then validation, then the operation's own checks)
 // if it has one, and otherwise runs fn under the emulator's lock and
 // answers what fn returns. A request refused before fn changes nothing.
+// Replicas whose catch-up is due catch up first (replication.go).
 func (e *Emulator) locked(q *request, fn func() (any, *apiError)) (any, *apiError) {
 	if apiErr := q.result(); apiErr != nil {
 		return nil, apiErr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.catchUp()
 	return fn()
 }
 
-// withSecret is locked for an operation on the one secret id names: fn
-// runs on the secret find returns, and not at all when find refuses, whose
-// error is then the answer.
+// withSecret is locked for an operation on the one secret id names in the
+// request's region: fn runs on the secret find returns, and not at all
+// when find refuses, whose error is then the answer. A primary's replicas
+// are told of the call afterwards (changed), to catch up asynchronously.
 func (e *Emulator) withSecret(q *request, id string, find finder, fn func(*secretEntry) (any, *apiError)) (any, *apiError) {
 	return e.locked(q, func() (any, *apiError) {
-		s, apiErr := find(e, id)
+		s, apiErr := find(e, q.region, id)
 		if apiErr != nil {
 			return nil, apiErr
 		}
-		return fn(s)
+		out, apiErr := fn(s)
+		e.changed(s)
+		return out, apiErr
 	})
 }
 
 func (e *Emulator) forget(s *secretEntry) {
 	delete(e.secrets, s.arn)
-	if e.names[s.name] == s.arn {
-		delete(e.names, s.name)
+	if k := (nameKey{s.region, s.name}); e.names[k] == s.arn {
+		delete(e.names, k)
 	}
 }
 
@@ -232,26 +260,28 @@ var operations map[string]operation
 
 func init() {
 	operations = map[string]operation{
-		"CreateSecret":             (*Emulator).createSecret,
-		"DescribeSecret":           (*Emulator).describeSecret,
-		"GetSecretValue":           (*Emulator).getSecretValue,
-		"PutSecretValue":           (*Emulator).putSecretValue,
-		"UpdateSecret":             (*Emulator).updateSecret,
-		"UpdateSecretVersionStage": (*Emulator).updateSecretVersionStage,
-		"ListSecretVersionIds":     (*Emulator).listSecretVersionIDs,
-		"ListSecrets":              (*Emulator).listSecrets,
-		"RotateSecret":             (*Emulator).rotateSecret,
-		"CancelRotateSecret":       (*Emulator).cancelRotateSecret,
-		"TagResource":              (*Emulator).tagResource,
-		"UntagResource":            (*Emulator).untagResource,
-		"DeleteSecret":             (*Emulator).deleteSecret,
-		"RestoreSecret":            (*Emulator).restoreSecret,
-		"BatchGetSecretValue":      (*Emulator).batchGetSecretValue,
-		"GetRandomPassword":        (*Emulator).getRandomPassword,
-		"GetResourcePolicy":        (*Emulator).getResourcePolicy,
-		"PutResourcePolicy":        (*Emulator).putResourcePolicy,
-		"DeleteResourcePolicy":     (*Emulator).deleteResourcePolicy,
-		"ValidateResourcePolicy":   (*Emulator).validateResourcePolicy,
+		"CreateSecret":                 (*Emulator).createSecret,
+		"DescribeSecret":               (*Emulator).describeSecret,
+		"GetSecretValue":               (*Emulator).getSecretValue,
+		"PutSecretValue":               (*Emulator).putSecretValue,
+		"UpdateSecret":                 (*Emulator).updateSecret,
+		"UpdateSecretVersionStage":     (*Emulator).updateSecretVersionStage,
+		"ListSecretVersionIds":         (*Emulator).listSecretVersionIDs,
+		"ListSecrets":                  (*Emulator).listSecrets,
+		"RotateSecret":                 (*Emulator).rotateSecret,
+		"CancelRotateSecret":           (*Emulator).cancelRotateSecret,
+		"TagResource":                  (*Emulator).tagResource,
+		"UntagResource":                (*Emulator).untagResource,
+		"DeleteSecret":                 (*Emulator).deleteSecret,
+		"RestoreSecret":                (*Emulator).restoreSecret,
+		"BatchGetSecretValue":          (*Emulator).batchGetSecretValue,
+		"GetRandomPassword":            (*Emulator).getRandomPassword,
+		"GetResourcePolicy":            (*Emulator).getResourcePolicy,
+		"PutResourcePolicy":            (*Emulator).putResourcePolicy,
+		"DeleteResourcePolicy":         (*Emulator).deleteResourcePolicy,
+		"ValidateResourcePolicy":       (*Emulator).validateResourcePolicy,
+		"ReplicateSecretToRegions":     (*Emulator).replicateSecretToRegions,
+		"RemoveRegionsFromReplication": (*Emulator).removeRegionsFromReplication,
 	}
 }
 
@@ -293,6 +323,8 @@ type (
 		VersionIdsToStages     map[string][]string `json:"VersionIdsToStages,omitempty"`
 		SecretVersionsToStages map[string][]string `json:"SecretVersionsToStages,omitempty"`
 		CreatedDate            epoch               `json:"CreatedDate"`
+		PrimaryRegion          string              `json:"PrimaryRegion,omitempty"`
+		ReplicationStatus      []replicationStatus `json:"ReplicationStatus,omitempty"`
 	}
 	versionEntry struct {
 		VersionID        string   `json:"VersionId"`
@@ -333,6 +365,8 @@ func (e *Emulator) createSecret(q *request) (any, *apiError) {
 	kmsKeyID := q.text("KmsKeyId", false, 0, maxARNLength)
 	str, bin := q.secretValue()
 	tags := q.tags()
+	replicaRegions := q.replicaRegions("AddReplicaRegions", false)
+	overwrite := q.boolean("ForceOverwriteReplicaSecret")
 	if len(name) >= 1 && !secretNamePattern.MatchString(name) {
 		// AWS's answer to a bad character, recorded: a ValidationException
 		// in the service's own words rather than the model's.
@@ -345,9 +379,12 @@ func (e *Emulator) createSecret(q *request) (any, *apiError) {
 		// Inferred: the tagging quota, refused as a bad parameter.
 		q.fail(errOf("InvalidParameterException", "Invalid parameter: a secret can have at most %d tags.", maxTags))
 	}
+	if slices.ContainsFunc(replicaRegions, func(r replicaRegion) bool { return r.Region == q.region }) {
+		q.fail(errOf("InvalidParameterException", msgSameRegion))
+	}
 	return e.locked(q, func() (any, *apiError) {
-		if arn, ok := e.names[name]; ok {
-			if existing, apiErr := e.resolve(arn); apiErr == nil {
+		if arn, ok := e.names[nameKey{q.region, name}]; ok {
+			if existing, apiErr := e.resolveIn(q.region, arn); apiErr == nil {
 				if !existing.deleted.IsZero() {
 					return nil, errOf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
 				}
@@ -361,8 +398,8 @@ func (e *Emulator) createSecret(q *request) (any, *apiError) {
 		}
 		now := e.now()
 		s := &secretEntry{
-			arn:  "arn:aws:secretsmanager:" + e.region + ":" + e.account + ":secret:" + name + "-" + e.arnSuffix(name),
-			name: name, description: desc, kmsKeyID: kmsKeyID,
+			arn:  "arn:aws:secretsmanager:" + q.region + ":" + e.account + ":secret:" + name + "-" + e.arnSuffix(name),
+			name: name, description: desc, kmsKeyID: kmsKeyID, region: q.region,
 			versions: map[string]*version{}, labels: map[string]string{},
 			created: now, changed: now,
 		}
@@ -379,18 +416,33 @@ func (e *Emulator) createSecret(q *request) (any, *apiError) {
 			out.VersionID = token
 		}
 		e.secrets[s.arn] = s
-		e.names[s.name] = s.arn
+		e.names[nameKey{s.region, s.name}] = s.arn
+		if len(replicaRegions) > 0 {
+			e.addReplicas(s, replicaRegions, overwrite != nil && *overwrite)
+			return createAnswer{versionAnswer: out, ReplicationStatus: e.replicationStatus(s)}, nil
+		}
 		return out, nil
 	})
 }
 
+// createAnswer is CreateSecret's answer for a secret made with replicas.
+type createAnswer struct {
+	versionAnswer
+	ReplicationStatus []replicationStatus `json:"ReplicationStatus"`
+}
+
 func (e *Emulator) describeSecret(q *request) (any, *apiError) {
 	id := q.secretID()
-	return e.withSecret(q, id, (*Emulator).resolve, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).resolveIn, func(s *secretEntry) (any, *apiError) {
 		// DescribeSecret answers for a secret scheduled for deletion too, with
 		// its DeletedDate.
 		d := e.describe(s)
 		d.VersionIdsToStages = s.versionIDsToStages()
+		if len(s.replicas) > 0 {
+			// Only DescribeSecret lists the replicas: ListSecrets' entries
+			// have no ReplicationStatus in AWS's model (SecretListEntry).
+			d.ReplicationStatus = e.replicationStatus(s)
+		}
 		return d, nil
 	})
 }
@@ -435,7 +487,24 @@ func (e *Emulator) describe(s *secretEntry) description {
 		tags := append(make([]tag, 0, len(s.tags)), s.tags...)
 		d.Tags = &tags
 	}
+	if s.primary != nil || len(s.replicas) > 0 {
+		// "The Region the secret is in. If a secret is replicated to other
+		// Regions, the replicas are listed in ReplicationStatus." AWS's
+		// examples show it on a replicated primary; a replica names its
+		// primary's (SecretListEntry: "The Region where Secrets Manager
+		// originated the secret"). Left out for a secret never replicated
+		// (inferred).
+		d.PrimaryRegion = s.primaryRegion()
+	}
 	return d
+}
+
+// primaryRegion is the region where the secret originated: its primary's.
+func (s *secretEntry) primaryRegion() string {
+	if s.primary != nil {
+		return s.primary.region
+	}
+	return s.region
 }
 
 var ratePattern = regexp.MustCompile(`^rate\((\d+) (hours?|days?)\)$`)
@@ -485,7 +554,7 @@ func (e *Emulator) getSecretValue(q *request) (any, *apiError) {
 	id := q.secretID()
 	versionID := q.versionID("VersionId")
 	stage := q.text("VersionStage", false, 1, maxStageLength)
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).usableIn, func(s *secretEntry) (any, *apiError) {
 		v, apiErr := s.pick(versionID, stage)
 		if apiErr != nil {
 			return nil, apiErr
@@ -556,7 +625,7 @@ func (e *Emulator) putSecretValue(q *request) (any, *apiError) {
 	if !explicit {
 		stages = []string{StageCurrent}
 	}
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).writableIn, func(s *secretEntry) (any, *apiError) {
 		if token == "" {
 			token = uuid.NewString() // the SDK and the CLI always send one
 		}
@@ -672,7 +741,13 @@ func (e *Emulator) updateSecret(q *request) (any, *apiError) {
 	if str != nil && bin != nil {
 		q.fail(errOf("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret."))
 	}
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).usableIn, func(s *secretEntry) (any, *apiError) {
+		if s.primary != nil && (hasDesc || str != nil || bin != nil) {
+			// "A replica secret can't be updated independently from its
+			// primary secret, except for its encryption key." (Promote a
+			// replica secret to a standalone secret, AWS's user guide.)
+			return nil, errReplica()
+		}
 		now := e.now()
 		out := versionAnswer{ARN: s.arn, Name: s.name}
 		changed := hasDesc || hasKMS
@@ -721,7 +796,7 @@ func (e *Emulator) updateSecretVersionStage(q *request) (any, *apiError) {
 	stage := q.text("VersionStage", true, 1, maxStageLength)
 	moveTo := q.versionID("MoveToVersionId")
 	removeFrom := q.versionID("RemoveFromVersionId")
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).writableIn, func(s *secretEntry) (any, *apiError) {
 		for _, v := range []string{moveTo, removeFrom} {
 			if _, ok := s.versions[v]; v != "" && !ok {
 				// Inferred (moto's words): AWS does not document this answer.
@@ -790,7 +865,7 @@ func (e *Emulator) listSecretVersionIDs(q *request) (any, *apiError) {
 	id := q.secretID()
 	offset, size := readPage(q)
 	all := q.boolean("IncludeDeprecated")
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).usableIn, func(s *secretEntry) (any, *apiError) {
 		// Inferred: refused while the secret is scheduled for deletion, like
 		// every other read of its versions.
 		kms := []string{"DefaultEncryptionKey"}
@@ -853,6 +928,7 @@ func readFilters(q *request) []filter {
 
 // selection is which secrets a listing shows, in which order.
 type selection struct {
+	region  string // the request's: a listing shows that region's secrets, replicas included
 	filters []filter
 	planned bool   // IncludePlannedDeletion
 	sortBy  string // SortBy; "" is created-date
@@ -866,7 +942,7 @@ func (e *Emulator) matching(sel selection) []*secretEntry {
 		if _, apiErr := e.resolve(s.arn); apiErr != nil { // the recovery window ended
 			continue
 		}
-		if !s.deleted.IsZero() && !sel.planned {
+		if s.region != sel.region || !s.deleted.IsZero() && !sel.planned {
 			continue
 		}
 		if e.matchesAll(s, sel.filters) {
@@ -911,7 +987,7 @@ func page[T any](all []T, offset, size int) ([]T, string) {
 }
 
 func (e *Emulator) listSecrets(q *request) (any, *apiError) {
-	sel := selection{filters: readFilters(q)}
+	sel := selection{filters: readFilters(q), region: q.region}
 	planned := q.boolean("IncludePlannedDeletion")
 	sel.planned = planned != nil && *planned
 	offset, size := readPage(q)
@@ -932,10 +1008,11 @@ func (e *Emulator) listSecrets(q *request) (any, *apiError) {
 // matchesAll applies ListSecrets filters as AWS documents them: every
 // filter must match, within one any value; a value matches as a prefix
 // (case-sensitive, except description and all), "!" negates it, and "all"
-// matches any word of any attribute. primary-region matches the
-// emulator's region, where every secret is made (inferred: AWS documents
-// the key, not what a secret never replicated answers); owning-service
-// matches nothing, as no secret here is managed by another service.
+// matches any word of any attribute. primary-region matches the region of
+// the secret's primary: its own for a primary, replicated or not
+// (inferred: AWS documents the key, not what a secret never replicated
+// answers); owning-service matches nothing, as no secret here is managed
+// by another service.
 func (e *Emulator) matchesAll(s *secretEntry, filters []filter) bool {
 	for _, f := range filters {
 		var fields []string
@@ -954,7 +1031,7 @@ func (e *Emulator) matchesAll(s *secretEntry, filters []filter) bool {
 				fields = append(fields, t.Value)
 			}
 		case "primary-region":
-			fields = []string{e.region}
+			fields = []string{s.primaryRegion()}
 		case "all":
 			fold = true
 			for _, text := range append([]string{s.name, s.description}, tagTexts(s.tags)...) {
@@ -1008,7 +1085,7 @@ func (e *Emulator) tagResource(q *request) (any, *apiError) {
 	id := q.secretID()
 	q.required("Tags")
 	tags := q.tags()
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).writableIn, func(s *secretEntry) (any, *apiError) {
 		merged := mergeTags(slices.Clone(s.tags), tags)
 		if len(merged) > maxTags {
 			return nil, errOf("InvalidParameterException", "Invalid parameter: a secret can have at most %d tags.", maxTags)
@@ -1022,7 +1099,7 @@ func (e *Emulator) untagResource(q *request) (any, *apiError) {
 	id := q.secretID()
 	q.required("TagKeys")
 	keys := q.stringList("TagKeys", 0, 0, 1, maxTagKey)
-	return e.withSecret(q, id, (*Emulator).usable, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).writableIn, func(s *secretEntry) (any, *apiError) {
 		s.tags = slices.DeleteFunc(slices.Clone(s.tags), func(t tag) bool { return slices.Contains(keys, t.Key) })
 		return struct{}{}, nil
 	})
@@ -1045,8 +1122,8 @@ func (e *Emulator) deleteSecret(q *request) (any, *apiError) {
 	}
 	return e.locked(q, func() (any, *apiError) {
 		now := e.now()
-		s, apiErr := e.resolve(id)
-		if apiErr != nil {
+		s, apiErr := e.primaryIn(q.region, id)
+		if apiErr != nil && apiErr.Type == "ResourceNotFoundException" {
 			if forced {
 				// "If you forcibly delete an already deleted or nonexistent
 				// secret, the operation does not return
@@ -1061,10 +1138,16 @@ func (e *Emulator) deleteSecret(q *request) (any, *apiError) {
 				if strings.HasPrefix(id, "arn:") {
 					out.Name = id[strings.LastIndex(id, ":")+1:]
 				} else {
-					out.ARN = "arn:aws:secretsmanager:" + e.region + ":" + e.account + ":secret:" + id
+					out.ARN = "arn:aws:secretsmanager:" + q.region + ":" + e.account + ":secret:" + id
 				}
 				return out, nil
 			}
+			return nil, apiErr
+		}
+		if apiErr != nil {
+			return nil, apiErr
+		}
+		if apiErr := refuseReplicated(s); apiErr != nil {
 			return nil, apiErr
 		}
 		if forced {
@@ -1081,7 +1164,7 @@ func (e *Emulator) deleteSecret(q *request) (any, *apiError) {
 
 func (e *Emulator) restoreSecret(q *request) (any, *apiError) {
 	id := q.secretID()
-	return e.withSecret(q, id, (*Emulator).resolve, func(s *secretEntry) (any, *apiError) {
+	return e.withSecret(q, id, (*Emulator).primaryIn, func(s *secretEntry) (any, *apiError) {
 		s.deleted, s.deletion = time.Time{}, time.Time{}
 		return arnName{ARN: s.arn, Name: s.name}, nil
 	})
