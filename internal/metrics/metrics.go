@@ -1,5 +1,11 @@
 // Package metrics writes CloudWatch Embedded Metric Format (EMF) lines: one
-// JSON object per rotation step, which CloudWatch Logs turns into metrics.
+// JSON object per rotation step and per sweep, which CloudWatch Logs turns
+// into metrics.
+//
+// Every metric carries the dimension FunctionName, the name Lambda gives
+// the function (AWS_LAMBDA_FUNCTION_NAME), so that the figures of two
+// stacks in one account never share a series. A dry-run sweep writes no
+// metric at all: what it would do must not feed the alarms.
 //
 // Lambda's log-level filtering reads every JSON line on stdout as a log
 // record: a line whose "level" is missing or invalid counts as INFO, and so
@@ -13,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +27,17 @@ import (
 
 // Namespace is the CloudWatch namespace of every metric.
 const Namespace = "AivenTokenRotator"
+
+// FunctionNameVariable is the variable in which Lambda gives a function its
+// own name (Lambda Developer Guide, "Defined runtime environment
+// variables"): the value of the FunctionName dimension.
+const FunctionNameVariable = "AWS_LAMBDA_FUNCTION_NAME"
+
+// Dimension names.
+const (
+	FunctionNameDimension = "FunctionName"
+	StepDimension         = "Step"
+)
 
 // Step is the outcome of one rotation step.
 type Step struct {
@@ -47,6 +65,9 @@ type Emitter struct {
 	w     io.Writer
 	level string
 	now   func() time.Time
+	// function is the FunctionName dimension's value; empty outside
+	// Lambda, where a step's line carries the Step dimension alone.
+	function string
 }
 
 // levels are Lambda's application log levels, least severe first: a line
@@ -54,9 +75,15 @@ type Emitter struct {
 var levels = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
 
 // New is an emitter writing to w (os.Stdout in Lambda) at level INFO, which
-// passes Lambda's filter at INFO and below; a nil w discards.
+// passes Lambda's filter at INFO and below; a nil w discards. Its lines name
+// the function Lambda runs (FunctionNameVariable).
 func New(w io.Writer) *Emitter {
-	return &Emitter{w: w, level: "INFO", now: time.Now}
+	return newEmitter(w, os.Getenv(FunctionNameVariable))
+}
+
+// newEmitter is New with the function's name given.
+func newEmitter(w io.Writer, function string) *Emitter {
+	return &Emitter{w: w, level: "INFO", now: time.Now, function: function}
 }
 
 // NewAtLevel is an emitter whose lines pass Lambda's filter at the function's
@@ -66,7 +93,12 @@ func New(w io.Writer) *Emitter {
 // that still passes: WARN at WARN, FATAL at FATAL. An unknown level is an
 // error naming it, so a typo cannot silently lose every metric.
 func NewAtLevel(w io.Writer, applicationLogLevel string) (*Emitter, error) {
-	e := New(w)
+	return newAtLevel(w, applicationLogLevel, os.Getenv(FunctionNameVariable))
+}
+
+// newAtLevel is NewAtLevel with the function's name given.
+func newAtLevel(w io.Writer, applicationLogLevel, function string) (*Emitter, error) {
+	e := newEmitter(w, function)
 	if applicationLogLevel == "" {
 		return e, nil
 	}
@@ -119,6 +151,7 @@ type line struct {
 	Level          string   `json:"level"`
 	Timestamp      string   `json:"timestamp"`
 	AWS            metadata `json:"_aws"`
+	FunctionName   string   `json:"FunctionName,omitempty"`
 	Step           string   `json:"Step"`
 	SecretARN      string   `json:"SecretArn,omitempty"`
 	StepSucceeded  int      `json:"StepSucceeded"`
@@ -132,23 +165,47 @@ type line struct {
 	GraceRecordDistrusted int `json:"GraceRecordDistrusted"`
 }
 
+// Names of the step metrics, for alarms and the dashboard.
+const (
+	StepFailedMetric            = "StepFailed"
+	PreviousTokenUnknownMetric  = "PreviousTokenUnknown"
+	GraceRecordDistrustedMetric = "GraceRecordDistrusted"
+)
+
 var definitions = []metricDef{
 	{"StepSucceeded", "Count"},
-	{"StepFailed", "Count"},
+	{StepFailedMetric, "Count"},
 	{"StepDuration", "Milliseconds"},
 	{"TokensRevoked", "Count"},
 	{"OrphansRevoked", "Count"},
-	{"PreviousTokenUnknown", "Count"},
-	{"GraceRecordDistrusted", "Count"},
+	{PreviousTokenUnknownMetric, "Count"},
+	{GraceRecordDistrustedMetric, "Count"},
 }
 
-// Step writes one line for a finished step. Calling it twice writes two
-// lines, counted twice by CloudWatch.
+// Failures names the metrics any non-zero value of which needs a person:
+// a failed step, a replaced token left live, a grace record not honoured,
+// and the sweep's findings. Each has an alarm in template.yaml
+// (internal/deploy checks it), StepFailed through Lambda's own Errors.
+func Failures() []string {
+	return []string{
+		StepFailedMetric, PreviousTokenUnknownMetric, GraceRecordDistrustedMetric,
+		SweepTokenInvalidMetric, SweepErrorsMetric, SweepNotReachedMetric, SweepGraceDistrustedMetric, SweepStuckMetric,
+	}
+}
+
+// Step writes one line for a finished step, its metrics under two
+// dimension sets: FunctionName and Step (the dashboard's per-step graphs),
+// and FunctionName alone, the function's total over its steps (the alarms).
+// Calling it twice writes two lines, counted twice by CloudWatch.
 func (e *Emitter) Step(s Step) error {
 	if e == nil || e.w == nil {
 		return nil
 	}
 	now := e.now()
+	dims := [][]string{{StepDimension}}
+	if e.function != "" {
+		dims = [][]string{{FunctionNameDimension, StepDimension}, {FunctionNameDimension}}
+	}
 	l := line{
 		Level:     e.level,
 		Timestamp: now.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
@@ -156,10 +213,11 @@ func (e *Emitter) Step(s Step) error {
 			Timestamp: now.UnixMilli(),
 			CloudWatchMetrics: []directive{{
 				Namespace:  Namespace,
-				Dimensions: [][]string{{"Step"}},
+				Dimensions: dims,
 				Metrics:    definitions,
 			}},
 		},
+		FunctionName:   e.function,
 		Step:           s.Name,
 		SecretARN:      s.SecretARN,
 		StepDuration:   s.Duration.Milliseconds(),

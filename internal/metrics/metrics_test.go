@@ -3,6 +3,7 @@ package metrics
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestStepWritesValidEMF(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			e := New(&buf)
+			e := newEmitter(&buf, "prod-RotatorFunction-AbC123")
 			e.now = func() time.Time { return time.UnixMilli(1700000000123) }
 			if err := e.Step(tt.step); err != nil {
 				t.Fatal(err)
@@ -45,9 +46,12 @@ func TestStepWritesValidEMF(t *testing.T) {
 			if d["Namespace"] != Namespace {
 				t.Errorf("Namespace = %v", d["Namespace"])
 			}
-			dims := d["Dimensions"].([]any)
-			if len(dims) != 1 || len(dims[0].([]any)) != 1 || dims[0].([]any)[0] != "Step" {
-				t.Errorf("Dimensions = %v", dims)
+			// Per step, and the function's total over its steps.
+			if dims, _ := json.Marshal(d["Dimensions"]); string(dims) != `[["FunctionName","Step"],["FunctionName"]]` {
+				t.Errorf("Dimensions = %s", dims)
+			}
+			if got["FunctionName"] != "prod-RotatorFunction-AbC123" {
+				t.Errorf("FunctionName = %v", got["FunctionName"])
 			}
 			// EMF: every dimension and metric named in the directive is a
 			// top-level member of the line.
@@ -75,6 +79,47 @@ func TestStepWritesValidEMF(t *testing.T) {
 				t.Errorf("values %v", got)
 			}
 		})
+	}
+}
+
+// New takes the function's name from the variable Lambda sets; outside
+// Lambda there is none, and a step's line carries the Step dimension alone
+// rather than an empty FunctionName, which CloudWatch would refuse.
+func TestStepNamesTheFunctionLambdaRuns(t *testing.T) {
+	for _, tc := range []struct{ function, wantDims string }{
+		{"prod-RotatorFunction-AbC123", `[["FunctionName","Step"],["FunctionName"]]`},
+		{"", `[["Step"]]`},
+	} {
+		t.Setenv(FunctionNameVariable, tc.function)
+		for name, newer := range map[string]func(io.Writer) (*Emitter, error){
+			"New":        func(w io.Writer) (*Emitter, error) { return New(w), nil },
+			"NewAtLevel": func(w io.Writer) (*Emitter, error) { return NewAtLevel(w, "WARN") },
+		} {
+			var buf bytes.Buffer
+			e, err := newer(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Step(Step{Name: "setSecret", Succeeded: true}); err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				FunctionName *string
+				AWS          struct {
+					CloudWatchMetrics []struct{ Dimensions [][]string }
+				} `json:"_aws"`
+			}
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			dims, _ := json.Marshal(got.AWS.CloudWatchMetrics[0].Dimensions)
+			if string(dims) != tc.wantDims {
+				t.Errorf("%s with %s=%q: Dimensions %s, want %s", name, FunctionNameVariable, tc.function, dims, tc.wantDims)
+			}
+			if (got.FunctionName != nil) != (tc.function != "") || (got.FunctionName != nil && *got.FunctionName != tc.function) {
+				t.Errorf("%s with %s=%q: line %s", name, FunctionNameVariable, tc.function, buf.String())
+			}
+		}
 	}
 }
 

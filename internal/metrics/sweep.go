@@ -11,9 +11,12 @@ import (
 // per-secret figures belong in the sweep's log lines, not here.
 type Sweep struct {
 	// FunctionName is the one dimension: a value per deployed function,
-	// so that two stacks in one account keep their figures apart.
+	// so that two stacks in one account keep their figures apart. Empty:
+	// the emitter's own (FunctionNameVariable).
 	FunctionName string
-	DryRun       bool // a property: a dry run's counts are what it would do
+	// DryRun: the sweep changed nothing, and its counts are what it would
+	// do; no line is written, so that it cannot fire or clear an alarm.
+	DryRun bool
 
 	SecretsSeen      int // secrets this function rotates, found by listing
 	Healthy          int // whose current token authenticates
@@ -43,7 +46,12 @@ type Sweep struct {
 
 // Names of the sweep's metrics, for alarms.
 const (
+	// SweepSecretsSeenMetric is written by every sweep that could list
+	// the secrets: its sample count is the sweep's heartbeat.
+	SweepSecretsSeenMetric   = "SweepSecretsSeen"
 	SweepTokenInvalidMetric  = "SweepTokenInvalid"
+	SweepErrorsMetric        = "SweepErrors"
+	SweepNotReachedMetric    = "SweepNotReached"
 	SweepSoonestExpiryMetric = "SweepSoonestExpiry"
 	// SweepGraceDistrustedMetric counts grace records not honoured.
 	SweepGraceDistrustedMetric = "SweepGraceDistrusted"
@@ -51,32 +59,40 @@ const (
 	SweepStuckMetric = "SweepStuck"
 )
 
-// Sweep writes one line for a finished sweep, dimension FunctionName.
-// Calling it twice writes two lines, counted twice by CloudWatch.
+// Sweep writes one line for a finished sweep, dimension FunctionName, and
+// nothing for a dry run. Calling it twice writes two lines, counted twice
+// by CloudWatch.
 func (e *Emitter) Sweep(s Sweep) error {
-	if e == nil || e.w == nil {
+	if e == nil || e.w == nil || s.DryRun {
 		return nil
 	}
 	now := e.now()
+	function := s.FunctionName
+	if function == "" {
+		function = e.function
+	}
 	l := map[string]any{
-		"level":        e.level,
-		"timestamp":    now.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		"FunctionName": s.FunctionName,
-		"DryRun":       s.DryRun,
+		"level":     e.level,
+		"timestamp": now.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+	}
+	dims := [][]string{{}}
+	if function != "" {
+		l[FunctionNameDimension] = function
+		dims = [][]string{{FunctionNameDimension}}
 	}
 	var defs []metricDef
 	count := func(name string, v int) {
 		defs = append(defs, metricDef{name, "Count"})
 		l[name] = v
 	}
-	count("SweepSecretsSeen", s.SecretsSeen)
+	count(SweepSecretsSeenMetric, s.SecretsSeen)
 	count("SweepHealthy", s.Healthy)
 	count(SweepTokenInvalidMetric, s.TokenInvalid)
 	count("SweepHealed", s.Healed)
 	count("SweepRotationsStarted", s.RotationsStarted)
 	count("SweepTokensRevoked", s.TokensRevoked)
-	count("SweepErrors", s.Errors)
-	count("SweepNotReached", s.NotReached)
+	count(SweepErrorsMetric, s.Errors)
+	count(SweepNotReachedMetric, s.NotReached)
 	count(SweepGraceDistrustedMetric, s.GraceDistrusted)
 	count(SweepStuckMetric, s.Stuck)
 	if s.HasOldest {
@@ -91,7 +107,7 @@ func (e *Emitter) Sweep(s Sweep) error {
 		Timestamp: now.UnixMilli(),
 		CloudWatchMetrics: []directive{{
 			Namespace:  Namespace,
-			Dimensions: [][]string{{"FunctionName"}},
+			Dimensions: dims,
 			Metrics:    defs,
 		}},
 	}

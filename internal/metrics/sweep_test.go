@@ -24,7 +24,7 @@ func TestSweepWritesValidEMF(t *testing.T) {
 			// No token reported an expiry: the metric is absent, not 0,
 			// which the expiry alarm would read as "expired now".
 			name:      "no ages",
-			sweep:     Sweep{FunctionName: "rotator", DryRun: true},
+			sweep:     Sweep{FunctionName: "rotator"},
 			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepHealed", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepGraceDistrusted", "SweepStuck"},
 		},
 	}
@@ -56,8 +56,8 @@ func TestSweepWritesValidEMF(t *testing.T) {
 			if d.Namespace != Namespace || len(d.Dimensions) != 1 || !slices.Equal(d.Dimensions[0], []string{"FunctionName"}) {
 				t.Errorf("directive %+v", d)
 			}
-			if got["FunctionName"] != "rotator" || got["DryRun"] != tt.sweep.DryRun {
-				t.Errorf("FunctionName/DryRun = %v/%v", got["FunctionName"], got["DryRun"])
+			if got["FunctionName"] != "rotator" {
+				t.Errorf("FunctionName = %v", got["FunctionName"])
 			}
 			var names []string
 			for _, m := range d.Metrics {
@@ -79,6 +79,52 @@ func TestSweepWritesValidEMF(t *testing.T) {
 				t.Errorf("level %v", got["level"])
 			}
 		})
+	}
+}
+
+// A dry run's figures are what it would do: written as metrics they could
+// fire an alarm, or clear one with the zeros of a sweep that changed
+// nothing. They stay in the sweep's result and its log line.
+func TestDryRunSweepWritesNoMetric(t *testing.T) {
+	var buf bytes.Buffer
+	if err := newEmitter(&buf, "rotator").Sweep(Sweep{FunctionName: "rotator", DryRun: true, TokenInvalid: 3, Errors: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("a dry run wrote %q", buf.String())
+	}
+}
+
+// Without a name of its own the sweep's line takes the emitter's, the one
+// Lambda gives the function.
+func TestSweepFallsBackToTheEmittersFunctionName(t *testing.T) {
+	var buf bytes.Buffer
+	if err := newEmitter(&buf, "prod-RotatorFunction-AbC123").Sweep(Sweep{SecretsSeen: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["FunctionName"] != "prod-RotatorFunction-AbC123" {
+		t.Errorf("FunctionName = %v, want the emitter's", got["FunctionName"])
+	}
+}
+
+// Every failure metric is one a line carries, under its name.
+func TestFailuresAreWrittenMetrics(t *testing.T) {
+	var buf bytes.Buffer
+	e := newEmitter(&buf, "f")
+	if err := e.Step(Step{Name: "createSecret"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Sweep(Sweep{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Failures() {
+		if !bytes.Contains(buf.Bytes(), []byte(`{"Name":"`+name+`","Unit":"Count"}`)) {
+			t.Errorf("failure metric %s is in no line's directive", name)
+		}
 	}
 }
 
