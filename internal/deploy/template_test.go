@@ -875,6 +875,12 @@ func TestOutputs(t *testing.T) {
 	if out := tpl.Outputs["NotificationTopicArn"]; out["Condition"] != "Notify" || !isAlarmTopic(out["Value"]) {
 		t.Errorf("output NotificationTopicArn = %v, want the alarm topic under Condition Notify", out)
 	}
+	// The dashboard in the console, by the name CloudFormation generated
+	// (Ref of a dashboard is its name).
+	wantURL := map[string]any{"Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${RotatorDashboard}"}
+	if out := tpl.Outputs["DashboardUrl"]; out["Condition"] != "HasDashboard" || !reflect.DeepEqual(out["Value"], wantURL) {
+		t.Errorf("output DashboardUrl = %v, want %v under Condition HasDashboard", out, wantURL)
+	}
 }
 
 // sam publish reads this block; the patterns are the Serverless Application

@@ -74,7 +74,7 @@ func TestRewriteRepositoryTemplate(t *testing.T) {
 	if !reflect.DeepEqual(before, after) {
 		t.Error("the released template differs from the repository's in more than CodeUri, BuildMethod and SemanticVersion")
 	}
-	for _, tag := range []string{"!Ref ", "!Sub ", "!GetAtt ", "!If", "!Not", "!Equals"} {
+	for _, tag := range []string{"!Ref ", "!Sub ", "!GetAtt ", "!If", "!Not", "!Equals", "!Join"} {
 		if !bytes.Contains(out, []byte(tag)) {
 			t.Errorf("short-form tag %s lost in the released template", tag)
 		}
