@@ -196,6 +196,9 @@ func Failures() []string {
 // Step writes one line for a finished step, its metrics under two
 // dimension sets: FunctionName and Step (the dashboard's per-step graphs),
 // and FunctionName alone, the function's total over its steps (the alarms).
+// Each set makes a metric of its own, and each key in a set is a member of
+// the line with a string value (CloudWatch User Guide, "Specification:
+// Embedded metric format", DimensionSet).
 // Calling it twice writes two lines, counted twice by CloudWatch.
 func (e *Emitter) Step(s Step) error {
 	if e == nil || e.w == nil {
