@@ -352,6 +352,23 @@ func (b *syncBuffer) Bytes() []byte {
 	return bytes.Clone(b.buf.Bytes())
 }
 
+// waitForLine waits, up to ten seconds, for a JSON line of out that match
+// accepts.
+func waitForLine(t *testing.T, out *syncBuffer, match func(map[string]any) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil && match(line) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no such line from the function within ten seconds:\n%s", out.Bytes())
+}
+
 // binaryOutput runs the built function behind the local stack's Lambda
 // Runtime API: a rotation (four steps), a step that fails, a sweep and a
 // dry-run sweep. It returns what the function wrote, what it wrote before
@@ -389,17 +406,20 @@ func binaryOutput(t *testing.T) (all, beforeDryRun []byte, function string) {
 	if _, err := stack.Rotator.Invoke(t.Context(), []byte(step)); err == nil {
 		t.Fatal("a step for a secret without rotation succeeded")
 	}
+	// The child's output crosses a pipe after it answers: wait for each
+	// sweep's "sweep done" line, which it writes after its metrics.
 	for _, payload := range []string{`{"action":"sweep"}`, `{"action":"sweep","dry_run":true}`} {
-		if payload != `{"action":"sweep"}` {
-			beforeDryRun = out.Bytes()
-		}
 		if _, err := stack.Rotator.Invoke(t.Context(), []byte(payload)); err != nil {
 			t.Fatalf("%s: %v", payload, err)
 		}
+		dry := strings.Contains(payload, "dry_run")
+		waitForLine(t, &out, func(line map[string]any) bool {
+			return line["message"] == "sweep done" && line["dry_run"] == dry
+		})
+		if !dry {
+			beforeDryRun = out.Bytes()
+		}
 	}
-	// The function writes its lines before it answers; give the pipe a
-	// moment.
-	time.Sleep(200 * time.Millisecond)
 	return out.Bytes(), beforeDryRun, localstack.FunctionARN[strings.LastIndex(localstack.FunctionARN, ":")+1:]
 }
 
