@@ -28,7 +28,9 @@ func regionClient(url, region string) *secretsmanager.Client {
 	})
 }
 
-func replicaOf(arn string) string { return strings.Replace(arn, ":us-east-1:", ":"+replicaRegion+":", 1) }
+func replicaOf(arn string) string {
+	return strings.Replace(arn, ":us-east-1:", ":"+replicaRegion+":", 1)
+}
 
 // createReplicated makes a secret in us-east-1 replicated to eu-west-1.
 func (e *env) createReplicated(name, value string) *secretsmanager.CreateSecretOutput {
