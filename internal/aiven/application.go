@@ -91,6 +91,9 @@ func (c *Client) ListApplicationTokens(ctx context.Context, u ApplicationUser) (
 			ExtendWhenUsed:  t.ExtendWhenUsed != nil && *t.ExtendWhenUsed,
 			IPAllowlist:     t.IPAllowlist,
 			Scopes:          t.Scopes,
+			LastUsed:        t.LastUsedTime,
+			LastIP:          deref(t.LastIP),
+			LastUserAgent:   deref(t.LastUserAgent),
 		}
 		if t.MaxAgeSeconds != nil {
 			tok.MaxAgeSeconds = float64(*t.MaxAgeSeconds)

@@ -161,6 +161,12 @@ type Token struct {
 	ExtendWhenUsed  bool
 	IPAllowlist     []string
 	Scopes          []string
+	// LastUsed, LastIP and LastUserAgent are Aiven's record of the
+	// token's last use, by Aiven's clock; nil and "" when never used. The
+	// user agent is whatever the caller sent: text an attacker chooses.
+	LastUsed      *time.Time
+	LastIP        string
+	LastUserAgent string
 }
 
 // NewToken is a token just created: the only time its value is known.
@@ -216,6 +222,9 @@ func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
 			ExtendWhenUsed:  t.ExtendWhenUsed,
 			IPAllowlist:     t.IPAllowlist,
 			Scopes:          t.Scopes,
+			LastUsed:        t.LastUsedTime,
+			LastIP:          deref(t.LastIP),
+			LastUserAgent:   deref(t.LastUserAgent),
 		})
 	}
 	return tokens, nil

@@ -193,13 +193,14 @@ func TestRotatorFunction(t *testing.T) {
 	env, _ := p["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
 	wantVars := map[string]any{
-		"AIVEN_WEB_URL":        ref("AivenApiUrl"),
-		"ALLOWED_API_HOSTS":    ref("AllowedApiHosts"),
-		"PREVIOUS_TOKEN_GRACE": ref("PreviousTokenGrace"),
-		"ROTATE_BEFORE_EXPIRY": ref("RotateBeforeExpiry"),
-		"STUCK_ROTATION_AFTER": ref("StuckRotationAfter"),
-		"SWEEP_TAG_KEY":        map[string]any{"Fn::If": []any{"SweepTagged", fleetTag, ""}},
-		"MANAGER_TAG_VALUE":    ref("AWS::StackName"),
+		"AIVEN_WEB_URL":            ref("AivenApiUrl"),
+		"ALLOWED_API_HOSTS":        ref("AllowedApiHosts"),
+		"PREVIOUS_TOKEN_GRACE":     ref("PreviousTokenGrace"),
+		"PREVIOUS_TOKEN_MAX_GRACE": ref("PreviousTokenMaxGrace"),
+		"ROTATE_BEFORE_EXPIRY":     ref("RotateBeforeExpiry"),
+		"STUCK_ROTATION_AFTER":     ref("StuckRotationAfter"),
+		"SWEEP_TAG_KEY":            map[string]any{"Fn::If": []any{"SweepTagged", fleetTag, ""}},
+		"MANAGER_TAG_VALUE":        ref("AWS::StackName"),
 	}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("Environment.Variables = %v, want %v", vars, wantVars)

@@ -139,14 +139,41 @@ func (s *secretSweep) dueRevocation(ctx context.Context) error {
 		s.f.log.ErrorContext(ctx, "grace record not honoured: the previous token is neither revoked nor counted as graced by it",
 			"action", actionSweep, "secret", s.j.entry.ARN, "outcome", "grace_record_distrusted", "reason", g.Distrusted)
 	}
-	switch {
-	case g.Previous == "":
+	if g.Previous == "" {
 		return nil
-	case !g.Due:
-		s.res.GraceUntil = g.Until.UTC().Format(time.RFC3339)
+	}
+	s.straggler(ctx, g)
+	if !g.Due {
+		s.res.GraceUntil, s.res.PreviousKept = g.Until.UTC().Format(time.RFC3339), g.Kept
 		return nil
 	}
 	return s.revoke(ctx, g.Previous)
+}
+
+// straggler reports a use of the previous token since its replacement
+// became current (docs/fleet.md, "Stragglers"): every sweep says so until
+// the token goes, so that whoever runs the consumer hears of it before the
+// cut, and the line at the revocation names it too. At the hard limit of
+// a token kept while in use, the line is an error.
+func (s *secretSweep) straggler(ctx context.Context, g rotation.Grace) {
+	u := g.Straggler
+	if u == nil {
+		return
+	}
+	s.res.Straggler = &straggler{PreviousTokenPrefix: g.Previous, LastUsedTime: u.At.UTC().Format(time.RFC3339), LastIP: u.IP, LastUserAgent: u.UserAgent}
+	attrs := []any{"action", actionSweep, "dry_run", s.dryRun, "secret", s.j.entry.ARN, "previous_token_prefix", g.Previous,
+		"last_used_time", s.res.Straggler.LastUsedTime, "last_ip", u.IP, "last_user_agent", u.UserAgent}
+	switch {
+	case g.HardLimit:
+		s.f.log.ErrorContext(ctx, "previous token revoked at its hard limit while still in use: the consumer that uses it fails now; give it the current value",
+			append(attrs, "outcome", "straggler_cut")...)
+	case g.Due:
+		s.f.log.WarnContext(ctx, "previous token revoked at the end of its grace while still in use: the consumer that uses it fails now; give it the current value",
+			append(attrs, "outcome", "straggler_cut")...)
+	default:
+		s.f.log.WarnContext(ctx, "previous token still in use since its replacement became current: a consumer has not refreshed the secret (or someone holds a leaked token); it is revoked at the time shown",
+			append(attrs, "outcome", "straggler", "previous_token_grace_until", g.Until.UTC().Format(time.RFC3339), "previous_token_kept", g.Kept)...)
+	}
 }
 
 // orphans revokes the leftovers of earlier rotations that the one rule

@@ -50,6 +50,7 @@ type sweepReport struct {
 	NotReached       int    `json:"not_reached"`
 	GraceDistrusted  int    `json:"grace_records_distrusted"`
 	Stuck            int    `json:"stuck"`
+	Stragglers       int    `json:"stragglers"`
 	// ResumedFrom and Chain: this sweep continues another that had no
 	// time for its whole fleet (the chain-th follow-up), from that secret.
 	ResumedFrom string `json:"resumed_from,omitempty"`
@@ -78,12 +79,18 @@ type sweptSecret struct {
 	TokenAgeS   *int64 `json:"token_age_s,omitempty"`
 	ExpiresInS  *int64 `json:"expires_in_s,omitempty"`
 	// GraceUntil: the previous token is kept until then (RFC 3339).
-	GraceUntil         string   `json:"previous_token_grace_until,omitempty"`
-	Revoked            []string `json:"revoked,omitempty"`
-	WouldRevoke        []string `json:"would_revoke,omitempty"`
-	RotationStarted    string   `json:"rotation_started,omitempty"`
-	WouldRotate        bool     `json:"would_rotate,omitempty"`
-	RotationInProgress bool     `json:"rotation_in_progress,omitempty"`
+	GraceUntil string `json:"previous_token_grace_until,omitempty"`
+	// PreviousKept: past its grace, the previous token is kept while in
+	// use, until GraceUntil at the latest (PREVIOUS_TOKEN_MAX_GRACE).
+	PreviousKept bool `json:"previous_token_kept,omitempty"`
+	// Straggler is the last use of the previous token since its
+	// replacement became current.
+	Straggler          *straggler `json:"straggler,omitempty"`
+	Revoked            []string   `json:"revoked,omitempty"`
+	WouldRevoke        []string   `json:"would_revoke,omitempty"`
+	RotationStarted    string     `json:"rotation_started,omitempty"`
+	WouldRotate        bool       `json:"would_rotate,omitempty"`
+	RotationInProgress bool       `json:"rotation_in_progress,omitempty"`
 	// GraceRecordDistrusted says why the grace record the value carries
 	// was not honoured (graceRecordOf).
 	GraceRecordDistrusted string `json:"grace_record_distrusted,omitempty"`
@@ -95,6 +102,16 @@ type sweptSecret struct {
 	Recovered    bool   `json:"recovered,omitempty"`
 	WouldRecover bool   `json:"would_recover,omitempty"`
 	Error        string `json:"error,omitempty"`
+}
+
+// straggler is a previous token's last use since its replacement became
+// current, by Aiven's clock; the IP and user agent are the caller's text,
+// clipped and scrubbed.
+type straggler struct {
+	PreviousTokenPrefix string `json:"previous_token_prefix"`
+	LastUsedTime        string `json:"last_used_time"`
+	LastIP              string `json:"last_ip,omitempty"`
+	LastUserAgent       string `json:"last_user_agent,omitempty"`
 }
 
 // sweepJob is one secret with its current value, or why it has none.
@@ -149,7 +166,7 @@ func (f *Fleet) sweep(ctx context.Context, req sweepRequest) (*sweepReport, erro
 	}
 	f.log.InfoContext(ctx, "sweep done", "action", actionSweep, "dry_run", req.dryRun, "secrets", rep.Secrets, "healthy", rep.Healthy,
 		"token_invalid", rep.TokenInvalid, "healed", rep.Healed, "rotations_started", rep.RotationsStarted, "tokens_revoked", rep.TokensRevoked,
-		"errors", rep.Errors, "not_reached", rep.NotReached, "stuck", rep.Stuck, "grace_records_distrusted", rep.GraceDistrusted,
+		"errors", rep.Errors, "not_reached", rep.NotReached, "stuck", rep.Stuck, "stragglers", rep.Stragglers, "grace_records_distrusted", rep.GraceDistrusted,
 		"resumed_from", rep.ResumedFrom, "chain", rep.Chain, "follow_up_from", rep.FollowUpFrom, "duration_ms", rep.DurationMS)
 	return rep, nil
 }
@@ -260,6 +277,13 @@ func (f *Fleet) logSwept(ctx context.Context, s sweptSecret, dryRun bool) {
 	if s.GraceRecordDistrusted != "" {
 		attrs = append(attrs, "grace_record_distrusted", s.GraceRecordDistrusted)
 	}
+	if s.Straggler != nil {
+		attrs = append(attrs, "straggler_previous_token_prefix", s.Straggler.PreviousTokenPrefix, "straggler_last_used_time", s.Straggler.LastUsedTime,
+			"straggler_last_ip", s.Straggler.LastIP, "straggler_last_user_agent", s.Straggler.LastUserAgent)
+	}
+	if s.PreviousKept {
+		attrs = append(attrs, "previous_token_kept", true)
+	}
 	if s.StuckVersion != "" {
 		attrs = append(attrs, "stuck_version", s.StuckVersion, "stuck_since", s.StuckSince, "recovered", s.Recovered)
 	}
@@ -310,6 +334,9 @@ func (f *Fleet) summarise(rep *sweepReport, start time.Time) {
 		if s.GraceRecordDistrusted != "" {
 			rep.GraceDistrusted++
 		}
+		if s.Straggler != nil {
+			rep.Stragglers++
+		}
 		if s.StuckVersion != "" {
 			rep.Stuck++
 		}
@@ -329,7 +356,7 @@ func (rep *sweepReport) metrics(function string) metrics.Sweep {
 		FunctionName: function, DryRun: rep.DryRun,
 		SecretsSeen: rep.Secrets, Healthy: rep.Healthy, TokenInvalid: rep.TokenInvalid, Healed: rep.Healed,
 		RotationsStarted: rep.RotationsStarted, TokensRevoked: rep.TokensRevoked,
-		Errors: rep.Errors, NotReached: rep.NotReached, GraceDistrusted: rep.GraceDistrusted, Stuck: rep.Stuck,
+		Errors: rep.Errors, NotReached: rep.NotReached, GraceDistrusted: rep.GraceDistrusted, Stuck: rep.Stuck, Stragglers: rep.Stragglers,
 	}
 	if rep.OldestTokenAgeS != nil {
 		m.OldestTokenAge, m.HasOldest = time.Duration(*rep.OldestTokenAgeS)*time.Second, true

@@ -45,6 +45,7 @@ type sweepResult struct {
 	OldestTokenAgeS  *int64       `json:"oldest_token_age_s"`
 	GraceDistrusted  int          `json:"grace_records_distrusted"`
 	Stuck            int          `json:"stuck"`
+	Stragglers       int          `json:"stragglers"`
 	FollowUpFrom     string       `json:"follow_up_from"`
 	Results          []sweptEntry `json:"results"`
 }
@@ -65,6 +66,13 @@ type sweptEntry struct {
 	StuckVersion          string   `json:"stuck_version"`
 	Recovered             bool     `json:"recovered"`
 	Error                 string   `json:"error"`
+	PreviousKept          bool     `json:"previous_token_kept"`
+	Straggler             *struct {
+		PreviousTokenPrefix string `json:"previous_token_prefix"`
+		LastUsedTime        string `json:"last_used_time"`
+		LastIP              string `json:"last_ip"`
+		LastUserAgent       string `json:"last_user_agent"`
+	} `json:"straggler"`
 }
 
 func withEnv(kv ...string) worldOption {

@@ -336,6 +336,8 @@ func (s *Stack) RotatorEnv() Env {
 // harmless.
 var PassedSettings = []string{
 	"PREVIOUS_TOKEN_GRACE",
+	"PREVIOUS_TOKEN_MAX_GRACE",
+	"PREVIOUS_TOKEN_IDLE",
 	"ROTATE_BEFORE_EXPIRY",
 	"ROTATION_SAFETY_MARGIN",
 	"SWEEP_CONCURRENCY",

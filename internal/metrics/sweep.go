@@ -33,6 +33,10 @@ type Sweep struct {
 	// rotations Secrets Manager gave up on (recovered, or in a dry run
 	// only found).
 	Stuck int
+	// Stragglers counts secrets whose previous token was used after its
+	// replacement became current: a consumer not yet refreshed, or a
+	// leaked token's user.
+	Stragglers int
 
 	// OldestTokenAge and SoonestExpiry are over the secrets whose token
 	// reports them; HasOldest and HasSoonest say whether any did (the
@@ -57,6 +61,8 @@ const (
 	SweepGraceDistrustedMetric = "SweepGraceDistrusted"
 	// SweepStuckMetric counts rotations found stuck.
 	SweepStuckMetric = "SweepStuck"
+	// SweepStragglersMetric counts previous tokens still in use.
+	SweepStragglersMetric = "SweepStragglers"
 )
 
 // Sweep writes one line for a finished sweep, dimension FunctionName, and
@@ -95,6 +101,7 @@ func (e *Emitter) Sweep(s Sweep) error {
 	count(SweepNotReachedMetric, s.NotReached)
 	count(SweepGraceDistrustedMetric, s.GraceDistrusted)
 	count(SweepStuckMetric, s.Stuck)
+	count(SweepStragglersMetric, s.Stragglers)
 	if s.HasOldest {
 		defs = append(defs, metricDef{"SweepOldestTokenAge", "Seconds"})
 		l["SweepOldestTokenAge"] = math.Floor(s.OldestTokenAge.Seconds())

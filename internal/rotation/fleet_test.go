@@ -23,6 +23,15 @@ func TestFleetConfigFromEnv(t *testing.T) {
 	if want := (FleetConfig{RotateBeforeExpiry: 72 * time.Hour, SweepConcurrency: 16, SweepTagKey: "aiven-token-rotator", StuckRotationAfter: 6 * time.Hour}); c.Fleet != want {
 		t.Fatalf("set %+v, want %+v", c.Fleet, want)
 	}
+	// The opt-in to keep a previous token in use: off by default (the
+	// limit is the grace), on from PREVIOUS_TOKEN_MAX_GRACE.
+	if c.Fleet.maxGrace() != 0 || c.Fleet.idle() != DefaultPreviousTokenIdle {
+		t.Fatalf("keep defaults: limit %s, idle %s", c.Fleet.maxGrace(), c.Fleet.idle())
+	}
+	c, err = ConfigFromEnv(env(map[string]string{"PREVIOUS_TOKEN_GRACE": "1h", "PREVIOUS_TOKEN_MAX_GRACE": "48h", "PREVIOUS_TOKEN_IDLE": "5m"}))
+	if err != nil || c.Fleet.maxGrace() != 48*time.Hour || c.Fleet.idle() != 5*time.Minute {
+		t.Fatalf("keep set: %v, %+v", err, c.Fleet)
+	}
 	for _, tc := range []struct{ name, value, want string }{
 		{"PREVIOUS_TOKEN_GRACE", "1d", "PREVIOUS_TOKEN_GRACE"},
 		{"PREVIOUS_TOKEN_GRACE", "169h", "PREVIOUS_TOKEN_GRACE: must be from 0s to 168h0m0s"},
@@ -35,6 +44,10 @@ func TestFleetConfigFromEnv(t *testing.T) {
 		{"STUCK_ROTATION_AFTER", "30m", "STUCK_ROTATION_AFTER: must be at least 1h0m0s"},
 		{"STUCK_ROTATION_AFTER", "a day", "STUCK_ROTATION_AFTER"},
 		{"SWEEP_TAG_KEY", "aiven-token-rotator:manager", "SWEEP_TAG_KEY: must not be"},
+		{"PREVIOUS_TOKEN_MAX_GRACE", "1h", "PREVIOUS_TOKEN_MAX_GRACE: must be from PREVIOUS_TOKEN_GRACE"}, // below the default 24h grace
+		{"PREVIOUS_TOKEN_MAX_GRACE", "169h", "PREVIOUS_TOKEN_MAX_GRACE"},
+		{"PREVIOUS_TOKEN_MAX_GRACE", "two days", "PREVIOUS_TOKEN_MAX_GRACE"},
+		{"PREVIOUS_TOKEN_IDLE", "-1m", "PREVIOUS_TOKEN_IDLE"},
 	} {
 		_, err := ConfigFromEnv(env(map[string]string{tc.name: tc.value}))
 		if err == nil || !strings.Contains(err.Error(), strings.Fields(tc.want)[0]) {

@@ -12,7 +12,10 @@ const (
 	DefaultPreviousTokenGrace = 24 * time.Hour
 	MaxPreviousTokenGrace     = 168 * time.Hour
 	DefaultRotateBeforeExpiry = 168 * time.Hour
-	DefaultSweepConcurrency   = 8
+	// DefaultPreviousTokenIdle: a previous token used less than this ago is
+	// in use (kept past its grace only with PREVIOUS_TOKEN_MAX_GRACE).
+	DefaultPreviousTokenIdle = 15 * time.Minute
+	DefaultSweepConcurrency  = 8
 	// DefaultStuckRotationAfter: AWS documents no horizon for its retries
 	// of a failed rotation, so a pending version is called stuck a day
 	// after its creation, when no retry is plausibly still to come.
@@ -29,6 +32,15 @@ type FleetConfig struct {
 	// promotion (PREVIOUS_TOKEN_GRACE; 0 revokes at once). A secret's
 	// previous_token_grace may only shorten it.
 	PreviousTokenGrace time.Duration
+	// PreviousTokenMaxGrace is the hard limit up to which a previous
+	// token still in use is kept past its grace
+	// (PREVIOUS_TOKEN_MAX_GRACE; 0, or the grace itself: never kept). A
+	// secret's previous_token_max_grace may only shorten it.
+	PreviousTokenMaxGrace time.Duration
+	// PreviousTokenIdle: a use of the previous token less than this ago
+	// keeps it, up to the hard limit (PREVIOUS_TOKEN_IDLE; 0 takes the
+	// default). A secret's previous_token_idle may only shorten it.
+	PreviousTokenIdle time.Duration
 	// RotateBeforeExpiry: the sweep starts a rotation when the current
 	// token expires sooner (ROTATE_BEFORE_EXPIRY; 0 takes the default). A
 	// secret's rotate_before_expiry may only shorten it.
@@ -58,7 +70,8 @@ func fleetConfigFromEnv(getenv func(string) string) (FleetConfig, error) {
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"PREVIOUS_TOKEN_GRACE", &f.PreviousTokenGrace}, {"ROTATE_BEFORE_EXPIRY", &f.RotateBeforeExpiry}, {"STUCK_ROTATION_AFTER", &f.StuckRotationAfter}} {
+	}{{"PREVIOUS_TOKEN_GRACE", &f.PreviousTokenGrace}, {"ROTATE_BEFORE_EXPIRY", &f.RotateBeforeExpiry}, {"STUCK_ROTATION_AFTER", &f.StuckRotationAfter},
+		{"PREVIOUS_TOKEN_MAX_GRACE", &f.PreviousTokenMaxGrace}, {"PREVIOUS_TOKEN_IDLE", &f.PreviousTokenIdle}} {
 		v := strings.TrimSpace(getenv(d.name))
 		if v == "" {
 			continue
@@ -87,6 +100,10 @@ func (f FleetConfig) validate() error {
 	switch {
 	case f.PreviousTokenGrace < 0 || f.PreviousTokenGrace > MaxPreviousTokenGrace:
 		return fmt.Errorf("PREVIOUS_TOKEN_GRACE: must be from 0s to %s", MaxPreviousTokenGrace)
+	case f.PreviousTokenMaxGrace != 0 && (f.PreviousTokenMaxGrace < f.PreviousTokenGrace || f.PreviousTokenMaxGrace > MaxPreviousTokenGrace):
+		return fmt.Errorf("PREVIOUS_TOKEN_MAX_GRACE: must be from PREVIOUS_TOKEN_GRACE (%s) to %s", f.PreviousTokenGrace, MaxPreviousTokenGrace)
+	case f.PreviousTokenIdle < 0:
+		return fmt.Errorf("PREVIOUS_TOKEN_IDLE: must not be negative")
 	case f.RotateBeforeExpiry < 0:
 		return fmt.Errorf("ROTATE_BEFORE_EXPIRY: must be above zero")
 	case f.StuckRotationAfter != 0 && f.StuckRotationAfter < minStuckRotationAfter:
@@ -104,6 +121,20 @@ func (f FleetConfig) rotateBeforeExpiry() time.Duration {
 		return DefaultRotateBeforeExpiry
 	}
 	return f.RotateBeforeExpiry
+}
+
+// maxGrace is the hard limit of a previous token still in use: never
+// below the grace.
+func (f FleetConfig) maxGrace() time.Duration {
+	return max(f.PreviousTokenMaxGrace, f.PreviousTokenGrace)
+}
+
+// idle is how recent a use keeps a previous token in use.
+func (f FleetConfig) idle() time.Duration {
+	if f.PreviousTokenIdle <= 0 {
+		return DefaultPreviousTokenIdle
+	}
+	return f.PreviousTokenIdle
 }
 
 // StuckAfter is how old a pending version must be for the sweep to take

@@ -33,6 +33,26 @@ func (r *Rotator) graceFor(v *secret.Value) (time.Duration, error) {
 	return d, nil
 }
 
+// keepFor is the secret's hard limit for a previous token still in use
+// and the idle time that counts as in use: its previous_token_max_grace
+// and previous_token_idle when shorter than the stack's, else the stack's
+// (the value's writer must not keep a leaked token alive). The limit is
+// never below the secret's grace.
+func (r *Rotator) keepFor(v *secret.Value, grace time.Duration) (limit, idle time.Duration, err error) {
+	limit, idle = r.cfg.Fleet.maxGrace(), r.cfg.Fleet.idle()
+	if d, set, err := v.Duration(secret.FieldPreviousTokenMaxGrace, 0, MaxPreviousTokenGrace); err != nil {
+		return 0, 0, err
+	} else if set && d < limit {
+		limit = d
+	}
+	if d, set, err := v.Duration(secret.FieldPreviousTokenIdle, 0, 0); err != nil {
+		return 0, 0, err
+	} else if set && d < idle {
+		idle = d
+	}
+	return max(limit, grace), idle, nil
+}
+
 // rotateBeforeFor is the secret's rotate_before_expiry when shorter than
 // the function's ROTATE_BEFORE_EXPIRY, else the function's: as for the
 // grace, the stack's setting is the ceiling.
@@ -90,9 +110,29 @@ func (r *Rotator) revokeGraced(ctx context.Context, api countingAPI, res *result
 		if _, err := api.RevokeToken(ctx, old); err != nil {
 			return "", fmt.Errorf("revoke the token %s kept for a grace period, before making a third: %w", old, explainAiven(err, currentToken, "revoke"))
 		}
+		r.stragglerCut(ctx, res, secretARN, &t, listedCurrent(tokens, current.Token))
 		return old, nil
 	}
 	return "", nil
+}
+
+// stragglerCut says, at error level, that the next rotation revoked a
+// previous token still in use (used since cur, the token that replaced
+// it, was made): a secret never holds three live tokens, and Aiven caps
+// the tokens a user may hold, so the next rotation does not wait for it
+// (docs/fleet.md, "Stragglers").
+func (r *Rotator) stragglerCut(ctx context.Context, res *result, secretARN string, t, cur *aiven.Token) {
+	if cur == nil {
+		return
+	}
+	u := straggler(t, cur.CreateTime)
+	if u == nil {
+		return
+	}
+	res.note("revoked the previous token %s while still in use (last used %s from %s): the consumer that uses it fails now", t.Prefix, u.At.UTC().Format(time.RFC3339), u.IP)
+	r.log.ErrorContext(ctx, "previous token revoked by the next rotation while still in use: the consumer that uses it fails now; give it the current value",
+		"secret", secretARN, "previous_token_prefix", t.Prefix, "last_used_time", u.At.UTC().Format(time.RFC3339), "last_ip", u.IP, "last_user_agent", u.UserAgent,
+		"outcome", "straggler_cut")
 }
 
 // dueAt is when the previous token of a current version with a grace

@@ -41,6 +41,8 @@ type Inspection struct {
 	Dead string
 	Heal bool
 
+	// skew is Aiven's clock minus the function's, as Inspect found it.
+	skew         time.Duration
 	r            *Rotator
 	arn          string
 	v            *secret.Value
@@ -94,7 +96,7 @@ func (r *Rotator) Inspect(ctx context.Context, arn string, v *secret.Value) (*In
 	}
 	in.Listing = tokens
 	if at, ok := in.api.ServerTime(); ok {
-		in.Now = at
+		in.Now, in.skew = at, at.Sub(r.now())
 	}
 	for i := range tokens {
 		if tokens[i].CurrentlyActive {
@@ -140,6 +142,53 @@ type Grace struct {
 	// when it will be, rounded up to the second.
 	Due   bool
 	Until time.Time
+	// Straggler is the last use of Previous since its replacement became
+	// current, other than the function's own: a consumer still holds the
+	// old value, or someone holds a leaked token. nil when none is seen.
+	Straggler *Use
+	// Kept: Previous is past its grace but still in use, and kept up to
+	// the hard limit (PREVIOUS_TOKEN_MAX_GRACE), until Until. HardLimit:
+	// it is due although still in use, the hard limit having passed.
+	Kept, HardLimit bool
+}
+
+// Use is Aiven's record of a token's last use. UserAgent and IP are text
+// the caller chose: clipped and scrubbed of token shapes.
+type Use struct {
+	At        time.Time
+	IP        string
+	UserAgent string
+}
+
+// stragglerMargin is how long after the current token's creation a use
+// of the previous token still counts as the function's own. Both times
+// are Aiven's, whatever the skew between Aiven's clock and the
+// function's: the function's last use of the previous token is its
+// createSecret's listing, made before it creates the new token. Aiven does
+// not document how promptly last_used_time moves; two minutes absorb a
+// late record. (A createSecret retried after its value was stored lists
+// with the previous token again, after the creation: a retry minutes
+// later is then taken for a straggler, which only warns, or keeps the
+// token within the stack's hard limit.)
+const stragglerMargin = 2 * time.Minute
+
+// straggler is t's last use when it came after since (Aiven's clock: the
+// creation of the token that replaced t) and the margin; nil otherwise,
+// or when either time is unknown.
+func straggler(t *aiven.Token, since time.Time) *Use {
+	if t == nil || t.LastUsed == nil || since.IsZero() || !t.LastUsed.After(since.Add(stragglerMargin)) {
+		return nil
+	}
+	return &Use{At: *t.LastUsed, IP: scrub.String(clip(t.LastIP, 64)), UserAgent: scrub.String(clip(t.LastUserAgent, 256))}
+}
+
+// replacedAt is when the current token was made, by Aiven's clock; zero
+// when Aiven does not list it.
+func (in *Inspection) replacedAt() time.Time {
+	if in.Current == nil {
+		return time.Time{}
+	}
+	return in.Current.CreateTime
 }
 
 // GraceOf reads the grace record that counts for the current value, held
@@ -161,21 +210,53 @@ func (in *Inspection) GraceOf(ctx context.Context, currentVersion string, lastRo
 		return g, nil
 	}
 	g.Previous, g.Due = prev, true
+	prevTok := listedAs(in.Listing, prev)
+	g.Straggler = straggler(prevTok, in.replacedAt())
 	recordedAt, recorded, _ := src.record.RevokeAfter() // checked by graceRecordOf
 	if !recorded {
 		return g, nil
 	}
 	grace, _ := in.r.graceFor(in.v) // checked by Inspect
 	at := dueAt(recordedAt, lastRotated, grace)
-	if in.r.now().Before(at) {
-		g.Due = false
-		// Rounded up: a sweep after the instant shown finds it due.
-		if ceil := at.Truncate(time.Second); ceil.Before(at) {
-			at = ceil.Add(time.Second)
-		}
-		g.Until = at
+	now := in.r.now()
+	if now.Before(at) {
+		g.Due, g.Until = false, roundUp(at)
+		return g, nil
 	}
+	return in.keepInUse(g, prevTok, at.Add(-grace), grace)
+}
+
+// keepInUse decides a previous token past its grace (due from start plus
+// the grace): kept while in use (a straggler within the idle time), up to
+// the hard limit after start, and never past the token's own expiry; at
+// the hard limit it is due all the same (HardLimit).
+func (in *Inspection) keepInUse(g Grace, prevTok *aiven.Token, start time.Time, grace time.Duration) (Grace, error) {
+	limit, idle, err := in.r.keepFor(in.v, grace)
+	if err != nil {
+		return g, err
+	}
+	if limit <= grace || g.Straggler == nil || in.Now.Sub(g.Straggler.At) >= idle {
+		return g, nil
+	}
+	hard := start.Add(limit)
+	if prevTok != nil && prevTok.ExpiryTime != nil && prevTok.ExpiryTime.Add(-in.skew).Before(hard) {
+		hard = prevTok.ExpiryTime.Add(-in.skew)
+	}
+	if !in.r.now().Before(hard) {
+		g.HardLimit = true
+		return g, nil
+	}
+	g.Due, g.Kept, g.Until = false, true, roundUp(hard)
 	return g, nil
+}
+
+// roundUp is t rounded up to the second: a sweep after the instant shown
+// finds it passed.
+func roundUp(t time.Time) time.Time {
+	if ceil := t.Truncate(time.Second); ceil.Before(t) {
+		return ceil.Add(time.Second)
+	}
+	return t
 }
 
 // Orphans are the listed tokens the one revocation rule (sweepRule) lets

@@ -18,6 +18,12 @@ const (
 	// for this secret, carried over into every new version.
 	FieldPreviousTokenGrace = "previous_token_grace"
 	FieldRotateBeforeExpiry = "rotate_before_expiry"
+	// FieldPreviousTokenIdle and FieldPreviousTokenMaxGrace are the
+	// user's too: how recent a use keeps the previous token past its grace
+	// (PREVIOUS_TOKEN_IDLE), and the hard limit (PREVIOUS_TOKEN_MAX_GRACE);
+	// each may only shorten the stack's.
+	FieldPreviousTokenIdle     = "previous_token_idle"
+	FieldPreviousTokenMaxGrace = "previous_token_max_grace"
 	// FieldRevokeAfter is the rotator's: the instant (RFC 3339 UTC) from
 	// which the token named by previous_token_prefix may be revoked,
 	// written by createSecret when the grace is above zero. It is the

@@ -289,6 +289,11 @@ type sweepResult struct {
 		Revoked         []string `json:"revoked"`
 		RotationStarted string   `json:"rotation_started"`
 		Error           string   `json:"error"`
+		Straggler       *struct {
+			LastUsedTime  string `json:"last_used_time"`
+			LastIP        string `json:"last_ip"`
+			LastUserAgent string `json:"last_user_agent"`
+		} `json:"straggler"`
 	} `json:"results"`
 }
 
@@ -314,6 +319,9 @@ func sweep(out io.Writer, stack *localstack.Stack) (sweepResult, error) {
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%v\t%s\n", name, r.Outcome, r.TokenPrefix, expires, orDash(r.GraceUntil), r.Revoked, orDash(r.RotationStarted))
 		if r.Error != "" {
 			fmt.Fprintf(w, "  \terror: %s\n", r.Error)
+		}
+		if s := r.Straggler; s != nil {
+			fmt.Fprintf(w, "  \tstraggler: the previous token was used at %s from %s (%s) after the rotation\n", s.LastUsedTime, s.LastIP, s.LastUserAgent)
 		}
 	}
 	w.Flush()
@@ -351,10 +359,23 @@ func fleet(ctx context.Context, out io.Writer, stack *localstack.Stack, sm *secr
 		return fmt.Errorf("the previous token answered %d within its grace, want 200", status)
 	}
 
-	fmt.Fprintln(out, "\nSweep now (as EventBridge Scheduler would run it):")
+	stack.Aiven.Advance(5 * time.Minute)
+	fmt.Fprintln(out, "  five minutes on (Aiven's clock), a consumer that never re-read the secret still calls Aiven with the previous token")
+	if status := whoami(ctx, stack.AivenURL, user.Token); status != 200 {
+		return fmt.Errorf("the previous token answered %d within its grace, want 200", status)
+	}
+
+	fmt.Fprintln(out, "\nSweep now (as EventBridge Scheduler would run it): the straggler is named before the cut")
 	res, err := sweep(out, stack)
 	if err != nil {
 		return err
+	}
+	named := false
+	for _, r := range res.Results {
+		named = named || r.Straggler != nil
+	}
+	if !named {
+		return errors.New("the sweep did not name the previous token's straggler")
 	}
 	until := time.Now().Add(3 * time.Second)
 	for _, r := range res.Results {
