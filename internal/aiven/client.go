@@ -113,7 +113,7 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 	}
 	clock := &serverClock{}
 	hc := &http.Client{
-		Transport: responseGuard{base: policyTransport{policy: o.Policy, base: dateTap{base: o.Transport, clock: clock}}},
+		Transport: scrubbingTransport{base: policyTransport{policy: o.Policy, base: dateTap{base: o.Transport, clock: clock}}},
 		// A redirect could carry the token elsewhere: stop at the first.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -122,7 +122,7 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		codegen.TokenOpt(token.Reveal()), // the Authorization header: the one place it is sent
 		codegen.DebugOpt(false),
 		codegen.UserAgentOpt(o.UserAgent),
-		codegen.DoerOpt(hostOnlyDoer{hc: hc}), // no retryablehttp: retries are ours, per call kind
+		codegen.DoerOpt(responseGuard{base: boundedClient(hc)}), // no retryablehttp: retries are ours, per call kind
 		codegen.EnableSingleFlightOpt(false),
 	)
 	if err != nil {
@@ -132,14 +132,6 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		return nil, bounded(fmt.Errorf("aiven client: %w", err))
 	}
 	return &Client{users: c, apps: c, opts: o, clock: clock}, nil
-}
-
-// hostOnlyDoer sends requests with hc (boundedhttp.Send): an error from
-// sending names the method and host only, never the URL.
-type hostOnlyDoer struct{ hc *http.Client }
-
-func (d hostOnlyDoer) Do(req *http.Request) (*http.Response, error) {
-	return boundedhttp.Send(d.hc, req)
 }
 
 // User is the principal a token belongs to.

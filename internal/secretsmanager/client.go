@@ -76,7 +76,7 @@ func New(cfg aws.Config, o Options) *Client {
 		if bc, ok := base.(*awshttp.BuildableClient); ok {
 			base = bc.WithTransportOptions(func(t *http.Transport) { t.MaxResponseHeaderBytes = boundedhttp.MaxHeaderBytes })
 		}
-		so.HTTPClient = cappedHTTPClient{base: base}
+		so.HTTPClient = cappedHTTPClient(base)
 	})
 	return &Client{api: api, opts: o}
 }

@@ -239,9 +239,9 @@ func TestScrubSeesPercentDecodedText(t *testing.T) {
 // method and host and keeps the cause for errors.Is and errors.As.
 func TestTransportErrorNamesNoURL(t *testing.T) {
 	tok := testToken()
-	c := cappedHTTPClient{base: doerFunc(func(r *http.Request) (*http.Response, error) {
+	c := cappedHTTPClient(doerFunc(func(r *http.Request) (*http.Response, error) {
 		return nil, &url.Error{Op: "Post", URL: r.URL.String(), Err: context.DeadlineExceeded}
-	})}
+	}))
 	r, _ := http.NewRequest(http.MethodPost, "https://sm.example/path/"+url.PathEscape(tok)+"?q="+url.QueryEscape(tok), nil)
 	_, err := c.Do(r)
 	if err == nil || err.Error() != "POST request to sm.example: context deadline exceeded" {
