@@ -140,18 +140,14 @@ func (c *Client) CreateApplicationToken(ctx context.Context, u ApplicationUser, 
 		in.Scopes = &r.Scopes
 	}
 	var out *applicationuser.ApplicationUserAccessTokenCreateOut
-	err := c.retryWhen(ctx, "ApplicationUserAccessTokenCreate", isRateLimited, func(ctx context.Context) (err error) {
-		out, err = c.apps.ApplicationUserAccessTokenCreate(ctx, u.OrganizationID, u.UserID, in)
-		return err
+	err := c.create(ctx, "ApplicationUserAccessTokenCreate", func(ctx context.Context) (full, prefix string, err error) {
+		if out, err = c.apps.ApplicationUserAccessTokenCreate(ctx, u.OrganizationID, u.UserID, in); err != nil {
+			return "", "", err
+		}
+		return out.FullToken, out.TokenPrefix, nil
 	})
 	if err != nil {
-		if ambiguous(err) {
-			return NewToken{}, bounded(&AmbiguousError{Err: err})
-		}
-		return NewToken{}, bounded(err)
-	}
-	if out.FullToken == "" || out.TokenPrefix == "" {
-		return NewToken{}, bounded(&AmbiguousError{Err: errors.New("ApplicationUserAccessTokenCreate answered without full_token or token_prefix")})
+		return NewToken{}, err
 	}
 	tok := Token{
 		Prefix:         out.TokenPrefix,

@@ -229,19 +229,14 @@ func (c *Client) CreateToken(ctx context.Context, r CreateRequest) (NewToken, er
 		in.Scopes = &r.Scopes
 	}
 	var out *user.AccessTokenCreateOut
-	err := c.retryWhen(ctx, "AccessTokenCreate", isRateLimited, func(ctx context.Context) (err error) {
-		out, err = c.users.AccessTokenCreate(ctx, in)
-		return err
+	err := c.create(ctx, "AccessTokenCreate", func(ctx context.Context) (full, prefix string, err error) {
+		if out, err = c.users.AccessTokenCreate(ctx, in); err != nil {
+			return "", "", err
+		}
+		return out.FullToken, out.TokenPrefix, nil
 	})
 	if err != nil {
-		if ambiguous(err) {
-			return NewToken{}, bounded(&AmbiguousError{Err: err})
-		}
-		return NewToken{}, bounded(err)
-	}
-	if out.FullToken == "" || out.TokenPrefix == "" {
-		// A 2xx without a token may still have created one.
-		return NewToken{}, bounded(&AmbiguousError{Err: errors.New("AccessTokenCreate answered without full_token or token_prefix")})
+		return NewToken{}, err
 	}
 	return NewToken{
 		FullToken: secret.NewToken(out.FullToken),
@@ -256,6 +251,28 @@ func (c *Client) CreateToken(ctx context.Context, r CreateRequest) (NewToken, er
 			Scopes:         out.Scopes,
 		},
 	}, nil
+}
+
+// create runs call, a token creation named op, which answers the new
+// token and its prefix. Creating twice creates two tokens, so only a 429,
+// which says nothing was created, is retried. A failure that may have
+// created a token, and a 2xx without one, are ambiguous (IsAmbiguous).
+func (c *Client) create(ctx context.Context, op string, call func(context.Context) (full, prefix string, err error)) error {
+	var full, prefix string
+	err := c.retryWhen(ctx, op, isRateLimited, func(ctx context.Context) (err error) {
+		full, prefix, err = call(ctx)
+		return err
+	})
+	switch {
+	case err != nil && ambiguous(err):
+		return bounded(&AmbiguousError{Err: err})
+	case err != nil:
+		return bounded(err)
+	case full == "" || prefix == "":
+		// A 2xx without a token may still have created one.
+		return bounded(&AmbiguousError{Err: errors.New(op + " answered without full_token or token_prefix")})
+	}
+	return nil
 }
 
 // RevokeToken revokes a token by its prefix (DELETE
