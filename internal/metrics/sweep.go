@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"encoding/json"
 	"math"
 	"time"
 )
@@ -95,13 +94,5 @@ func (e *Emitter) Sweep(s Sweep) error {
 			Metrics:    defs,
 		}},
 	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	_, err = e.w.Write(b)
-	return err
+	return e.write(l)
 }
