@@ -36,9 +36,8 @@ type Options struct {
 	// BaseDelay and MaxDelay shape the exponential backoff between
 	// attempts (defaults 200ms and 5s). A 429's own delay overrides them.
 	BaseDelay, MaxDelay time.Duration
-	// sleep waits between attempts; now reads the clock. Tests set both
-	// (client_test.go, fuzz_test.go); the defaults are a timer and
-	// time.Now.
+	// sleep waits between attempts; now reads the clock. Only tests set
+	// them; the defaults are a timer and time.Now.
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
 	// Transport sends the requests (default: a clone of
@@ -265,12 +264,12 @@ func (c *Client) create(ctx context.Context, op string, call func(context.Contex
 	})
 	switch {
 	case err != nil && ambiguous(err):
-		return bounded(&AmbiguousError{Err: err})
+		return bounded(&ambiguousError{Err: err})
 	case err != nil:
 		return bounded(err)
 	case full == "" || prefix == "":
 		// A 2xx without a token may still have created one.
-		return bounded(&AmbiguousError{Err: errors.New(op + " answered without full_token or token_prefix")})
+		return bounded(&ambiguousError{Err: errors.New(op + " answered without full_token or token_prefix")})
 	}
 	return nil
 }
@@ -299,19 +298,19 @@ func deref(s *string) string {
 	return *s
 }
 
-// AmbiguousError is a failed call that may nevertheless have taken effect
+// ambiguousError is a failed call that may nevertheless have taken effect
 // (a timeout, a reset connection, a 5xx).
-type AmbiguousError struct{ Err error }
+type ambiguousError struct{ Err error }
 
-func (e *AmbiguousError) Error() string {
+func (e *ambiguousError) Error() string {
 	return "outcome unknown (the request may have taken effect): " + e.Err.Error()
 }
 
-func (e *AmbiguousError) Unwrap() error { return e.Err }
+func (e *ambiguousError) Unwrap() error { return e.Err }
 
 // IsAmbiguous says whether err is a failure that may have taken effect.
 func IsAmbiguous(err error) bool {
-	var a *AmbiguousError
+	var a *ambiguousError
 	return errors.As(err, &a)
 }
 
@@ -335,7 +334,7 @@ func IsNotFound(err error) bool { return Status(err) == http.StatusNotFound }
 
 // IsPolicy says whether the request was refused by the Policy, unsent.
 func IsPolicy(err error) bool {
-	var p *PolicyError
+	var p *policyError
 	return errors.As(err, &p)
 }
 

@@ -330,7 +330,7 @@ func TestServerGivenDelays(t *testing.T) {
 }
 
 func TestBoundedKeepsTheChain(t *testing.T) {
-	inner := &AmbiguousError{Err: errors.New(strings.Repeat("x", 5000))}
+	inner := &ambiguousError{Err: errors.New(strings.Repeat("x", 5000))}
 	err := bounded(fmt.Errorf("op: %w", inner))
 	if !IsAmbiguous(err) || len(err.Error()) > maxErrorText+60 {
 		t.Errorf("bounded lost the chain or the bound: %d bytes", len(err.Error()))
