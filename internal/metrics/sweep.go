@@ -40,14 +40,10 @@ type Sweep struct {
 	HasSoonest     bool
 }
 
-// Names of the sweep's metrics, for alarms.
+// Names of the sweep's metrics that template.yaml's alarms watch.
 const (
 	SweepTokenInvalidMetric  = "SweepTokenInvalid"
 	SweepSoonestExpiryMetric = "SweepSoonestExpiry"
-	// SweepGraceDistrustedMetric counts grace records not honoured.
-	SweepGraceDistrustedMetric = "SweepGraceDistrusted"
-	// SweepStuckMetric counts rotations found stuck.
-	SweepStuckMetric = "SweepStuck"
 )
 
 // Sweep writes one line for a finished sweep, dimension FunctionName.
@@ -76,8 +72,8 @@ func (e *Emitter) Sweep(s Sweep) error {
 	count("SweepTokensRevoked", s.TokensRevoked)
 	count("SweepErrors", s.Errors)
 	count("SweepNotReached", s.NotReached)
-	count(SweepGraceDistrustedMetric, s.GraceDistrusted)
-	count(SweepStuckMetric, s.Stuck)
+	count("SweepGraceDistrusted", s.GraceDistrusted)
+	count("SweepStuck", s.Stuck)
 	if s.HasOldest {
 		defs = append(defs, metricDef{"SweepOldestTokenAge", "Seconds"})
 		l["SweepOldestTokenAge"] = math.Floor(s.OldestTokenAge.Seconds())
