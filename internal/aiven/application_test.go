@@ -62,7 +62,7 @@ func newEmulatorWorld(t *testing.T) *emulatorWorld {
 
 func (w *emulatorWorld) client(t *testing.T, token string) *Client {
 	t.Helper()
-	c, err := New(w.url, secret.NewToken(token), loopbackOptions())
+	c, err := newClient(w.url, secret.NewToken(token), loopbackOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

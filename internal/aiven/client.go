@@ -25,41 +25,49 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
-// Options tune a Client. The zero value of each field takes the default.
+// Options are what the rotator chooses for a Client. The zero value of
+// each field takes the default.
 type Options struct {
 	Policy Policy
-	// AttemptTimeout bounds one HTTP attempt (default 10s); the context's
-	// deadline bounds them all.
-	AttemptTimeout time.Duration
-	// MaxAttempts bounds the attempts of an idempotent call (default 4).
-	MaxAttempts int
-	// BaseDelay and MaxDelay shape the exponential backoff between
-	// attempts (defaults 200ms and 5s). A 429's own delay overrides them.
-	BaseDelay, MaxDelay time.Duration
-	// sleep waits between attempts; now reads the clock. Only tests set
-	// them; the defaults are a timer and time.Now.
-	sleep func(ctx context.Context, d time.Duration) error
-	now   func() time.Time
-	// Transport sends the requests (default: a clone of
-	// http.DefaultTransport with response headers capped at 64 KiB). The
-	// Policy and the response guard wrap it whatever it is.
+	// Transport sends the requests (default: NewTransport()). The Policy
+	// and the response guard wrap it whatever it is.
 	Transport http.RoundTripper
-	// UserAgent is appended to go-client-codegen's own.
-	UserAgent string
 }
 
-func (o Options) withDefaults() Options {
-	if o.AttemptTimeout <= 0 {
-		o.AttemptTimeout = 10 * time.Second
+// userAgent is appended to go-client-codegen's own.
+const userAgent = "aiven-token-rotator"
+
+// settings are a Client's Options and the rest of its settings, which New
+// leaves at their defaults and tests set through newClient. The zero
+// value of each field takes the default.
+type settings struct {
+	Options
+	// attemptTimeout bounds one HTTP attempt (default 10s); the context's
+	// deadline bounds them all.
+	attemptTimeout time.Duration
+	// maxAttempts bounds the attempts of an idempotent call (default 4).
+	maxAttempts int
+	// baseDelay and maxDelay shape the exponential backoff between
+	// attempts (defaults 200ms and 5s). A 429's own delay overrides them.
+	baseDelay, maxDelay time.Duration
+	// sleep waits between attempts (default: a timer); now reads the clock
+	// (default time.Now).
+	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
+}
+
+func (o settings) withDefaults() settings {
+	if o.attemptTimeout <= 0 {
+		o.attemptTimeout = 10 * time.Second
 	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 4
+	if o.maxAttempts <= 0 {
+		o.maxAttempts = 4
 	}
-	if o.BaseDelay <= 0 {
-		o.BaseDelay = 200 * time.Millisecond
+	if o.baseDelay <= 0 {
+		o.baseDelay = 200 * time.Millisecond
 	}
-	if o.MaxDelay <= 0 {
-		o.MaxDelay = 5 * time.Second
+	if o.maxDelay <= 0 {
+		o.maxDelay = 5 * time.Second
 	}
 	if o.sleep == nil {
 		o.sleep = sleep
@@ -69,9 +77,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Transport == nil {
 		o.Transport = NewTransport()
-	}
-	if o.UserAgent == "" {
-		o.UserAgent = "aiven-token-rotator"
 	}
 	return o
 }
@@ -91,7 +96,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 type Client struct {
 	users user.Handler
 	apps  applicationuser.Handler // the same codegen client (application.go)
-	opts  Options
+	opts  settings
 	clock *serverClock // the Date of the latest answer (ServerTime)
 }
 
@@ -102,6 +107,11 @@ type Client struct {
 // (envconfig.Process): a malformed one (see CheckEnv) fails every New.
 // Calling it twice gives two independent clients.
 func New(baseURL string, token secret.Token, o Options) (*Client, error) {
+	return newClient(baseURL, token, settings{Options: o})
+}
+
+// newClient is New with every setting: the seam for tests.
+func newClient(baseURL string, token secret.Token, o settings) (*Client, error) {
 	o = o.withDefaults()
 	u, err := o.Policy.CheckBaseURL(baseURL)
 	if err != nil {
@@ -120,7 +130,7 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		codegen.HostOpt(u.String()),
 		codegen.TokenOpt(token.Reveal()), // the Authorization header: the one place it is sent
 		codegen.DebugOpt(false),
-		codegen.UserAgentOpt(o.UserAgent),
+		codegen.UserAgentOpt(userAgent),
 		codegen.DoerOpt(responseGuard{base: boundedClient(hc)}), // no retryablehttp: retries are ours, per call kind
 		codegen.EnableSingleFlightOpt(false),
 	)
@@ -376,7 +386,7 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 	var err error
 	for n := 1; ; n++ {
 		rec := &attempt{}
-		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, rec), c.opts.AttemptTimeout)
+		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, rec), c.opts.attemptTimeout)
 		err = describeDecodeError(op, call(actx))
 		cancel()
 		if err == nil {
@@ -388,7 +398,7 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 		if !again(err) {
 			return err
 		}
-		if n >= c.opts.MaxAttempts {
+		if n >= c.opts.maxAttempts {
 			return fmt.Errorf("%s: giving up after %d attempts: %w", op, n, err)
 		}
 		delay := c.backoff(n)
@@ -415,9 +425,9 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 }
 
 func (c *Client) backoff(n int) time.Duration {
-	d := c.opts.BaseDelay << (n - 1)
-	if d <= 0 || d > c.opts.MaxDelay {
-		d = c.opts.MaxDelay
+	d := c.opts.baseDelay << (n - 1)
+	if d <= 0 || d > c.opts.maxDelay {
+		d = c.opts.maxDelay
 	}
 	return d
 }
