@@ -139,12 +139,10 @@ func (c *Client) createApplicationToken(ctx context.Context, u ApplicationUser, 
 	if r.Scopes != nil {
 		in.Scopes = &r.Scopes
 	}
-	var out *applicationuser.ApplicationUserAccessTokenCreateOut
-	err := c.create(ctx, "ApplicationUserAccessTokenCreate", func(ctx context.Context) (full, prefix string, err error) {
-		if out, err = c.apps.ApplicationUserAccessTokenCreate(ctx, u.OrganizationID, u.UserID, in); err != nil {
-			return "", "", err
-		}
-		return out.FullToken, out.TokenPrefix, nil
+	out, err := create(ctx, c, "ApplicationUserAccessTokenCreate", func(ctx context.Context) (*applicationuser.ApplicationUserAccessTokenCreateOut, error) {
+		return c.apps.ApplicationUserAccessTokenCreate(ctx, u.OrganizationID, u.UserID, in)
+	}, func(o *applicationuser.ApplicationUserAccessTokenCreateOut) (string, string) {
+		return o.FullToken, o.TokenPrefix
 	})
 	if err != nil {
 		return NewToken{}, err

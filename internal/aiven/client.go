@@ -237,13 +237,9 @@ func (c *Client) CreateToken(ctx context.Context, r CreateRequest) (NewToken, er
 	if r.Scopes != nil {
 		in.Scopes = &r.Scopes
 	}
-	var out *user.AccessTokenCreateOut
-	err := c.create(ctx, "AccessTokenCreate", func(ctx context.Context) (full, prefix string, err error) {
-		if out, err = c.users.AccessTokenCreate(ctx, in); err != nil {
-			return "", "", err
-		}
-		return out.FullToken, out.TokenPrefix, nil
-	})
+	out, err := create(ctx, c, "AccessTokenCreate", func(ctx context.Context) (*user.AccessTokenCreateOut, error) {
+		return c.users.AccessTokenCreate(ctx, in)
+	}, func(o *user.AccessTokenCreateOut) (string, string) { return o.FullToken, o.TokenPrefix })
 	if err != nil {
 		return NewToken{}, err
 	}
@@ -262,26 +258,28 @@ func (c *Client) CreateToken(ctx context.Context, r CreateRequest) (NewToken, er
 	}, nil
 }
 
-// create runs call, a token creation named op, which answers the new
-// token and its prefix. Creating twice creates two tokens, so only a 429,
-// which says nothing was created, is retried. A failure that may have
-// created a token, and a 2xx without one, are ambiguous (IsAmbiguous).
-func (c *Client) create(ctx context.Context, op string, call func(context.Context) (full, prefix string, err error)) error {
-	var full, prefix string
+// create runs call, a token creation named op, and reads the new token
+// and its prefix from its answer with token. Creating twice creates two
+// tokens, so only a 429, which says nothing was created, is retried. A
+// failure that may have created a token, and a 2xx without one, are
+// ambiguous (IsAmbiguous).
+func create[T any](ctx context.Context, c *Client, op string, call func(context.Context) (T, error), token func(T) (full, prefix string)) (T, error) {
+	var out T
 	err := c.retryWhen(ctx, op, isRateLimited, func(ctx context.Context) (err error) {
-		full, prefix, err = call(ctx)
+		out, err = call(ctx)
 		return err
 	})
 	switch {
 	case err != nil && ambiguous(err):
-		return bounded(&ambiguousError{Err: err})
+		return out, bounded(&ambiguousError{Err: err})
 	case err != nil:
-		return bounded(err)
-	case full == "" || prefix == "":
-		// A 2xx without a token may still have created one.
-		return bounded(&ambiguousError{Err: errors.New(op + " answered without full_token or token_prefix")})
+		return out, bounded(err)
 	}
-	return nil
+	if full, prefix := token(out); full == "" || prefix == "" {
+		// A 2xx without a token may still have created one.
+		return out, bounded(&ambiguousError{Err: errors.New(op + " answered without full_token or token_prefix")})
+	}
+	return out, nil
 }
 
 // RevokeToken revokes a token by its prefix (DELETE
