@@ -156,22 +156,48 @@ func TestClientStopsReadingWhenTheContextEnds(t *testing.T) {
 	}
 }
 
-// An error from sending quotes the whole URL (*url.Error), where a token
-// may sit in the path or the query: it names the method and host only,
-// and keeps its cause for errors.Is and errors.As.
+// An error from sending names the method and host only, never the path
+// or the query, where a token may sit (*url.Error quotes the whole URL);
+// it keeps its cause for errors.Is and errors.As; and a response that
+// came with it is closed.
 func TestClientErrorFromSendingNamesNoURL(t *testing.T) {
-	c := testClient(200, nil)
-	c.Base = doerFunc(func(r *http.Request) (*http.Response, error) {
-		return nil, &url.Error{Op: "Delete", URL: r.URL.String(), Err: context.DeadlineExceeded}
-	})
-	req, _ := http.NewRequest(http.MethodDelete, "https://api.example/v1/access_token/"+url.PathEscape(token)+"?q="+url.QueryEscape(token), nil)
-	_, err := c.Do(req)
-	if err == nil || err.Error() != "DELETE request to api.example: context deadline exceeded" {
-		t.Fatalf("err = %v", err)
-	}
-	var ne net.Error
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
-		t.Errorf("err = %v lost its cause", err)
+	target := "https://api.example/v1/access_token/" + url.PathEscape(token) + "?q=" + url.QueryEscape(token)
+	for _, tt := range []struct {
+		name      string
+		err       func(*http.Request) error
+		want      string
+		isTimeout bool
+	}{
+		{"a *url.Error quoting the URL", func(r *http.Request) error {
+			return &url.Error{Op: "Delete", URL: r.URL.String(), Err: context.DeadlineExceeded}
+		}, "DELETE request to api.example: context deadline exceeded", true},
+		{"a dial error", func(*http.Request) error {
+			return &url.Error{Op: "Delete", URL: target, Err: &net.OpError{Op: "dial", Net: "tcp", Err: timeoutError{}}}
+		}, "DELETE request to api.example: dial tcp: i/o timeout", true},
+		{"an error that is not a *url.Error", func(*http.Request) error { return errors.New("refused") }, "DELETE request to api.example: refused", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			closed := false
+			c := testClient(200, nil)
+			c.Base = doerFunc(func(r *http.Request) (*http.Response, error) {
+				return &http.Response{Body: closeFunc(func() { closed = true })}, tt.err(r)
+			})
+			req, _ := http.NewRequest(http.MethodDelete, target, nil)
+			rsp, err := c.Do(req)
+			if rsp != nil || err == nil || err.Error() != tt.want {
+				t.Fatalf("Do = %v, %v; want %q", rsp, err, tt.want)
+			}
+			var ne net.Error
+			if got := errors.As(err, &ne) && ne.Timeout(); got != tt.isTimeout {
+				t.Errorf("Timeout() = %v, want %v", got, tt.isTimeout)
+			}
+			if tt.isTimeout && !errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(*net.OpError)) {
+				t.Errorf("err = %v lost its cause", err)
+			}
+			if !closed {
+				t.Error("the response that came with the error was left open")
+			}
+		})
 	}
 }
 
