@@ -25,15 +25,33 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
+// hostBuild is one package built for the host once per test binary.
+type hostBuild struct {
+	once sync.Once
+	bin  string
+	err  error
+}
 
-	floorOnce sync.Once
-	floorBin  string
-	floorErr  error
-)
+var rotatorBuild, floorBuild hostBuild
+
+// get builds pkg with the Lambda build's tags and flags, for the host,
+// the first time it is called, and answers the binary's path.
+func (h *hostBuild) get(t testing.TB, pkg string, env ...string) string {
+	t.Helper()
+	h.once.Do(func() {
+		dir, err := os.MkdirTemp("", "bootstrap")
+		if err != nil {
+			h.err = err
+			return
+		}
+		h.bin = filepath.Join(dir, "bootstrap")
+		h.err = goBuild(moduleRoot(t), h.bin, pkg, append([]string{"CGO_ENABLED=0"}, env...))
+	})
+	if h.err != nil {
+		t.Fatalf("build %s: %v", pkg, h.err)
+	}
+	return h.bin
+}
 
 // moduleRoot walks up from the package directory to go.mod.
 func moduleRoot(t testing.TB) string {
@@ -58,38 +76,14 @@ func moduleRoot(t testing.TB) string {
 // and flags, for the host, once per test binary.
 func buildRotator(t testing.TB, env ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rotator")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "bootstrap")
-		buildErr = goBuild(moduleRoot(t), builtBin, "./functions/rotator", append([]string{"CGO_ENABLED=0"}, env...))
-	})
-	if buildErr != nil {
-		t.Fatalf("build the rotator: %v", buildErr)
-	}
-	return builtBin
+	return rotatorBuild.get(t, "./functions/rotator", env...)
 }
 
 // buildFloor compiles testdata/floor, a function that only loads the
 // packages the rotator must, as buildRotator compiles the rotator.
 func buildFloor(t testing.TB) string {
 	t.Helper()
-	floorOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "floor")
-		if err != nil {
-			floorErr = err
-			return
-		}
-		floorBin = filepath.Join(dir, "bootstrap")
-		floorErr = goBuild(moduleRoot(t), floorBin, "./internal/localstack/testdata/floor", []string{"CGO_ENABLED=0"})
-	})
-	if floorErr != nil {
-		t.Fatalf("build the floor: %v", floorErr)
-	}
-	return floorBin
+	return floorBuild.get(t, "./internal/localstack/testdata/floor")
 }
 
 // goBuild compiles pkg as the Lambda build does, for the host (env may
