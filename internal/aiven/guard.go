@@ -205,9 +205,11 @@ func clip(s string, n int) string {
 }
 
 // bounded is err with its text scrubbed of token-shaped runs and clipped
-// to maxErrorText (boundedhttp.BoundText); nil stays nil. errors.Is and
-// errors.As see through it.
-func bounded(err error) error { return boundedhttp.BoundText(err, scrubAndClip) }
+// to maxErrorText; nil stays nil. errors.Is and errors.As see through it.
+// It is a net.Error whatever it wraps (boundedhttp.BoundNetText): the
+// transport's errors must stay one for *url.Error, and every error the
+// client returns has always been one.
+func bounded(err error) error { return boundedhttp.BoundNetText(err, scrubAndClip) }
 
 func scrubAndClip(s string) string { return clip(scrub(s), maxErrorText) }
 

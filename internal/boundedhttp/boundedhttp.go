@@ -3,9 +3,9 @@
 // and, before its caller sees the answer: names the method and host only
 // in an error from sending, refuses a final 1xx, reads the body whole
 // under a cap and the request's context, and bounds the structure of a
-// 2xx JSON body before anything decodes it. BoundText bounds the text of
-// the errors a client returns. The caps and the error texts belong to
-// each client: they depend on what its service sends.
+// 2xx JSON body before anything decodes it. BoundText and BoundNetText
+// bound the text of the errors a client returns. The caps and the error
+// texts belong to each client: they depend on what its service sends.
 package boundedhttp
 
 import (
@@ -169,18 +169,32 @@ func (f *failingBody) Close() error { return nil }
 
 // BoundText is err with its text passed through bound (which cuts what
 // must never show, a token, and clips the rest) each time it is read; nil
-// stays nil, and an error BoundText made comes back as it is. errors.Is
-// and errors.As see through it, and Timeout and Temporary answer for the
-// error it wraps, so that a bounded timeout is still one to *url.Error and
-// a retryer.
+// stays nil, and an error BoundText or BoundNetText made comes back as it
+// is. errors.Is and errors.As see through it.
 func BoundText(err error, bound func(string) string) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := err.(*boundedError); ok {
+	if err == nil || isBounded(err) {
 		return err
 	}
 	return &boundedError{err: err, bound: bound}
+}
+
+// BoundNetText is BoundText for an error that must itself be a net.Error,
+// whatever it wraps: Timeout and Temporary answer for the error it wraps
+// (false when nothing in its chain says), as *url.Error asks of the error
+// a transport returns, which it does not look through.
+func BoundNetText(err error, bound func(string) string) error {
+	if err == nil || isBounded(err) {
+		return err
+	}
+	return &netBoundedError{boundedError{err: err, bound: bound}}
+}
+
+func isBounded(err error) bool {
+	switch err.(type) {
+	case *boundedError, *netBoundedError:
+		return true
+	}
+	return false
 }
 
 type boundedError struct {
@@ -188,7 +202,10 @@ type boundedError struct {
 	bound func(string) string
 }
 
-func (e *boundedError) Error() string   { return e.bound(e.err.Error()) }
-func (e *boundedError) Unwrap() error   { return e.err }
-func (e *boundedError) Timeout() bool   { return timeout(e.err) }
-func (e *boundedError) Temporary() bool { return temporary(e.err) }
+func (e *boundedError) Error() string { return e.bound(e.err.Error()) }
+func (e *boundedError) Unwrap() error { return e.err }
+
+type netBoundedError struct{ boundedError }
+
+func (e *netBoundedError) Timeout() bool   { return timeout(e.err) }
+func (e *netBoundedError) Temporary() bool { return temporary(e.err) }

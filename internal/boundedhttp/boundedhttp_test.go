@@ -202,21 +202,38 @@ func TestClientErrorFromSendingNamesNoURL(t *testing.T) {
 }
 
 // BoundText bounds the text of an error however deep the token sits in
-// it, once, and keeps the chain and the timeout.
+// it, once, and keeps the chain and the timeout. Only BoundNetText makes
+// an error a net.Error of its own: a caller that reads "a net.Error" as
+// "a transient failure" must not see one in every bounded error.
 func TestBoundTextKeepsTheChainNotTheToken(t *testing.T) {
 	cut := func(s string) string { return strings.ReplaceAll(s, token, "[cut]") }
-	cause := &net.OpError{Op: "dial", Err: timeoutError{}}
-	err := BoundText(&url.Error{Op: "Get", URL: "https://api.example/" + token, Err: cause}, cut)
-	if strings.Contains(err.Error(), token[5:25]) || !strings.Contains(err.Error(), "[cut]") {
-		t.Errorf("err = %q", err)
-	}
-	var oe *net.OpError
-	var ne net.Error
-	if !errors.As(err, &oe) || !errors.As(err, &ne) || !ne.Timeout() {
-		t.Errorf("err = %v lost its chain or its timeout", err)
-	}
-	if BoundText(err, strings.ToUpper) != err || BoundText(nil, cut) != nil {
-		t.Error("BoundText bounds twice, or makes an error of nil")
+	for _, tt := range []struct {
+		name  string
+		bound func(error, func(string) string) error
+		isNet bool // a net.Error of its own, wrapping none
+	}{
+		{"BoundText", BoundText, false},
+		{"BoundNetText", BoundNetText, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cause := &net.OpError{Op: "dial", Err: timeoutError{}}
+			err := tt.bound(&url.Error{Op: "Get", URL: "https://api.example/" + token, Err: cause}, cut)
+			if strings.Contains(err.Error(), token[5:25]) || !strings.Contains(err.Error(), "[cut]") {
+				t.Errorf("err = %q", err)
+			}
+			var oe *net.OpError
+			var ne net.Error
+			if !errors.As(err, &oe) || !errors.As(err, &ne) || !ne.Timeout() {
+				t.Errorf("err = %v lost its chain or its timeout", err)
+			}
+			if tt.bound(err, strings.ToUpper) != err || BoundText(err, cut) != err || BoundNetText(err, cut) != err || tt.bound(nil, cut) != nil {
+				t.Error("bounded twice, or an error made of nil")
+			}
+			plain := tt.bound(errors.New("refused"), cut)
+			if got := errors.As(plain, &ne); got != tt.isNet || got && (ne.Timeout() || ne.Temporary()) {
+				t.Errorf("a bounded plain error is a net.Error: %v, want %v (and never a timeout)", got, tt.isNet)
+			}
+		})
 	}
 }
 
