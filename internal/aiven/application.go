@@ -61,14 +61,14 @@ func (u ApplicationUser) String() string {
 	return fmt.Sprintf("application user %s of organization %s", u.UserID, u.OrganizationID)
 }
 
-// ListApplicationTokens lists the valid tokens of application user u
+// listApplicationTokens lists the valid tokens of application user u
 // (ApplicationUserAccessTokensList), authenticated with this client's
 // token, the manager's. No listed token is currently_active: the caller's
 // own token is not among them. It only reads: calling it twice is
 // harmless, so failures that may pass are retried. A 403 says the manager
 // lacks the right (IsForbidden), a 404 that the organization or the
 // application user does not exist (IsNotFound).
-func (c *Client) ListApplicationTokens(ctx context.Context, u ApplicationUser) ([]Token, error) {
+func (c *Client) listApplicationTokens(ctx context.Context, u ApplicationUser) ([]Token, error) {
 	if err := u.check(); err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (c *Client) ListApplicationTokens(ctx context.Context, u ApplicationUser) (
 // lower and left to Aiven to enforce, as for personal tokens.
 const maxWholeSeconds = 1 << 53
 
-// CreateApplicationToken creates a token for application user u
+// createApplicationToken creates a token for application user u
 // (ApplicationUserAccessTokenCreate) with this client's token, the
 // manager's. Aiven types max_age_seconds an integer here: a fractional
 // one fails before anything is sent; without one the token never expires.
@@ -122,7 +122,7 @@ const maxWholeSeconds = 1 << 53
 // Aiven gives. Any failure that may have created a token, a 2xx without
 // full_token or token_prefix included, is reported as ambiguous
 // (IsAmbiguous): the caller must list the tokens and look for its marker.
-func (c *Client) CreateApplicationToken(ctx context.Context, u ApplicationUser, r CreateRequest) (NewToken, error) {
+func (c *Client) createApplicationToken(ctx context.Context, u ApplicationUser, r CreateRequest) (NewToken, error) {
 	if err := u.check(); err != nil {
 		return NewToken{}, err
 	}
@@ -144,19 +144,13 @@ func (c *Client) CreateApplicationToken(ctx context.Context, u ApplicationUser, 
 	if r.Scopes != nil {
 		in.Scopes = &r.Scopes
 	}
-	var out *applicationuser.ApplicationUserAccessTokenCreateOut
-	err := c.retryWhen(ctx, "ApplicationUserAccessTokenCreate", isRateLimited, func(ctx context.Context) (err error) {
-		out, err = c.apps.ApplicationUserAccessTokenCreate(ctx, u.OrganizationID, u.UserID, in)
-		return err
+	out, err := create(ctx, c, "ApplicationUserAccessTokenCreate", func(ctx context.Context) (*applicationuser.ApplicationUserAccessTokenCreateOut, error) {
+		return c.apps.ApplicationUserAccessTokenCreate(ctx, u.OrganizationID, u.UserID, in)
+	}, func(o *applicationuser.ApplicationUserAccessTokenCreateOut) (string, string) {
+		return o.FullToken, o.TokenPrefix
 	})
 	if err != nil {
-		if ambiguous(err) {
-			return NewToken{}, bounded(&AmbiguousError{Err: err})
-		}
-		return NewToken{}, bounded(err)
-	}
-	if out.FullToken == "" || out.TokenPrefix == "" {
-		return NewToken{}, bounded(&AmbiguousError{Err: errors.New("ApplicationUserAccessTokenCreate answered without full_token or token_prefix")})
+		return NewToken{}, err
 	}
 	tok := Token{
 		Prefix:         out.TokenPrefix,
@@ -171,14 +165,14 @@ func (c *Client) CreateApplicationToken(ctx context.Context, u ApplicationUser, 
 	return NewToken{FullToken: secret.NewToken(out.FullToken), Token: tok}, nil
 }
 
-// RevokeApplicationToken deletes application user u's token by its prefix
+// revokeApplicationToken deletes application user u's token by its prefix
 // (ApplicationUserAccessTokenDelete, 204) with this client's token, the
 // manager's; the prefix, never the full token, goes into the path.
 // Calling it twice is harmless: a 404 means already gone and is reported
 // as (false, nil); revoked is true when this call deleted it. A 404 cannot
 // tell a deleted token from a deleted application user, whose tokens are
-// gone with it; ListApplicationTokens tells them apart.
-func (c *Client) RevokeApplicationToken(ctx context.Context, u ApplicationUser, prefix string) (revoked bool, err error) {
+// gone with it; listApplicationTokens tells them apart.
+func (c *Client) revokeApplicationToken(ctx context.Context, u ApplicationUser, prefix string) (revoked bool, err error) {
 	if err := u.check(); err != nil {
 		return false, err
 	}
@@ -212,20 +206,17 @@ func (c *Client) ApplicationTokens(u ApplicationUser) *ApplicationTokens {
 	return &ApplicationTokens{manager: c, user: u}
 }
 
-// User is the application user these calls act on.
-func (a *ApplicationTokens) User() ApplicationUser { return a.user }
-
-// ListTokens is ListApplicationTokens for the bound user.
+// ListTokens is listApplicationTokens for the bound user.
 func (a *ApplicationTokens) ListTokens(ctx context.Context) ([]Token, error) {
-	return a.manager.ListApplicationTokens(ctx, a.user)
+	return a.manager.listApplicationTokens(ctx, a.user)
 }
 
-// CreateToken is CreateApplicationToken for the bound user.
+// CreateToken is createApplicationToken for the bound user.
 func (a *ApplicationTokens) CreateToken(ctx context.Context, r CreateRequest) (NewToken, error) {
-	return a.manager.CreateApplicationToken(ctx, a.user, r)
+	return a.manager.createApplicationToken(ctx, a.user, r)
 }
 
-// RevokeToken is RevokeApplicationToken for the bound user.
+// RevokeToken is revokeApplicationToken for the bound user.
 func (a *ApplicationTokens) RevokeToken(ctx context.Context, prefix string) (bool, error) {
-	return a.manager.RevokeApplicationToken(ctx, a.user, prefix)
+	return a.manager.revokeApplicationToken(ctx, a.user, prefix)
 }

@@ -62,7 +62,7 @@ func newEmulatorWorld(t *testing.T) *emulatorWorld {
 
 func (w *emulatorWorld) client(t *testing.T, token string) *Client {
 	t.Helper()
-	c, err := New(w.url, secret.NewToken(token), loopbackOptions())
+	c, err := newClient(w.url, secret.NewToken(token), loopbackOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestApplicationTokenErrorsAgainstTheEmulator(t *testing.T) {
 	ctx := context.Background()
 	var appToken string
 	{
-		nt, err := w.client(t, w.admin.Token).CreateApplicationToken(ctx, w.app, CreateRequest{Description: "app"})
+		nt, err := w.client(t, w.admin.Token).createApplicationToken(ctx, w.app, CreateRequest{Description: "app"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,8 +197,8 @@ func TestApplicationTokenErrorsAgainstTheEmulator(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := w.client(t, tt.token)
-			_, lerr := c.ListApplicationTokens(ctx, tt.user)
-			_, cerr := c.CreateApplicationToken(ctx, tt.user, CreateRequest{Description: "x"})
+			_, lerr := c.listApplicationTokens(ctx, tt.user)
+			_, cerr := c.createApplicationToken(ctx, tt.user, CreateRequest{Description: "x"})
 			for i, err := range []error{lerr, cerr} {
 				// The operation stays readable: scrub keeps its long name.
 				if op := []string{"ApplicationUserAccessTokensList", "ApplicationUserAccessTokenCreate"}[i]; !strings.Contains(fmt.Sprint(err), op) {
@@ -213,7 +213,7 @@ func TestApplicationTokenErrorsAgainstTheEmulator(t *testing.T) {
 			}
 		})
 	}
-	if _, err := w.client(t, w.writer.Token).ListApplicationTokens(ctx, w.app); err != nil {
+	if _, err := w.client(t, w.writer.Token).listApplicationTokens(ctx, w.app); err != nil {
 		t.Errorf("app_users:write may manage an application user holding no permissions: %v", err)
 	}
 
@@ -221,7 +221,7 @@ func TestApplicationTokenErrorsAgainstTheEmulator(t *testing.T) {
 	if _, err := w.client(t, w.admin.Token).RevokeToken(ctx, w.admin.TokenPrefix); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.client(t, w.admin.Token).ListApplicationTokens(ctx, w.app); !IsUnauthorized(err) {
+	if _, err := w.client(t, w.admin.Token).listApplicationTokens(ctx, w.app); !IsUnauthorized(err) {
 		t.Errorf("revoked manager: err = %v, want 401", err)
 	}
 }
@@ -299,7 +299,7 @@ func TestCreateApplicationToken(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newAppServer(t, tt.replies...)
-			nt, err := newTestClient(t, srv.URL, loopbackOptions()).CreateApplicationToken(context.Background(), testApp, CreateRequest{
+			nt, err := newTestClient(t, srv.URL, loopbackOptions()).createApplicationToken(context.Background(), testApp, CreateRequest{
 				Description: "ci [m]", MaxAgeSeconds: &age, Scopes: []string{"user:read"},
 			})
 			if got := srv.calls.Load(); got != tt.wantCalls {
@@ -334,19 +334,19 @@ func TestApplicationCallsRefuseBadInputUnsent(t *testing.T) {
 		call       func() error
 	}{
 		{"fractional max_age_seconds", "max_age_seconds", func() error {
-			_, err := c.CreateApplicationToken(ctx, testApp, CreateRequest{Description: "x", MaxAgeSeconds: &half})
+			_, err := c.createApplicationToken(ctx, testApp, CreateRequest{Description: "x", MaxAgeSeconds: &half})
 			return err
 		}},
 		{"no organization", "organization_id", func() error {
-			_, err := c.ListApplicationTokens(ctx, ApplicationUser{UserID: "u1"})
+			_, err := c.listApplicationTokens(ctx, ApplicationUser{UserID: "u1"})
 			return err
 		}},
 		{"no application user", "application_user_id", func() error {
-			_, err := c.CreateApplicationToken(ctx, ApplicationUser{OrganizationID: "org1"}, CreateRequest{Description: "x"})
+			_, err := c.createApplicationToken(ctx, ApplicationUser{OrganizationID: "org1"}, CreateRequest{Description: "x"})
 			return err
 		}},
 		{"no prefix", "prefix", func() error {
-			_, err := c.RevokeApplicationToken(ctx, testApp, "")
+			_, err := c.revokeApplicationToken(ctx, testApp, "")
 			return err
 		}},
 	}
@@ -366,25 +366,25 @@ func TestApplicationListAndDeleteAreRetried(t *testing.T) {
 	list := newAppServer(t, status(503), status(502), func(w http.ResponseWriter) {
 		writeJSON(w, 200, `{"tokens":[{"token_prefix":"AAA","create_time":"2025-01-01T00:00:00Z","created_manually":true,"currently_active":false,"max_age_seconds":3600,"extend_when_used":true,"last_used_time":null,"last_ip":null,"last_user_agent":null,"last_user_agent_human_readable":null}]}`)
 	})
-	tokens, err := newTestClient(t, list.URL, loopbackOptions()).ListApplicationTokens(context.Background(), testApp)
+	tokens, err := newTestClient(t, list.URL, loopbackOptions()).listApplicationTokens(context.Background(), testApp)
 	if err != nil || len(tokens) != 1 || tokens[0].MaxAgeSeconds != 3600 || !tokens[0].ExtendWhenUsed || list.calls.Load() != 3 {
 		t.Fatalf("tokens %+v, err %v, %d calls", tokens, err, list.calls.Load())
 	}
 
 	del := newAppServer(t, status(503), func(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) })
-	revoked, err := newTestClient(t, del.URL, loopbackOptions()).RevokeApplicationToken(context.Background(), testApp, "AAA")
+	revoked, err := newTestClient(t, del.URL, loopbackOptions()).revokeApplicationToken(context.Background(), testApp, "AAA")
 	if err != nil || !revoked || del.calls.Load() != 2 || del.methods[1] != http.MethodDelete {
 		t.Fatalf("revoked %v, err %v, %d calls", revoked, err, del.calls.Load())
 	}
 
 	gone := newAppServer(t, status(404))
-	revoked, err = newTestClient(t, gone.URL, loopbackOptions()).RevokeApplicationToken(context.Background(), testApp, "AAA")
+	revoked, err = newTestClient(t, gone.URL, loopbackOptions()).revokeApplicationToken(context.Background(), testApp, "AAA")
 	if err != nil || revoked || gone.calls.Load() != 1 {
 		t.Fatalf("404: revoked %v, err %v, %d calls; want false, nil, 1", revoked, err, gone.calls.Load())
 	}
 
 	denied := newAppServer(t, status(403))
-	_, err = newTestClient(t, denied.URL, loopbackOptions()).RevokeApplicationToken(context.Background(), testApp, "AAA")
+	_, err = newTestClient(t, denied.URL, loopbackOptions()).revokeApplicationToken(context.Background(), testApp, "AAA")
 	if !IsForbidden(err) || denied.calls.Load() != 1 {
 		t.Fatalf("403: err %v, %d calls; want a 403 not retried", err, denied.calls.Load())
 	}
@@ -394,7 +394,7 @@ func TestRevokeApplicationTokenEscapesPrefix(t *testing.T) {
 	for _, prefix := range []string{"ab+cdEFGH123", "ab/cdEFGH123", "abcdEFGH12==", "a+b/c=dEFGH1"} {
 		t.Run(prefix, func(t *testing.T) {
 			srv := newAppServer(t, func(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) })
-			revoked, err := newTestClient(t, srv.URL, loopbackOptions()).RevokeApplicationToken(context.Background(), testApp, prefix)
+			revoked, err := newTestClient(t, srv.URL, loopbackOptions()).revokeApplicationToken(context.Background(), testApp, prefix)
 			if err != nil || !revoked {
 				t.Fatalf("revoke = %v, %v", revoked, err)
 			}

@@ -26,42 +26,49 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
-// Options tune a Client. The zero value of each field takes the default.
+// Options are what the rotator chooses for a Client. The zero value of
+// each field takes the default.
 type Options struct {
 	Policy Policy
-	// AttemptTimeout bounds one HTTP attempt (default 10s); the context's
-	// deadline bounds them all.
-	AttemptTimeout time.Duration
-	// MaxAttempts bounds the attempts of an idempotent call (default 4).
-	MaxAttempts int
-	// BaseDelay and MaxDelay shape the exponential backoff between
-	// attempts (defaults 200ms and 5s). A 429's own delay overrides them.
-	BaseDelay, MaxDelay time.Duration
-	// sleep waits between attempts; now reads the clock. Tests set both
-	// (client_test.go, fuzz_test.go); the defaults are a timer and
-	// time.Now.
-	sleep func(ctx context.Context, d time.Duration) error
-	now   func() time.Time
-	// Transport sends the requests (default: a clone of
-	// http.DefaultTransport with response headers capped at 64 KiB). The
-	// Policy and the response guard wrap it whatever it is.
+	// Transport sends the requests (default: NewTransport()). The Policy
+	// and the response guard wrap it whatever it is.
 	Transport http.RoundTripper
-	// UserAgent is appended to go-client-codegen's own.
-	UserAgent string
 }
 
-func (o Options) withDefaults() Options {
-	if o.AttemptTimeout <= 0 {
-		o.AttemptTimeout = 10 * time.Second
+// userAgent is appended to go-client-codegen's own.
+const userAgent = "aiven-token-rotator"
+
+// settings are a Client's Options and the rest of its settings, which New
+// leaves at their defaults and tests set through newClient. The zero
+// value of each field takes the default.
+type settings struct {
+	Options
+	// attemptTimeout bounds one HTTP attempt (default 10s); the context's
+	// deadline bounds them all.
+	attemptTimeout time.Duration
+	// maxAttempts bounds the attempts of an idempotent call (default 4).
+	maxAttempts int
+	// baseDelay and maxDelay shape the exponential backoff between
+	// attempts (defaults 200ms and 5s). A 429's own delay overrides them.
+	baseDelay, maxDelay time.Duration
+	// sleep waits between attempts (default: a timer); now reads the clock
+	// (default time.Now).
+	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
+}
+
+func (o settings) withDefaults() settings {
+	if o.attemptTimeout <= 0 {
+		o.attemptTimeout = 10 * time.Second
 	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 4
+	if o.maxAttempts <= 0 {
+		o.maxAttempts = 4
 	}
-	if o.BaseDelay <= 0 {
-		o.BaseDelay = 200 * time.Millisecond
+	if o.baseDelay <= 0 {
+		o.baseDelay = 200 * time.Millisecond
 	}
-	if o.MaxDelay <= 0 {
-		o.MaxDelay = 5 * time.Second
+	if o.maxDelay <= 0 {
+		o.maxDelay = 5 * time.Second
 	}
 	if o.sleep == nil {
 		o.sleep = sleep
@@ -71,9 +78,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Transport == nil {
 		o.Transport = NewTransport()
-	}
-	if o.UserAgent == "" {
-		o.UserAgent = "aiven-token-rotator"
 	}
 	return o
 }
@@ -94,7 +98,7 @@ type Client struct {
 	users user.Handler
 	apps  applicationuser.Handler // the same codegen client (application.go)
 	orgs  organization.Handler    // the same codegen client (organization.go)
-	opts  Options
+	opts  settings
 	clock *serverClock // the Date of the latest answer (ServerTime)
 }
 
@@ -105,6 +109,11 @@ type Client struct {
 // (envconfig.Process): a malformed one (see CheckEnv) fails every New.
 // Calling it twice gives two independent clients.
 func New(baseURL string, token secret.Token, o Options) (*Client, error) {
+	return newClient(baseURL, token, settings{Options: o})
+}
+
+// newClient is New with every setting: the seam for tests.
+func newClient(baseURL string, token secret.Token, o settings) (*Client, error) {
 	o = o.withDefaults()
 	u, err := o.Policy.CheckBaseURL(baseURL)
 	if err != nil {
@@ -115,7 +124,7 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 	}
 	clock := &serverClock{}
 	hc := &http.Client{
-		Transport: responseGuard{base: policyTransport{policy: o.Policy, base: dateTap{base: o.Transport, clock: clock}}},
+		Transport: scrubbingTransport{base: policyTransport{policy: o.Policy, base: dateTap{base: o.Transport, clock: clock}}},
 		// A redirect could carry the token elsewhere: stop at the first.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -123,8 +132,8 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		codegen.HostOpt(u.String()),
 		codegen.TokenOpt(token.Reveal()), // the Authorization header: the one place it is sent
 		codegen.DebugOpt(false),
-		codegen.UserAgentOpt(o.UserAgent),
-		codegen.DoerOpt(hostOnlyDoer{hc: hc}), // no retryablehttp: retries are ours, per call kind
+		codegen.UserAgentOpt(userAgent),
+		codegen.DoerOpt(responseGuard{base: boundedClient(hc)}), // no retryablehttp: retries are ours, per call kind
 		codegen.EnableSingleFlightOpt(false),
 	)
 	if err != nil {
@@ -134,14 +143,6 @@ func New(baseURL string, token secret.Token, o Options) (*Client, error) {
 		return nil, bounded(fmt.Errorf("aiven client: %w", err))
 	}
 	return &Client{users: c, apps: c, orgs: c, opts: o, clock: clock}, nil
-}
-
-// hostOnlyDoer sends requests with hc (boundedhttp.Send): an error from
-// sending names the method and host only, never the URL.
-type hostOnlyDoer struct{ hc *http.Client }
-
-func (d hostOnlyDoer) Do(req *http.Request) (*http.Response, error) {
-	return boundedhttp.Send(d.hc, req)
 }
 
 // User is the principal a token belongs to.
@@ -247,20 +248,11 @@ func (c *Client) CreateToken(ctx context.Context, r CreateRequest) (NewToken, er
 	if r.Scopes != nil {
 		in.Scopes = &r.Scopes
 	}
-	var out *user.AccessTokenCreateOut
-	err := c.retryWhen(ctx, "AccessTokenCreate", isRateLimited, func(ctx context.Context) (err error) {
-		out, err = c.users.AccessTokenCreate(ctx, in)
-		return err
-	})
+	out, err := create(ctx, c, "AccessTokenCreate", func(ctx context.Context) (*user.AccessTokenCreateOut, error) {
+		return c.users.AccessTokenCreate(ctx, in)
+	}, func(o *user.AccessTokenCreateOut) (string, string) { return o.FullToken, o.TokenPrefix })
 	if err != nil {
-		if ambiguous(err) {
-			return NewToken{}, bounded(&AmbiguousError{Err: err})
-		}
-		return NewToken{}, bounded(err)
-	}
-	if out.FullToken == "" || out.TokenPrefix == "" {
-		// A 2xx without a token may still have created one.
-		return NewToken{}, bounded(&AmbiguousError{Err: errors.New("AccessTokenCreate answered without full_token or token_prefix")})
+		return NewToken{}, err
 	}
 	return NewToken{
 		FullToken: secret.NewToken(out.FullToken),
@@ -275,6 +267,30 @@ func (c *Client) CreateToken(ctx context.Context, r CreateRequest) (NewToken, er
 			Scopes:         out.Scopes,
 		},
 	}, nil
+}
+
+// create runs call, a token creation named op, and reads the new token
+// and its prefix from its answer with token. Creating twice creates two
+// tokens, so only a 429, which says nothing was created, is retried. A
+// failure that may have created a token, and a 2xx without one, are
+// ambiguous (IsAmbiguous).
+func create[T any](ctx context.Context, c *Client, op string, call func(context.Context) (T, error), token func(T) (full, prefix string)) (T, error) {
+	var out T
+	err := c.retryWhen(ctx, op, isRateLimited, func(ctx context.Context) (err error) {
+		out, err = call(ctx)
+		return err
+	})
+	switch {
+	case err != nil && ambiguous(err):
+		return out, bounded(&ambiguousError{Err: err})
+	case err != nil:
+		return out, bounded(err)
+	}
+	if full, prefix := token(out); full == "" || prefix == "" {
+		// A 2xx without a token may still have created one.
+		return out, bounded(&ambiguousError{Err: errors.New(op + " answered without full_token or token_prefix")})
+	}
+	return out, nil
 }
 
 // RevokeToken revokes a token by its prefix (DELETE
@@ -301,19 +317,19 @@ func deref(s *string) string {
 	return *s
 }
 
-// AmbiguousError is a failed call that may nevertheless have taken effect
+// ambiguousError is a failed call that may nevertheless have taken effect
 // (a timeout, a reset connection, a 5xx).
-type AmbiguousError struct{ Err error }
+type ambiguousError struct{ Err error }
 
-func (e *AmbiguousError) Error() string {
+func (e *ambiguousError) Error() string {
 	return "outcome unknown (the request may have taken effect): " + e.Err.Error()
 }
 
-func (e *AmbiguousError) Unwrap() error { return e.Err }
+func (e *ambiguousError) Unwrap() error { return e.Err }
 
 // IsAmbiguous says whether err is a failure that may have taken effect.
 func IsAmbiguous(err error) bool {
-	var a *AmbiguousError
+	var a *ambiguousError
 	return errors.As(err, &a)
 }
 
@@ -337,7 +353,7 @@ func IsNotFound(err error) bool { return Status(err) == http.StatusNotFound }
 
 // IsPolicy says whether the request was refused by the Policy, unsent.
 func IsPolicy(err error) bool {
-	var p *PolicyError
+	var p *policyError
 	return errors.As(err, &p)
 }
 
@@ -379,7 +395,7 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 	var err error
 	for n := 1; ; n++ {
 		rec := &attempt{}
-		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, rec), c.opts.AttemptTimeout)
+		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, rec), c.opts.attemptTimeout)
 		err = describeDecodeError(op, call(actx))
 		cancel()
 		if err == nil {
@@ -391,7 +407,7 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 		if !again(err) {
 			return err
 		}
-		if n >= c.opts.MaxAttempts {
+		if n >= c.opts.maxAttempts {
 			return fmt.Errorf("%s: giving up after %d attempts: %w", op, n, err)
 		}
 		delay := c.backoff(n)
@@ -418,9 +434,9 @@ func (c *Client) retryWhen(ctx context.Context, op string, again func(error) boo
 }
 
 func (c *Client) backoff(n int) time.Duration {
-	d := c.opts.BaseDelay << (n - 1)
-	if d <= 0 || d > c.opts.MaxDelay {
-		d = c.opts.MaxDelay
+	d := c.opts.baseDelay << (n - 1)
+	if d <= 0 || d > c.opts.maxDelay {
+		d = c.opts.maxDelay
 	}
 	return d
 }

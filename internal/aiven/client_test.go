@@ -39,17 +39,17 @@ func newFakeAiven(t *testing.T, h http.HandlerFunc) *fakeAiven {
 	return f
 }
 
-func loopbackOptions() Options {
-	return Options{
-		Policy:    Policy{AllowedHosts: []string{"127.0.0.1"}, AllowInsecureLoopback: true},
-		BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond,
+func loopbackOptions() settings {
+	return settings{
+		Options:   Options{Policy: Policy{AllowedHosts: []string{"127.0.0.1"}, AllowInsecureLoopback: true}},
+		baseDelay: time.Millisecond, maxDelay: 2 * time.Millisecond,
 		sleep: func(context.Context, time.Duration) error { return nil },
 	}
 }
 
-func newTestClient(t *testing.T, baseURL string, o Options) *Client {
+func newTestClient(t *testing.T, baseURL string, o settings) *Client {
 	t.Helper()
-	c, err := New(baseURL, secret.NewToken(testToken), o)
+	c, err := newClient(baseURL, secret.NewToken(testToken), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestRetriesStopBeforeTheDeadline(t *testing.T) {
 			srv := newFakeAiven(t, tt.handler)
 			clock := &virtualClock{}
 			o := loopbackOptions()
-			o.BaseDelay, o.MaxDelay, o.MaxAttempts = 100*time.Millisecond, time.Second, 50
+			o.baseDelay, o.maxDelay, o.maxAttempts = 100*time.Millisecond, time.Second, 50
 			o.sleep, o.now = clock.sleep, clock.now
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()

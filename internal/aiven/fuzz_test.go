@@ -71,9 +71,9 @@ func fuzzCall(t *testing.T, status int, op uint8, contentType, retryAfter string
 	t.Helper()
 	const deadline = time.Minute
 	start := time.Now()
-	o := Options{
-		Policy:      Policy{AllowedHosts: []string{"127.0.0.1"}, AllowInsecureLoopback: true},
-		MaxAttempts: 2,
+	o := settings{
+		Options:     Options{Policy: Policy{AllowedHosts: []string{"127.0.0.1"}, AllowInsecureLoopback: true}},
+		maxAttempts: 2,
 		now:         func() time.Time { return start },
 		sleep: func(_ context.Context, d time.Duration) error {
 			if d < 0 || d >= deadline {
@@ -81,18 +81,18 @@ func fuzzCall(t *testing.T, status int, op uint8, contentType, retryAfter string
 			}
 			return nil
 		},
-		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			h := http.Header{}
-			if contentType != "" {
-				h.Set("Content-Type", contentType)
-			}
-			if retryAfter != "" {
-				h.Set("Retry-After", retryAfter)
-			}
-			return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
-		}),
 	}
-	c, err := New("http://127.0.0.1:1", secret.NewToken(testToken), o)
+	o.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		h := http.Header{}
+		if contentType != "" {
+			h.Set("Content-Type", contentType)
+		}
+		if retryAfter != "" {
+			h.Set("Retry-After", retryAfter)
+		}
+		return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+	})
+	c, err := newClient("http://127.0.0.1:1", secret.NewToken(testToken), o)
 	if err != nil {
 		t.Fatal(err)
 	}

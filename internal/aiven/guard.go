@@ -36,55 +36,54 @@ const (
 // retried: the same call would get the same answer.
 var errBodyTooLarge = errors.New("response body from Aiven over 1 MiB; not read further")
 
-// responseGuard makes sure no response body reaches go-client-codegen
-// unless it is bounded and, for a non-2xx status, parsed Aiven error JSON:
-// go-client-codegen copies a non-JSON error body verbatim into its error
-// message, and a proxy's error page may quote anything, a new full_token
-// included.
-//
-// For a non-2xx status it reads the body (at most maxBody+1 bytes) and
-// replaces it with {"message": M}: M is Aiven's message, clipped, when the
-// body is an Aiven error object, and otherwise a summary of the body by
-// status, content type and length. For a 2xx it caps the body's reads at
-// maxBody. It also scrubs transport errors, whose text may quote what a
-// server sent (a malformed status line, for one).
-type responseGuard struct {
-	base http.RoundTripper
+// errAnswerTooComplex is a 2xx answer over boundedhttp's shape bounds,
+// checked before go-client-codegen decodes it. It is not retried: the same
+// call would get the same answer.
+var errAnswerTooComplex = errors.New("response body from Aiven holds more JSON elements than any answer the rotator reads; not decoded")
+
+// boundedClient sends with hc and bounds every answer before anything
+// else reads it (boundedhttp.Client): an error from sending names the
+// method and host only, a final 1xx is refused, every body is read whole
+// under the request's context and maxBody, and a 2xx body must be within
+// the shape bounds before go-client-codegen decodes it.
+func boundedClient(hc *http.Client) boundedhttp.Client {
+	return boundedhttp.Client{
+		Base:      hc,
+		Service:   "Aiven",
+		Limit:     func(*http.Request, int) int64 { return maxBody },
+		OverLimit: func(int64) error { return errBodyTooLarge },
+		OverShape: errAnswerTooComplex,
+	}
 }
 
-func (g responseGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	rsp, err := g.base.RoundTrip(req)
-	if err != nil {
-		return nil, &scrubbedError{err: err}
+// responseGuard makes sure no response body reaches go-client-codegen
+// unless it is bounded (base, a boundedClient) and, for a non-2xx status,
+// parsed Aiven error JSON: go-client-codegen copies a non-JSON error body
+// verbatim into its error message, and a proxy's error page may quote
+// anything, a new full_token included.
+//
+// For a non-2xx status it replaces the body with {"message": M}: M is
+// Aiven's message, clipped, when the body is an Aiven error object, and
+// otherwise a summary of the body by status, content type and length.
+type responseGuard struct {
+	base boundedhttp.Client
+}
+
+// Do sends req once: calling it twice sends twice.
+func (g responseGuard) Do(req *http.Request) (*http.Response, error) {
+	rsp, err := g.base.Do(req)
+	if err != nil || rsp.StatusCode >= 200 && rsp.StatusCode < 300 {
+		return rsp, err
 	}
-	if rsp.StatusCode < 200 {
-		// A final 1xx is a 101 Switching Protocols: its body is the raw
-		// connection, which net/http no longer ties to the context.
-		rsp.Body.Close()
-		return nil, &boundedhttp.SwitchingError{Service: "Aiven", Status: rsp.StatusCode}
-	}
-	// Every body is read here, whole, under the request's context: the
-	// guard closes it when the context ends, whatever the transport does.
-	b, rerr := boundedhttp.ReadBody(req.Context(), rsp.Body, maxBody)
-	if rsp.StatusCode >= 200 && rsp.StatusCode < 300 {
-		switch {
-		case rerr != nil:
-			rsp.Body = &boundedhttp.FailingBody{Err: rerr}
-		case len(b) > maxBody:
-			rsp.Body = &boundedhttp.FailingBody{Err: errBodyTooLarge}
-		case !boundedhttp.Within(b):
-			rsp.Body = &boundedhttp.FailingBody{Err: errAnswerTooComplex}
-		default:
-			rsp.Body = io.NopCloser(bytes.NewReader(b))
-		}
-		return rsp, nil
-	}
+	// The body is in memory: the bounded client read it, and serves what
+	// it read (at most maxBody bytes), then the reason it refused it.
+	b, rerr := io.ReadAll(rsp.Body)
 	var msg string
 	switch {
+	case errors.Is(rerr, errBodyTooLarge):
+		msg = fmt.Sprintf("%d response: %s (%s)", rsp.StatusCode, errBodyTooLarge, contentType(rsp.Header))
 	case rerr != nil:
 		msg = fmt.Sprintf("%d response whose body could not be read (%s, %d bytes read)", rsp.StatusCode, contentType(rsp.Header), len(b))
-	case len(b) > maxBody:
-		msg = fmt.Sprintf("%d response: %s (%s)", rsp.StatusCode, errBodyTooLarge, contentType(rsp.Header))
 	default:
 		var ok bool
 		if msg, ok = aivenMessage(b); !ok {
@@ -103,10 +102,19 @@ func (g responseGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return rsp, nil
 }
 
-// errAnswerTooComplex is a 2xx answer over boundedhttp's shape bounds
-// (boundedhttp.Within), checked before go-client-codegen decodes it. It is
-// not retried: the same call would get the same answer.
-var errAnswerTooComplex = errors.New("response body from Aiven holds more JSON elements than any answer the rotator reads; not decoded")
+// scrubbingTransport scrubs and clips the errors of base (bounded), whose
+// text may quote what a server sent (a malformed status line, for one).
+type scrubbingTransport struct {
+	base http.RoundTripper
+}
+
+func (t scrubbingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rsp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, bounded(err)
+	}
+	return rsp, nil
+}
 
 // summary describes a body that is not Aiven error JSON without quoting it.
 func summary(status int, h http.Header, n int) string {
@@ -196,29 +204,14 @@ func clip(s string, n int) string {
 	return s[:cut] + fmt.Sprintf("… (clipped, %d bytes in all)", len(s))
 }
 
-// scrubbedError is an error whose text is scrubbed of token-shaped runs
-// and clipped, whatever it wraps.
-type scrubbedError struct{ err error }
+// bounded is err with its text scrubbed of token-shaped runs and clipped
+// to maxErrorText; nil stays nil. errors.Is and errors.As see through it.
+// It is a net.Error whatever it wraps (boundedhttp.BoundNetText): the
+// transport's errors must stay one for *url.Error, and every error the
+// client returns has always been one.
+func bounded(err error) error { return boundedhttp.BoundNetText(err, scrubAndClip) }
 
-func (e *scrubbedError) Error() string { return clip(scrub(e.err.Error()), maxErrorText) }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-// Timeout and Temporary keep what *url.Error asks of the error it wraps.
-func (e *scrubbedError) Timeout() bool   { return boundedhttp.Timeout(e.err) }
-func (e *scrubbedError) Temporary() bool { return boundedhttp.Temporary(e.err) }
-
-// bounded is err with its text scrubbed and clipped to maxErrorText; nil
-// stays nil. errors.Is and errors.As see through it.
-func bounded(err error) error {
-	if err == nil {
-		return nil
-	}
-	var s *scrubbedError
-	if errors.As(err, &s) && s == err {
-		return err
-	}
-	return &scrubbedError{err: err}
-}
+func scrubAndClip(s string) string { return clip(scrub(s), maxErrorText) }
 
 // describeDecodeError replaces an error from decoding a 2xx answer, whose
 // text may quote the answer (time.ParseError quotes the value, a type error

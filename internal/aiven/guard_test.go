@@ -69,7 +69,7 @@ func TestProxyErrorPageQuotingTheNewTokenStaysOutOfErrors(t *testing.T) {
 				_, _ = io.WriteString(w, b.body)
 			})
 			o := loopbackOptions()
-			o.MaxAttempts = 2
+			o.maxAttempts = 2
 			c := newTestClient(t, srv.URL, o)
 			nt, err := c.CreateToken(context.Background(), CreateRequest{Description: "rotator [m]"})
 			if err != nil || nt.FullToken.Reveal() != fullToken {
@@ -182,7 +182,7 @@ func TestOverCapAnswerFromAServer(t *testing.T) {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			srv := newFakeAiven(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, code, big) })
 			o := loopbackOptions()
-			o.MaxAttempts = 1
+			o.maxAttempts = 1
 			_, err := newTestClient(t, srv.URL, o).ListTokens(context.Background())
 			if err == nil || !strings.Contains(err.Error(), "response body from Aiven over 1 MiB") {
 				t.Fatalf("err = %.300v", err)
@@ -212,7 +212,7 @@ func TestDecodeErrorsDoNotQuoteTheAnswer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newFakeAiven(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, tt.body) })
 			o := loopbackOptions()
-			o.MaxAttempts = 1
+			o.maxAttempts = 1
 			_, err := newTestClient(t, srv.URL, o).ListTokens(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
@@ -248,7 +248,7 @@ func TestTransportErrorsDoNotQuoteTheServer(t *testing.T) {
 		}
 	}()
 	o := loopbackOptions()
-	o.MaxAttempts = 1
+	o.maxAttempts = 1
 	_, err = newTestClient(t, "http://"+ln.Addr().String(), o).Me(context.Background())
 	if err == nil {
 		t.Fatal("a garbage answer was accepted")
@@ -298,7 +298,7 @@ func TestServerGivenDelays(t *testing.T) {
 			})
 			clock := &virtualClock{}
 			o := loopbackOptions()
-			o.MaxAttempts = 12
+			o.maxAttempts = 12
 			o.sleep, o.now = clock.sleep, clock.now
 			ctx := context.Background()
 			if tt.deadline > 0 {
@@ -330,7 +330,7 @@ func TestServerGivenDelays(t *testing.T) {
 }
 
 func TestBoundedKeepsTheChain(t *testing.T) {
-	inner := &AmbiguousError{Err: errors.New(strings.Repeat("x", 5000))}
+	inner := &ambiguousError{Err: errors.New(strings.Repeat("x", 5000))}
 	err := bounded(fmt.Errorf("op: %w", inner))
 	if !IsAmbiguous(err) || len(err.Error()) > maxErrorText+60 {
 		t.Errorf("bounded lost the chain or the bound: %d bytes", len(err.Error()))
@@ -400,8 +400,8 @@ func TestBodyReadEndsWithTheContext(t *testing.T) {
 	for _, code := range []int{200, 502} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			o := loopbackOptions()
-			o.AttemptTimeout = 50 * time.Millisecond
-			o.MaxAttempts = 1
+			o.attemptTimeout = 50 * time.Millisecond
+			o.maxAttempts = 1
 			o.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				return &http.Response{StatusCode: code, Header: http.Header{"Content-Type": {"application/json"}}, Body: pipeBody(), ContentLength: -1, Request: r}, nil
 			})
@@ -468,8 +468,8 @@ func TestTransportErrorNamesNoPath(t *testing.T) {
 	}))
 	defer srv.Close()
 	o := loopbackOptions()
-	o.AttemptTimeout = 50 * time.Millisecond
-	o.MaxAttempts = 1
+	o.attemptTimeout = 50 * time.Millisecond
+	o.maxAttempts = 1
 	_, err := newTestClient(t, srv.URL, o).RevokeToken(context.Background(), splitToken)
 	if err == nil {
 		t.Fatal("RevokeToken succeeded")

@@ -72,7 +72,7 @@ func TestApplicationUserIDsAreCheckedBeforeAnyRequest(t *testing.T) {
 	ctx := context.Background()
 
 	good := ApplicationUser{OrganizationID: "org1a2b3c4d5e6", UserID: "u2a000003"}
-	if _, err := c.ListApplicationTokens(ctx, good); err != nil {
+	if _, err := c.listApplicationTokens(ctx, good); err != nil {
 		t.Fatal(err)
 	}
 	if got := rec.sent(); len(got) != 1 || got[0] != "/v1/organization/org1a2b3c4d5e6/application-users/u2a000003/access-tokens" {
@@ -91,12 +91,12 @@ func TestApplicationUserIDsAreCheckedBeforeAnyRequest(t *testing.T) {
 		{"application_user_id", ApplicationUser{OrganizationID: "org1", UserID: "u2a000003%2F.."}},
 	} {
 		calls := map[string]func() error{
-			"list": func() error { _, err := c.ListApplicationTokens(ctx, tc.user); return err },
+			"list": func() error { _, err := c.listApplicationTokens(ctx, tc.user); return err },
 			"create": func() error {
-				_, err := c.CreateApplicationToken(ctx, tc.user, CreateRequest{Description: "d"})
+				_, err := c.createApplicationToken(ctx, tc.user, CreateRequest{Description: "d"})
 				return err
 			},
-			"revoke": func() error { _, err := c.RevokeApplicationToken(ctx, tc.user, "ABCDEFGHIJKL"); return err },
+			"revoke": func() error { _, err := c.revokeApplicationToken(ctx, tc.user, "ABCDEFGHIJKL"); return err },
 		}
 		for name, call := range calls {
 			err := call()

@@ -26,7 +26,7 @@ func TestOrganizationProbeAndPolicyAgainstTheEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appTok, err := w.client(t, w.admin.Token).CreateApplicationToken(ctx, ApplicationUser{OrganizationID: "org1", UserID: adminApp.UserID}, CreateRequest{Description: "rotator"})
+	appTok, err := w.client(t, w.admin.Token).createApplicationToken(ctx, ApplicationUser{OrganizationID: "org1", UserID: adminApp.UserID}, CreateRequest{Description: "rotator"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,13 +21,13 @@ type Policy struct {
 	AllowInsecureLoopback bool
 }
 
-// PolicyError is a request the Policy refused: nothing was sent.
-type PolicyError struct {
+// policyError is a request the Policy refused: nothing was sent.
+type policyError struct {
 	URL    string // scheme and host only, never a path or query
 	Reason string
 }
 
-func (e *PolicyError) Error() string {
+func (e *policyError) Error() string {
 	return fmt.Sprintf("refusing to send a token to %s: %s", e.URL, e.Reason)
 }
 
@@ -36,39 +36,39 @@ func (e *PolicyError) Error() string {
 func (p Policy) CheckBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, &PolicyError{URL: "the API URL", Reason: "it is not a valid URL"}
+		return nil, &policyError{URL: "the API URL", Reason: "it is not a valid URL"}
 	}
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return nil, &PolicyError{URL: u.Scheme + "://" + u.Host, Reason: "the API URL must be scheme://host[:port] with no path, query or fragment"}
+		return nil, &policyError{URL: u.Scheme + "://" + u.Host, Reason: "the API URL must be scheme://host[:port] with no path, query or fragment"}
 	}
-	if err := p.Check(u); err != nil {
+	if err := p.check(u); err != nil {
 		return nil, err
 	}
 	u.Path = ""
 	return u, nil
 }
 
-// Check says whether a request to u may carry a token.
-func (p Policy) Check(u *url.URL) error {
+// check says whether a request to u may carry a token.
+func (p Policy) check(u *url.URL) error {
 	where := u.Scheme + "://" + u.Host
 	if u.User != nil {
-		return &PolicyError{URL: u.Scheme + "://" + u.Hostname(), Reason: "URLs with user info are not allowed"}
+		return &policyError{URL: u.Scheme + "://" + u.Hostname(), Reason: "URLs with user info are not allowed"}
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if host == "" {
-		return &PolicyError{URL: where, Reason: "the URL has no host"}
+		return &policyError{URL: where, Reason: "the URL has no host"}
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !p.AllowInsecureLoopback {
-			return &PolicyError{URL: where, Reason: "only https is allowed (AIVEN_ALLOW_INSECURE_LOOPBACK is off)"}
+			return &policyError{URL: where, Reason: "only https is allowed (AIVEN_ALLOW_INSECURE_LOOPBACK is off)"}
 		}
 		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			return &PolicyError{URL: where, Reason: "plain http is allowed only to loopback addresses (127.0.0.0/8, ::1)"}
+			return &policyError{URL: where, Reason: "plain http is allowed only to loopback addresses (127.0.0.0/8, ::1)"}
 		}
 	default:
-		return &PolicyError{URL: where, Reason: "only https is allowed"}
+		return &policyError{URL: where, Reason: "only https is allowed"}
 	}
 	hostPort := strings.ToLower(u.Host)
 	allowed := slices.ContainsFunc(p.AllowedHosts, func(a string) bool {
@@ -76,7 +76,7 @@ func (p Policy) Check(u *url.URL) error {
 		return a == host || a == hostPort || strings.Trim(a, "[]") == host
 	})
 	if !allowed {
-		return &PolicyError{URL: where, Reason: fmt.Sprintf("host %q is not in ALLOWED_API_HOSTS", host)}
+		return &policyError{URL: where, Reason: fmt.Sprintf("host %q is not in ALLOWED_API_HOSTS", host)}
 	}
 	return nil
 }
@@ -90,7 +90,7 @@ type policyTransport struct {
 }
 
 func (t policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.policy.Check(req.URL); err != nil {
+	if err := t.policy.check(req.URL); err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}

@@ -54,7 +54,7 @@ func TestClientHonoursTheEmulatorsRateLimit(t *testing.T) {
 		clock := &emulatorClock{emu: emu}
 		o := loopbackOptions()
 		o.sleep, o.now = clock.sleep, clock.now
-		c, err := New(srv.URL, secret.NewToken(token), o)
+		c, err := newClient(srv.URL, secret.NewToken(token), o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,8 +35,8 @@ func TestWithinBounds(t *testing.T) {
 		{"malformed is left to the decoder", `{"a":[1,2`, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := within([]byte(tt.body), 10, 50); got != tt.want {
-				t.Errorf("within(%.60q) = %v, want %v", tt.body, got, tt.want)
+			if got := withinBounds([]byte(tt.body), 10, 50); got != tt.want {
+				t.Errorf("withinBounds(%.60q) = %v, want %v", tt.body, got, tt.want)
 			}
 		})
 	}
@@ -54,17 +54,17 @@ func TestWithin(t *testing.T) {
 	}{
 		{"an Aiven token list", `{"tokens":[{"token_prefix":"abc","scopes":["user:read"]},{"token_prefix":"def"}]}`, true},
 		{"a Secrets Manager description", `{"ARN":"arn:x","VersionIdsToStages":{"v1":["AWSCURRENT"],"v2":["AWSPREVIOUS"]}}`, true},
-		{"array at the bound", many("[", "1", "]", MaxElements), true},
-		{"array over the bound", many("[", "1", "]", MaxElements+1), false},
-		{"object over the bound", many("{", `"k":1`, "}", MaxElements+1), false},
-		{"nested arrays over the bound", `{"a":[[1],` + many("[", "[]", "]", MaxElements+1) + `]}`, false},
-		{"values over the total", many("[", many("[", "0", "]", 100), "]", MaxValues/100+1), false},
+		{"array at the bound", many("[", "1", "]", maxElements), true},
+		{"array over the bound", many("[", "1", "]", maxElements+1), false},
+		{"object over the bound", many("{", `"k":1`, "}", maxElements+1), false},
+		{"nested arrays over the bound", `{"a":[[1],` + many("[", "[]", "]", maxElements+1) + `]}`, false},
+		{"values over the total", many("[", many("[", "0", "]", 100), "]", maxValues/100+1), false},
 		{"malformed passes to the decoder", `{"tokens":[1,2`, true},
 		{"malformed passes to the decoder, again", `{"a":[1,2`, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Within([]byte(tt.body)); got != tt.ok {
-				t.Fatalf("Within = %v, want %v", got, tt.ok)
+			if got := within([]byte(tt.body)); got != tt.ok {
+				t.Fatalf("within = %v, want %v", got, tt.ok)
 			}
 		})
 	}

@@ -19,8 +19,8 @@ import (
 var steps = []string{"createSecret", "setSecret", "testSecret", "finishSecret"}
 
 // actionEvents are the other samples: the sweep, its dry run, EventBridge's
-// Scheduled Event, and on-demand rotation (rotation.md, "Events the
-// function accepts").
+// Scheduled Event, and on-demand rotation (docs/fleet.md, "Events and
+// results").
 var actionEvents = []string{"sweep", "sweep-dry-run", "scheduled-event", "rotate"}
 
 // The events/ files are what `sam local invoke -e` and `aws lambda invoke

@@ -23,10 +23,10 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// MaxAsyncPayload is the largest payload Lambda accepts for an
+// maxAsyncPayload is the largest payload Lambda accepts for an
 // asynchronous invocation: "For asynchronous invocations, the maximum
 // payload size is 1 MB" (AWS Lambda API Reference, Invoke).
-const MaxAsyncPayload = 1024 * 1024
+const maxAsyncPayload = 1024 * 1024
 
 // maxAnswer bounds what is read of an answer: Invoke's Event answer is
 // empty, and an error answer is a short JSON object.
@@ -69,8 +69,8 @@ func New(cfg aws.Config, endpoint string) (*Client, error) {
 // the function twice. Its errors name the operation and Lambda's error
 // type, never the payload.
 func (c *Client) InvokeAsync(ctx context.Context, functionARN string, payload []byte) error {
-	if len(payload) > MaxAsyncPayload {
-		return fmt.Errorf("lambda Invoke: a payload of %d bytes is over the %d of an asynchronous invocation", len(payload), MaxAsyncPayload)
+	if len(payload) > maxAsyncPayload {
+		return fmt.Errorf("lambda Invoke: a payload of %d bytes is over the %d of an asynchronous invocation", len(payload), maxAsyncPayload)
 	}
 	u := c.endpoint + "/2015-03-31/functions/" + url.PathEscape(functionARN) + "/invocations"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))

@@ -67,7 +67,7 @@ func TestInvokeAsyncErrorsNameTheTypeOnly(t *testing.T) {
 	if err := c.InvokeAsync(context.Background(), "arn:aws:lambda:eu-west-1:1:function:f", nil); err == nil || strings.Contains(err.Error(), srv.URL) {
 		t.Fatalf("a refused connection: %v", err)
 	}
-	if err := c.InvokeAsync(context.Background(), "f", make([]byte, MaxAsyncPayload+1)); err == nil {
+	if err := c.InvokeAsync(context.Background(), "f", make([]byte, maxAsyncPayload+1)); err == nil {
 		t.Fatal("a payload over Lambda's limit was sent")
 	}
 }

@@ -228,8 +228,12 @@ func TestPerSecretGraceField(t *testing.T) {
 		if w.isLiveToken(w.user.Token) {
 			t.Fatal("previous_token_grace 0s under a stack grace of 2h: the previous token was kept")
 		}
-		_, v := w.current()
-		if raw, ok := v.Unknown("previous_token_grace"); !ok || string(raw) != `"0s"` {
+		cur, _ := w.stack.SecretsManager.VersionByStage(w.arn, "AWSCURRENT")
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(cur.SecretString), &fields); err != nil {
+			t.Fatalf("AWSCURRENT is not a JSON object: %v", err)
+		}
+		if raw, ok := fields["previous_token_grace"]; !ok || string(raw) != `"0s"` {
 			t.Errorf("previous_token_grace not carried over: %s", raw)
 		}
 		w.assertNoSecretsLeaked()

@@ -60,7 +60,7 @@ func (s *schedule) run() {
 		attrs := []slog.Attr{slog.String("operation", "Invoke"), slog.String("function", FunctionARN), slog.String("payload", SweepPayload)}
 		if err != nil {
 			// The rotator's error texts name what is wrong and never a
-			// secret (rotation.md, I4); Lambda logs them too.
+			// secret (I4, docs/RELIABILITY.md); Lambda logs them too.
 			fe := functionError(err)
 			attrs = append(attrs, slog.String("outcome", "error"), slog.String("function_error", fe.Type), slog.String("error", clip(fe.Message, 300)))
 			s.log.LogAttrs(context.Background(), slog.LevelWarn, "scheduled sweep failed; the next one runs on schedule", attrs...)

@@ -238,6 +238,12 @@ func (e *Emitter) Step(s Step) error {
 	} else {
 		l.StepFailed = 1
 	}
+	return e.write(l)
+}
+
+// write writes l as one JSON line, whole: lines from concurrent calls
+// never interleave.
+func (e *Emitter) write(l any) error {
 	b, err := json.Marshal(l)
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"encoding/json"
 	"math"
 	"time"
 )
@@ -48,7 +47,7 @@ type Sweep struct {
 	HasSoonest     bool
 }
 
-// Names of the sweep's metrics, for alarms.
+// Names of the sweep's metrics that template.yaml's alarms watch.
 const (
 	// SweepSecretsSeenMetric is written by every sweep that could list
 	// the secrets: its sample count is the sweep's heartbeat.
@@ -118,13 +117,5 @@ func (e *Emitter) Sweep(s Sweep) error {
 			Metrics:    defs,
 		}},
 	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	_, err = e.w.Write(b)
-	return err
+	return e.write(l)
 }

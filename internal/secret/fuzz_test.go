@@ -120,7 +120,7 @@ func FuzzParse(f *testing.F) {
 					continue
 				}
 				for _, val := range []*Value{v, again} {
-					got, ok := val.Unknown(k)
+					got, ok := val.unknown[k]
 					if !ok || !bytes.Equal(got, r) {
 						t.Fatalf("unknown field %q: kept %q, read %q", k, got, r)
 					}
@@ -137,14 +137,14 @@ func FuzzMarker(f *testing.F) {
 	f.Add("x [aiven-token-rotator secret=0123456789abcdef version=old] y", arnA, "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "\xff")
 	f.Fuzz(func(t *testing.T, user, arn, version, description string) {
 		// Whatever a description holds, a marker found in it renders to
-		// itself, and StripMarkers leaves none behind.
+		// itself, and stripMarkers leaves none behind.
 		if m, ok := ParseMarker(description); ok {
 			if back, ok := ParseMarker(m.String()); !ok || back != m {
 				t.Fatalf("marker %+v does not round-trip through %q", m, m.String())
 			}
 		}
-		if _, ok := ParseMarker(StripMarkers(description)); ok {
-			t.Fatalf("StripMarkers(%q) left a marker: %q", description, StripMarkers(description))
+		if _, ok := ParseMarker(stripMarkers(description)); ok {
+			t.Fatalf("stripMarkers(%q) left a marker: %q", description, stripMarkers(description))
 		}
 
 		m, err := NewMarker(arn, version)
@@ -152,8 +152,8 @@ func FuzzMarker(f *testing.F) {
 			return
 		}
 		d := Describe(user, m)
-		if len(d) > MaxDescription {
-			t.Fatalf("description is %d bytes, over %d", len(d), MaxDescription)
+		if len(d) > maxDescription {
+			t.Fatalf("description is %d bytes, over %d", len(d), maxDescription)
 		}
 		if utf8.ValidString(user) && !utf8.ValidString(d) {
 			t.Fatalf("Describe cut a character in half: %q", d)
@@ -166,8 +166,8 @@ func FuzzMarker(f *testing.F) {
 		if again := Describe(d, m); again != d {
 			t.Fatalf("Describe is not stable:\n%q\n%q", d, again)
 		}
-		if got := StripMarkers(d); !strings.HasPrefix(StripMarkers(user), got) {
-			t.Fatalf("the user's description %q became %q", StripMarkers(user), got)
+		if got := stripMarkers(d); !strings.HasPrefix(stripMarkers(user), got) {
+			t.Fatalf("the user's description %q became %q", stripMarkers(user), got)
 		}
 	})
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// The grace-period fields of a value (rotation.md, "Grace period for the
-// previous token"). They live among the fields Value does not type, so
+// The grace-period fields of a value (docs/fleet.md, "The grace record: a
+// value field"). They live among the fields Value does not type, so
 // that Parse and Marshal keep their layout; the methods below read and
 // write them.
 const (
@@ -24,13 +24,13 @@ const (
 	// each may only shorten the stack's.
 	FieldPreviousTokenIdle     = "previous_token_idle"
 	FieldPreviousTokenMaxGrace = "previous_token_max_grace"
-	// FieldRevokeAfter is the rotator's: the instant (RFC 3339 UTC) from
+	// fieldRevokeAfter is the rotator's: the instant (RFC 3339 UTC) from
 	// which the token named by previous_token_prefix may be revoked,
 	// written by createSecret when the grace is above zero. It is the
 	// durable record of a pending revocation, in the same version as the
 	// token it concerns; never carried over by Next (WithRevokeAfter
 	// decides it for each new version).
-	FieldRevokeAfter = "previous_token_revoke_after"
+	fieldRevokeAfter = "previous_token_revoke_after"
 )
 
 // Duration reads one of the value's Go-duration fields (field is
@@ -61,25 +61,25 @@ func (v *Value) Duration(field string, min, max time.Duration) (d time.Duration,
 	return d, true, nil
 }
 
-// RevokeAfter reads FieldRevokeAfter: set is false when the value records
+// RevokeAfter reads fieldRevokeAfter: set is false when the value records
 // no pending revocation. A malformed record is a *FieldError.
 func (v *Value) RevokeAfter() (at time.Time, set bool, err error) {
-	raw, ok := v.unknown[FieldRevokeAfter]
+	raw, ok := v.unknown[fieldRevokeAfter]
 	if !ok || isNull(raw) {
 		return time.Time{}, false, nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return time.Time{}, false, &FieldError{Field: FieldRevokeAfter, Reason: "must be an RFC 3339 time string"}
+		return time.Time{}, false, &FieldError{Field: fieldRevokeAfter, Reason: "must be an RFC 3339 time string"}
 	}
 	at, err = time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, false, &FieldError{Field: FieldRevokeAfter, Reason: "is not an RFC 3339 time"}
+		return time.Time{}, false, &FieldError{Field: fieldRevokeAfter, Reason: "is not an RFC 3339 time"}
 	}
 	return at, true, nil
 }
 
-// WithRevokeAfter is v with FieldRevokeAfter set to at (whole seconds,
+// WithRevokeAfter is v with fieldRevokeAfter set to at (whole seconds,
 // UTC), or removed when at is zero. It does not change v: a value Next
 // made shares its fields with the version it replaces.
 func (v *Value) WithRevokeAfter(at time.Time) *Value {
@@ -88,9 +88,9 @@ func (v *Value) WithRevokeAfter(at time.Time) *Value {
 	if n.unknown == nil {
 		n.unknown = map[string]json.RawMessage{}
 	}
-	delete(n.unknown, FieldRevokeAfter)
+	delete(n.unknown, fieldRevokeAfter)
 	if !at.IsZero() {
-		n.unknown[FieldRevokeAfter] = mustJSON(at.UTC().Truncate(time.Second).Format(time.RFC3339))
+		n.unknown[fieldRevokeAfter] = mustJSON(at.UTC().Truncate(time.Second).Format(time.RFC3339))
 	}
 	return &n
 }

@@ -85,12 +85,12 @@ func TestRevokeAfterRecord(t *testing.T) {
 		t.Errorf("RevokeAfter = %v %v %v, want %v", got, set, err, at.Truncate(time.Second))
 	}
 	cleared, _ := back.Next(Issued{Token: NewToken(sampleToken + "x")}).WithRevokeAfter(time.Time{}).Marshal()
-	if strings.Contains(cleared, FieldRevokeAfter) || !strings.Contains(cleared, `"team":"a"`) {
+	if strings.Contains(cleared, fieldRevokeAfter) || !strings.Contains(cleared, `"team":"a"`) {
 		t.Errorf("cleared %s", cleared)
 	}
 	bad, _ := Parse(`{"token":"` + sampleToken + `","previous_token_revoke_after":"tomorrow"}`)
 	var fe *FieldError
-	if _, _, err := bad.RevokeAfter(); !errors.As(err, &fe) || fe.Field != FieldRevokeAfter {
+	if _, _, err := bad.RevokeAfter(); !errors.As(err, &fe) || fe.Field != fieldRevokeAfter {
 		t.Errorf("malformed record: %v", err)
 	}
 }

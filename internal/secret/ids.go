@@ -12,7 +12,7 @@ import (
 // So each is checked against a conservative shape before any call, and
 // the errors name the field, never the value.
 
-// MaxAivenIDLength bounds an Aiven identifier. Aiven's published OpenAPI
+// maxAivenIDLength bounds an Aiven identifier. Aiven's published OpenAPI
 // types organization_id and user_id as bare "string" (no pattern, no
 // length), so this bound and the alphabet below are inferred, not
 // published: Aiven's ids are short runs of letters and digits
@@ -20,25 +20,25 @@ import (
 // Aiven's "Get resource IDs" page), and "-" and "_" are allowed beside
 // them for margin. Nothing in that alphabet needs escaping in a URL path,
 // and it holds neither "/", "." (a ".." segment), "?", "#" nor "%".
-const MaxAivenIDLength = 64
+const maxAivenIDLength = 64
 
 // Secrets Manager's own limits (CreateSecret, DescribeSecret): a name is
 // 1 to 512 characters of letters, digits and /_+=.@-; a SecretId (a name,
 // or a whole or partial ARN) is at most 2048.
 const (
-	MaxSecretNameLength = 512
-	MaxSecretIDLength   = 2048
+	maxSecretNameLength = 512
+	maxSecretIDLength   = 2048
 )
 
 // CheckAivenID says why id, the value of field, is not the shape of an
-// Aiven identifier (1 to MaxAivenIDLength letters, digits, "-" or "_");
+// Aiven identifier (1 to maxAivenIDLength letters, digits, "-" or "_");
 // nil when it is. The error names the field, never the value.
 func CheckAivenID(field, id string) *FieldError {
 	if id == "" {
 		return &FieldError{Field: field, Reason: "must not be empty"}
 	}
-	if len(id) > MaxAivenIDLength {
-		return &FieldError{Field: field, Reason: fmt.Sprintf("is %d characters long; an Aiven id is at most %d", len(id), MaxAivenIDLength)}
+	if len(id) > maxAivenIDLength {
+		return &FieldError{Field: field, Reason: fmt.Sprintf("is %d characters long; an Aiven id is at most %d", len(id), maxAivenIDLength)}
 	}
 	for i := 0; i < len(id); i++ {
 		if !isIDChar(id[i]) {
@@ -68,12 +68,12 @@ func CheckSecretID(field, id string) *FieldError {
 		return &FieldError{Field: field, Reason: "must not be empty"}
 	}
 	arn := strings.HasPrefix(id, "arn:")
-	limit := MaxSecretNameLength
+	limit := maxSecretNameLength
 	if arn {
-		limit = MaxSecretIDLength
+		limit = maxSecretIDLength
 	}
 	if len(id) > limit {
-		return &FieldError{Field: field, Reason: fmt.Sprintf("is %d characters long, over the %d of a secret name (or the %d of an ARN)", len(id), MaxSecretNameLength, MaxSecretIDLength)}
+		return &FieldError{Field: field, Reason: fmt.Sprintf("is %d characters long, over the %d of a secret name (or the %d of an ARN)", len(id), maxSecretNameLength, maxSecretIDLength)}
 	}
 	// Token shapes first: a pasted token must be called one, whatever
 	// else is wrong with it.

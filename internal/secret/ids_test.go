@@ -21,7 +21,7 @@ func aivenLikeToken(t *testing.T) string {
 func TestCheckAivenID(t *testing.T) {
 	for _, id := range []string{
 		"org1a2b3c4d5e6", "u2a000003", "u1abc2345678", "org1", "org-nope", "u_x", "a",
-		strings.Repeat("a", MaxAivenIDLength),
+		strings.Repeat("a", maxAivenIDLength),
 	} {
 		if err := CheckAivenID("organization_id", id); err != nil {
 			t.Errorf("CheckAivenID(%q) = %v, want nil", id, err)
@@ -30,7 +30,7 @@ func TestCheckAivenID(t *testing.T) {
 	for _, id := range []string{
 		"", "../x", "..", ".", "org1/application-users", "org1%2F..", "org1?x=1", "org1#x",
 		"org1 ", " org1", "org1\n", "org1\x00", "orgé", "org1.x", "org+1", "org=1", "org@1",
-		strings.Repeat("a", MaxAivenIDLength+1),
+		strings.Repeat("a", maxAivenIDLength+1),
 	} {
 		err := CheckAivenID("organization_id", id)
 		if err == nil {
@@ -48,7 +48,7 @@ func TestCheckAivenID(t *testing.T) {
 
 func TestCheckSecretIDAcceptsNamesAndARNs(t *testing.T) {
 	// A long name AWS allows, with separators every few characters.
-	long := strings.Repeat("team-a/", MaxSecretNameLength/7) + "x"
+	long := strings.Repeat("team-a/", maxSecretNameLength/7) + "x"
 	for _, id := range []string{
 		"aiven/manager-token", "aiven/manager", "a", "my.secret@prod", "path/to+x=y_z-1",
 		"AVNU_manager", // five letters after "AVNU_" are not a token's
@@ -56,8 +56,8 @@ func TestCheckSecretIDAcceptsNamesAndARNs(t *testing.T) {
 		"arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:aiven/manager-token-AbCdEf",
 		"arn:aws:secretsmanager:us-east-1:123456789012:secret:aiven/manager-token", // partial ARN
 		"arn:aws:secretsmanager:us-east-1:000000000000:secret:aiven/manager-XyZ123",
-		long[:MaxSecretNameLength],
-		"arn:aws:secretsmanager:us-east-1:123456789012:secret:" + long[:MaxSecretNameLength] + "-AbCdEf",
+		long[:maxSecretNameLength],
+		"arn:aws:secretsmanager:us-east-1:123456789012:secret:" + long[:maxSecretNameLength] + "-AbCdEf",
 		// 31 base64 characters with every class: short of the scrubber's 32.
 		"Abcdefghijklmnopqrstuvwxyz01234",
 	} {
@@ -93,8 +93,8 @@ func TestCheckSecretIDRefusesTokensAndNonNames(t *testing.T) {
 	}
 	for _, id := range []string{
 		"", "aiven manager", "aiven/manager\n", "aiven:manager", "aiven/%2F", "aiven/é", "aiven/*",
-		strings.Repeat("ab-", MaxSecretNameLength/3+1),
-		"arn:aws:secretsmanager:us-east-1:123456789012:secret:" + strings.Repeat("ab-", MaxSecretIDLength/3),
+		strings.Repeat("ab-", maxSecretNameLength/3+1),
+		"arn:aws:secretsmanager:us-east-1:123456789012:secret:" + strings.Repeat("ab-", maxSecretIDLength/3),
 	} {
 		err := CheckSecretID("manager_secret_id", id)
 		if err == nil {

@@ -10,9 +10,9 @@ import (
 	"unicode/utf8"
 )
 
-// MaxDescription is Aiven's limit on a token description. Counted in bytes,
+// maxDescription is Aiven's limit on a token description. Counted in bytes,
 // the strictest reading of Aiven's "1000 characters".
-const MaxDescription = 1000
+const maxDescription = 1000
 
 // Marker tags a token's description with the secret and the version that
 // created it, so that an interrupted rotation's token can be found again
@@ -120,11 +120,11 @@ func ParseMarker(description string) (Marker, bool) {
 	return Marker{Secret: last[1], Version: last[2], Attempt: last[3]}, true
 }
 
-// StripMarkers removes every marker from a description, and the space that
+// stripMarkers removes every marker from a description, and the space that
 // joined it: what remains is the user's own description. It repeats until
 // none is left, since removing one can join the text around it into
 // another; each pass removes at least one, so it ends.
-func StripMarkers(description string) string {
+func stripMarkers(description string) string {
 	for {
 		stripped := markerPattern().ReplaceAllString(description, "")
 		if stripped == description {
@@ -136,14 +136,14 @@ func StripMarkers(description string) string {
 
 // Describe is the description of a new token: the user's description
 // (without any older marker), truncated so that the whole fits in
-// MaxDescription bytes, then a space and the marker.
+// maxDescription bytes, then a space and the marker.
 func Describe(userDescription string, m Marker) string {
 	tag := m.String()
-	base := StripMarkers(userDescription)
+	base := stripMarkers(userDescription)
 	if base == "" {
 		return tag
 	}
-	room := MaxDescription - len(tag) - 1
+	room := maxDescription - len(tag) - 1
 	if len(base) > room {
 		base = base[:room]
 		for len(base) > 0 && !utf8.ValidString(base) {

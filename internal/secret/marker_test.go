@@ -66,8 +66,8 @@ func TestDescribeReplacesOldMarkerAndFits(t *testing.T) {
 	}
 	long := strings.Repeat("é", 2000)
 	d = Describe(long, m)
-	if len(d) > MaxDescription {
-		t.Errorf("description is %d bytes, over %d", len(d), MaxDescription)
+	if len(d) > maxDescription {
+		t.Errorf("description is %d bytes, over %d", len(d), maxDescription)
 	}
 	if got, ok := ParseMarker(d); !ok || got != m {
 		t.Errorf("marker lost in truncation: %q", d[len(d)-100:])
@@ -94,12 +94,12 @@ func TestNewMarkerRejectsUnsafeVersion(t *testing.T) {
 }
 
 // Found by FuzzMarker: removing a nested marker joined the text around it
-// into another marker, which StripMarkers left in the user's description
+// into another marker, which stripMarkers left in the user's description
 // (and Describe then changed on a second call).
 func TestStripMarkersLeavesNoneBehind(t *testing.T) {
 	nested := "ops [aiven-token-rotator secret=0123456789abcdef version=[aiven-token-rotator secret=0123456789abcdef version=a]b]"
-	if got := StripMarkers(nested); got != "ops" {
-		t.Errorf("StripMarkers = %q, want %q", got, "ops")
+	if got := stripMarkers(nested); got != "ops" {
+		t.Errorf("stripMarkers = %q, want %q", got, "ops")
 	}
 	m := mustMarker(t, arnA, verA)
 	if d := Describe(nested, m); d != "ops "+m.String() || Describe(d, m) != d {

@@ -14,21 +14,21 @@ import (
 //
 //   - "AVNU_" followed by 8 or more base64 characters: more than a prefix;
 //   - a run of base64 characters (A-Z a-z 0-9 + /, then up to two "=") of
-//     ScrubMixedRun or more characters holding an upper-case letter, a
+//     scrubMixedRun or more characters holding an upper-case letter, a
 //     lower-case letter and a digit or "+", as every stretch of random
 //     base64 that long does but about one in 400 (a digit alone was
 //     missing from one in 230, and a clipped 40-character fragment of a
 //     token holding only "+" once slipped through that way; "/" is not
 //     counted, since it joins path and secret-name words into long runs);
-//   - any run of ScrubAnyRun or more, whatever it holds.
+//   - any run of scrubAnyRun or more, whatever it holds.
 //
 // What survives: a 12-character prefix, ARNs (":" and "-" end a run, so a
 // secret's name is judged on its own and names of up to 31 characters are
 // never touched), UUID version ids (hyphens), marker hashes (16 hex),
 // SHA-256 hex (64 characters of one case), AWS error names (letters only).
 const (
-	ScrubMixedRun = 32
-	ScrubAnyRun   = 72
+	scrubMixedRun = 32
+	scrubAnyRun   = 72
 	// Redacted replaces what Scrub cuts.
 	Redacted   = "[REDACTED]"
 	avnuPrefix = "AVNU_"
@@ -95,10 +95,10 @@ func TokenSpans(s string) [][2]int {
 
 // tokenShaped judges one base64 run.
 func tokenShaped(run string) bool {
-	if len(run) >= ScrubAnyRun {
+	if len(run) >= scrubAnyRun {
 		return true
 	}
-	if len(run) < ScrubMixedRun {
+	if len(run) < scrubMixedRun {
 		return false
 	}
 	var upper, lower, other bool

@@ -13,9 +13,9 @@ import (
 	"unicode"
 )
 
-// MaxSize is the largest SecretString Secrets Manager stores (64 KiB), and
+// maxSize is the largest SecretString Secrets Manager stores (64 KiB), and
 // so the largest value Parse accepts and Marshal produces.
-const MaxSize = 64 * 1024
+const maxSize = 64 * 1024
 
 // Token kinds.
 const (
@@ -81,8 +81,8 @@ var known = []string{
 // with "{" is a bootstrap secret whose trimmed whole is the token. Errors
 // are *FieldError and never carry a value.
 func Parse(s string) (*Value, error) {
-	if len(s) > MaxSize {
-		return nil, &FieldError{Reason: fmt.Sprintf("is %d bytes, over the %d-byte (64 KiB) limit", len(s), MaxSize)}
+	if len(s) > maxSize {
+		return nil, &FieldError{Reason: fmt.Sprintf("is %d bytes, over the %d-byte (64 KiB) limit", len(s), maxSize)}
 	}
 	trimmed := strings.TrimSpace(s)
 	if trimmed == "" {
@@ -261,7 +261,7 @@ func (v *Value) Next(in Issued) *Value {
 
 // Marshal writes the value as a JSON object: the known fields in a fixed
 // order, then the unknown fields sorted by name with their bytes as they
-// were read. It fails when the result would exceed MaxSize.
+// were read. It fails when the result would exceed maxSize.
 func (v *Value) Marshal() (string, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
@@ -321,16 +321,10 @@ func (v *Value) Marshal() (string, error) {
 		put(k, v.unknown[k])
 	}
 	b.WriteByte('}')
-	if b.Len() > MaxSize {
-		return "", &FieldError{Reason: fmt.Sprintf("the new version would be %d bytes, over the %d-byte (64 KiB) limit", b.Len(), MaxSize)}
+	if b.Len() > maxSize {
+		return "", &FieldError{Reason: fmt.Sprintf("the new version would be %d bytes, over the %d-byte (64 KiB) limit", b.Len(), maxSize)}
 	}
 	return b.String(), nil
-}
-
-// Unknown returns the raw bytes of a field the rotator does not own.
-func (v *Value) Unknown(name string) (json.RawMessage, bool) {
-	r, ok := v.unknown[name]
-	return r, ok
 }
 
 func nonNil(s []string) []string {

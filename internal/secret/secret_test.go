@@ -53,7 +53,7 @@ func TestParse(t *testing.T) {
 		{name: "scopes a string", in: `{"token":"` + sampleToken + `","scopes":"all"}`, wantErr: "scopes"},
 		{name: "unknown kind", in: `{"token":"` + sampleToken + `","kind":"robot"}`, wantErr: "kind"},
 		{name: "organization_id wrong type", in: `{"token":"` + sampleToken + `","kind":"application","organization_id":1}`, wantErr: "organization_id"},
-		{name: "oversized", in: `{"token":"` + sampleToken + `","pad":"` + strings.Repeat("x", MaxSize) + `"}`, errSubstr: "64 KiB"},
+		{name: "oversized", in: `{"token":"` + sampleToken + `","pad":"` + strings.Repeat("x", maxSize) + `"}`, errSubstr: "64 KiB"},
 		{name: "empty", in: "   ", wantErr: "token"},
 		{name: "plain string with inner whitespace", in: "abc def", wantErr: "token"},
 	}
@@ -137,7 +137,7 @@ func TestNextFromBootstrap(t *testing.T) {
 }
 
 func TestMarshalRefusesOversizedVersion(t *testing.T) {
-	v, err := Parse(`{"token":"t","pad":"` + strings.Repeat("x", MaxSize-40) + `"}`)
+	v, err := Parse(`{"token":"t","pad":"` + strings.Repeat("x", maxSize-40) + `"}`)
 	if err != nil {
 		t.Fatal(err)
 	}

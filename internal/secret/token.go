@@ -19,7 +19,7 @@ const shortToken = "[short token]"
 
 // Token is an Aiven token value that cannot be printed by accident: every
 // way fmt, slog, encoding/json and encoding.TextMarshaler show it gives
-// only its first PrefixLength characters (see Shown). Reveal is the one way
+// only its first PrefixLength characters (see shown). Reveal is the one way
 // to the value, for the places that must send it: the Authorization header
 // and the secret value written to Secrets Manager. The zero Token is empty.
 //
@@ -59,10 +59,10 @@ func (t Token) HasPrefix(prefix string) bool {
 // Equal says whether two tokens hold the same value.
 func (t Token) Equal(u Token) bool { return t.value() == u.value() }
 
-// Shown is what every printing of the token gives: its first PrefixLength
+// shown is what every printing of the token gives: its first PrefixLength
 // characters, "" for the empty token, or a fixed placeholder when the token
 // is no longer than a prefix (showing it would show all of it).
-func (t Token) Shown() string {
+func (t Token) shown() string {
 	v := t.value()
 	switch {
 	case v == "":
@@ -73,31 +73,31 @@ func (t Token) Shown() string {
 	return v[:PrefixLength]
 }
 
-// String is Shown.
-func (t Token) String() string { return t.Shown() }
+// String is t.shown().
+func (t Token) String() string { return t.shown() }
 
 // GoString is secret.Token{"<prefix>"}.
-func (t Token) GoString() string { return "secret.Token{" + strconv.Quote(t.Shown()) + "}" }
+func (t Token) GoString() string { return "secret.Token{" + strconv.Quote(t.shown()) + "}" }
 
-// Format prints Shown for every verb and flag (%v %+v %#v %s %q %x ...),
+// Format prints t.shown() for every verb and flag (%v %+v %#v %s %q %x ...),
 // as fmt would print that string.
 func (t Token) Format(f fmt.State, verb rune) {
 	if verb == 'v' && f.Flag('#') {
 		_, _ = fmt.Fprint(f, t.GoString())
 		return
 	}
-	_, _ = fmt.Fprintf(f, fmt.FormatString(f, verb), t.Shown())
+	_, _ = fmt.Fprintf(f, fmt.FormatString(f, verb), t.shown())
 }
 
-// LogValue makes slog log Shown.
-func (t Token) LogValue() slog.Value { return slog.StringValue(t.Shown()) }
+// LogValue makes slog log shown.
+func (t Token) LogValue() slog.Value { return slog.StringValue(t.shown()) }
 
-// MarshalText gives Shown: a token never leaves by encoding a struct that
+// MarshalText gives shown: a token never leaves by encoding a struct that
 // holds it. Use Reveal where the value must be written.
-func (t Token) MarshalText() ([]byte, error) { return []byte(t.Shown()), nil }
+func (t Token) MarshalText() ([]byte, error) { return []byte(t.shown()), nil }
 
-// MarshalJSON gives Shown as a JSON string, as MarshalText does.
-func (t Token) MarshalJSON() ([]byte, error) { return json.Marshal(t.Shown()) }
+// MarshalJSON gives shown as a JSON string, as MarshalText does.
+func (t Token) MarshalJSON() ([]byte, error) { return json.Marshal(t.shown()) }
 
 // errTokenDecode: a token is only read by Parse, which checks it.
 var errTokenDecode = errors.New("secret.Token: decode a token with secret.Parse or wrap it with secret.NewToken")

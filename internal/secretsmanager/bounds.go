@@ -1,10 +1,8 @@
 package secretsmanager
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -46,48 +44,27 @@ func bodyCap(req *http.Request) int64 {
 }
 
 // cappedHTTPClient bounds what an answer can cost before the SDK sees it
-// (internal/boundedhttp). It refuses a final 1xx (101 Switching
-// Protocols, whose body is the raw connection that net/http no longer
-// ties to the context) at once. It reads every body whole, closing it
-// when the request's context ends, with a cap by status and operation
-// (bodyCap, maxErrorBody): a read past it fails with a
-// *bodyTooLargeError, having read at most one byte more than the cap. A
-// 2xx body must be within boundedhttp's shape bounds before the SDK
-// decodes it (into interface{} first, then the typed output: a few bytes
-// of body become hundreds of bytes of heap). And an error from sending
-// names the method and host, never the URL (*url.Error quotes it whole).
-type cappedHTTPClient struct {
-	base aws.HTTPClient
-}
-
-func (c cappedHTTPClient) Do(req *http.Request) (*http.Response, error) {
-	rsp, err := boundedhttp.Send(c.base, req)
-	if err != nil {
-		return nil, err
+// (boundedhttp.Client): an error from sending names the method and host,
+// never the URL (*url.Error quotes it whole); a final 1xx is refused at
+// once; every body is read whole, closed when the request's context ends,
+// with a cap by status and operation (bodyCap, maxErrorBody), and a read
+// past it fails with a *bodyTooLargeError, having read at most one byte
+// more than the cap; and a 2xx body must be within boundedhttp's shape
+// bounds before the SDK decodes it (into interface{} first, then the typed
+// output: a few bytes of body become hundreds of bytes of heap).
+func cappedHTTPClient(base aws.HTTPClient) boundedhttp.Client {
+	return boundedhttp.Client{
+		Base:    base,
+		Service: "Secrets Manager",
+		Limit: func(req *http.Request, status int) int64 {
+			if status >= 200 && status < 300 {
+				return bodyCap(req)
+			}
+			return maxErrorBody
+		},
+		OverLimit: func(limit int64) error { return &bodyTooLargeError{cap: limit} },
+		OverShape: errAnswerTooComplex,
 	}
-	if rsp.Body == nil {
-		return rsp, nil
-	}
-	if rsp.StatusCode < 200 {
-		rsp.Body.Close()
-		return nil, &boundedhttp.SwitchingError{Service: "Secrets Manager", Status: rsp.StatusCode}
-	}
-	limit, ok := int64(maxErrorBody), false
-	if ok = rsp.StatusCode >= 200 && rsp.StatusCode < 300; ok {
-		limit = bodyCap(req)
-	}
-	b, rerr := boundedhttp.ReadBody(req.Context(), rsp.Body, limit)
-	switch {
-	case rerr != nil:
-		rsp.Body = &boundedhttp.FailingBody{Data: b, Err: rerr}
-	case int64(len(b)) > limit:
-		rsp.Body = &boundedhttp.FailingBody{Data: b[:limit], Err: &bodyTooLargeError{cap: limit}}
-	case ok && !boundedhttp.Within(b):
-		rsp.Body = &boundedhttp.FailingBody{Err: errAnswerTooComplex}
-	default:
-		rsp.Body = io.NopCloser(bytes.NewReader(b))
-	}
-	return rsp, nil
 }
 
 // errAnswerTooComplex is a 2xx answer over boundedhttp's shape bounds.
@@ -107,16 +84,17 @@ func size(n int64) string {
 	return fmt.Sprintf("%d KiB", n>>10)
 }
 
-// clippedError bounds the text of the error it wraps, which the SDK builds
-// from the response (an error's Message, a request id header, a decoder's
-// complaint): it cuts token-shaped runs (scrub), then clips the text to
-// maxErrorText and a short note, never inside a run of the base64
-// alphabet, so that no fragment of a token is left at a cut edge.
-// errors.Is and errors.As see through it.
-type clippedError struct{ err error }
+// clipped is err with its text bounded by clipText (boundedhttp.BoundText):
+// the SDK builds an error's text from the response (an error's Message, a
+// request id header, a decoder's complaint). errors.Is and errors.As see
+// through it; nil stays nil.
+func clipped(err error) error { return boundedhttp.BoundText(err, clipText) }
 
-func (e *clippedError) Error() string {
-	s := scrub(e.err.Error())
+// clipText cuts token-shaped runs from s (scrub), then clips it to maxErrorText and a short note,
+// never inside a run of the base64 alphabet, so that no fragment of a
+// token is left at a cut edge.
+func clipText(s string) string {
+	s = scrub(s)
 	if len(s) <= maxErrorText {
 		return s
 	}
@@ -145,17 +123,3 @@ func (e *clippedError) Error() string {
 // scrub cuts every token-shaped run from s (secret.Scrub, the rule of the
 // rotator's log scrubber).
 func scrub(s string) string { return secret.Scrub(s) }
-
-func (e *clippedError) Unwrap() error { return e.err }
-
-// clipped is err with its text bounded; nil stays nil.
-func clipped(err error) error {
-	if err == nil {
-		return nil
-	}
-	var c *clippedError
-	if errors.As(err, &c) && c == err {
-		return err
-	}
-	return &clippedError{err: err}
-}

@@ -89,7 +89,7 @@ func TestEveryBodyReadIsCapped(t *testing.T) {
 				BaseEndpoint: aws.String("http://127.0.0.1:1"),
 				HTTPClient:   d,
 			}
-			_, err := New(cfg, Options{MaxAttempts: 2, backoff: func(int) time.Duration { return 0 }}).GetValue(context.Background(), secretARN, "", StageCurrent)
+			_, err := newClient(cfg, settings{maxAttempts: 2, backoff: func(int) time.Duration { return 0 }}).GetValue(context.Background(), secretARN, "", StageCurrent)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %.300v, want it to say %q", err, tt.want)
 			}
@@ -113,7 +113,7 @@ func TestLegitimateLargeValueFits(t *testing.T) {
 	f := newFakeSM(t, func(op string, b map[string]any) (int, string) {
 		return 200, `{"SecretString":` + string(quoted) + `,"VersionId":"v1"}`
 	})
-	got, err := newTestClient(f, Options{}).GetValue(context.Background(), secretARN, "", StageCurrent)
+	got, err := newTestClient(f, settings{}).GetValue(context.Background(), secretARN, "", StageCurrent)
 	if err != nil || got != value {
 		t.Fatalf("got %d bytes, %v", len(got), err)
 	}
@@ -166,7 +166,7 @@ func TestHostileServer(t *testing.T) {
 				tt.body(w)
 			}))
 			t.Cleanup(srv.Close)
-			_, err := newTestClient(&fakeSM{Server: srv}, Options{MaxAttempts: 2}).GetValue(context.Background(), secretARN, "", StageCurrent)
+			_, err := newTestClient(&fakeSM{Server: srv}, settings{maxAttempts: 2}).GetValue(context.Background(), secretARN, "", StageCurrent)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %.300v, want it to say %q", err, tt.want)
 			}

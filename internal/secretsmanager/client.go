@@ -29,16 +29,23 @@ const (
 	StagePending = "AWSPENDING"
 )
 
-// Options tune a Client. The zero value of each field takes the default.
+// Options are what the rotator chooses for a Client.
 type Options struct {
 	// BaseEndpoint overrides the endpoint (the local stack's emulator);
 	// empty keeps aws.Config's.
 	BaseEndpoint string
-	// MaxAttempts bounds the attempts of one call (default 4).
-	MaxAttempts int
+}
+
+// settings are a Client's Options and the rest of its settings, which New
+// leaves at their defaults and tests set through newClient. The zero
+// value of each field takes the default.
+type settings struct {
+	Options
+	// maxAttempts bounds the attempts of one call (default 4).
+	maxAttempts int
 	// backoff is the delay before attempt n+1 (default: the SDK's
 	// exponential jitter, at most 2s); now reads the clock (default
-	// time.Now). Only tests set them.
+	// time.Now).
 	backoff func(attempt int) time.Duration
 	now     func() time.Time
 }
@@ -46,14 +53,19 @@ type Options struct {
 // Client calls Secrets Manager.
 type Client struct {
 	api  *sm.Client
-	opts Options
+	opts settings
 }
 
 // New is a client built from cfg; cfg.BaseEndpoint and Options.BaseEndpoint
 // (which wins) point it at an emulator.
 func New(cfg aws.Config, o Options) *Client {
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 4
+	return newClient(cfg, settings{Options: o})
+}
+
+// newClient is New with every setting: the seam for tests.
+func newClient(cfg aws.Config, o settings) *Client {
+	if o.maxAttempts <= 0 {
+		o.maxAttempts = 4
 	}
 	if o.backoff == nil {
 		jitter := retry.NewExponentialJitterBackoff(2 * time.Second)
@@ -76,7 +88,7 @@ func New(cfg aws.Config, o Options) *Client {
 		if bc, ok := base.(*awshttp.BuildableClient); ok {
 			base = bc.WithTransportOptions(func(t *http.Transport) { t.MaxResponseHeaderBytes = boundedhttp.MaxHeaderBytes })
 		}
-		so.HTTPClient = cappedHTTPClient{base: base}
+		so.HTTPClient = cappedHTTPClient(base)
 	})
 	return &Client{api: api, opts: o}
 }
@@ -88,7 +100,7 @@ func (c *Client) withDeadline(ctx context.Context) func(*sm.Options) {
 	deadline, hasDeadline := ctx.Deadline()
 	return func(so *sm.Options) {
 		so.Retryer = retry.NewStandard(func(s *retry.StandardOptions) {
-			s.MaxAttempts = c.opts.MaxAttempts
+			s.MaxAttempts = c.opts.maxAttempts
 			s.RateLimiter = ratelimit.None
 			s.Backoff = retry.BackoffDelayerFunc(func(attempt int, err error) (time.Duration, error) {
 				d := c.opts.backoff(attempt)

@@ -44,7 +44,7 @@ func newFakeSM(t *testing.T, h func(op string, body map[string]any) (int, string
 	return f
 }
 
-func newTestClient(f *fakeSM, o Options) *Client {
+func newTestClient(f *fakeSM, o settings) *Client {
 	cfg := aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
@@ -53,7 +53,7 @@ func newTestClient(f *fakeSM, o Options) *Client {
 	if o.backoff == nil {
 		o.backoff = func(int) time.Duration { return time.Millisecond }
 	}
-	return New(cfg, o)
+	return newClient(cfg, o)
 }
 
 const secretARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:aiven-AbCdEf"
@@ -85,7 +85,7 @@ func TestPutPending(t *testing.T) {
 				}
 				return 200, `{"ARN":"` + secretARN + `","VersionId":"v2","VersionStages":["AWSPENDING"]}`
 			})
-			if err := newTestClient(f, Options{}).PutPending(context.Background(), secretARN, "v2", `{"token":"x"}`, tt.rotationToken); err != nil {
+			if err := newTestClient(f, settings{}).PutPending(context.Background(), secretARN, "v2", `{"token":"x"}`, tt.rotationToken); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -114,7 +114,7 @@ func TestGetValue(t *testing.T) {
 				}
 				return tt.status, tt.reply
 			})
-			got, err := newTestClient(f, Options{}).GetValue(context.Background(), secretARN, "v2", StagePending)
+			got, err := newTestClient(f, settings{}).GetValue(context.Background(), secretARN, "v2", StagePending)
 			if (err != nil) != tt.wantErr || errors.Is(err, ErrNoValue) != tt.wantNoVal {
 				t.Fatalf("err = %v", err)
 			}
@@ -139,7 +139,7 @@ func TestDescribeAndMoveCurrent(t *testing.T) {
 		t.Errorf("op %s", op)
 		return 400, `{"__type":"InvalidRequestException","message":"?"}`
 	})
-	c := newTestClient(f, Options{})
+	c := newTestClient(f, settings{})
 	d, err := c.Describe(context.Background(), "aiven")
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func TestRetries(t *testing.T) {
 		}
 		return 200, `{"ARN":"` + secretARN + `","RotationEnabled":true}`
 	})
-	if _, err := newTestClient(f, Options{}).Describe(context.Background(), secretARN); err != nil {
+	if _, err := newTestClient(f, settings{}).Describe(context.Background(), secretARN); err != nil {
 		t.Fatal(err)
 	}
 	if f.calls.Load() != 3 {
@@ -172,7 +172,7 @@ func TestRetriesStopBeforeTheDeadline(t *testing.T) {
 	f := newFakeSM(t, func(op string, b map[string]any) (int, string) {
 		return 503, `{"__type":"ServiceUnavailable","message":"down"}`
 	})
-	c := newTestClient(f, Options{MaxAttempts: 50, backoff: func(int) time.Duration { return time.Hour }})
+	c := newTestClient(f, settings{maxAttempts: 50, backoff: func(int) time.Duration { return time.Hour }})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := c.Describe(ctx, secretARN)
@@ -193,7 +193,7 @@ func TestOptionsEndpointWins(t *testing.T) {
 		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		BaseEndpoint: aws.String("http://127.0.0.1:1"), // nothing listens here
 	}
-	c := New(cfg, Options{BaseEndpoint: f.URL, MaxAttempts: 1})
+	c := newClient(cfg, settings{Options: Options{BaseEndpoint: f.URL}, maxAttempts: 1})
 	if _, err := c.Describe(context.Background(), secretARN); err != nil {
 		t.Fatal(err)
 	}

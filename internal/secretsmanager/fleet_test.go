@@ -25,7 +25,7 @@ func TestListSecretsFollowsThePages(t *testing.T) {
 		}
 		return 200, fmt.Sprintf(`{"SecretList":[{"ARN":"arn:a%d","Name":"n%d","RotationEnabled":true,"RotationLambdaARN":"arn:fn","LastRotatedDate":1.7e9,"SecretVersionsToStages":{"v1":["AWSCURRENT"]}}]%s}`, pages, pages, next)
 	})
-	c := newTestClient(f, Options{})
+	c := newTestClient(f, settings{})
 	got, err := c.ListSecrets(context.Background(), "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestCurrentValues(t *testing.T) {
 		return 200, `{"SecretValues":[{"ARN":"arn:ok","SecretString":"v","VersionId":"v-ok"},{"ARN":"arn:bin","SecretBinary":"AAE="}],
 			"Errors":[{"SecretId":"arn:denied","ErrorCode":"AccessDeniedException","Message":"not allowed"}]}`
 	})
-	c := newTestClient(f, Options{})
+	c := newTestClient(f, settings{})
 	values, failed, err := c.CurrentValues(context.Background(), []string{"arn:ok", "arn:bin", "arn:denied", "arn:lost"})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestStartRotationInProgress(t *testing.T) {
 		}
 		return 400, answer
 	})
-	c := newTestClient(f, Options{})
+	c := newTestClient(f, settings{})
 	if _, err := c.StartRotation(context.Background(), "s"); !errors.Is(err, ErrRotationInProgress) {
 		t.Errorf("in progress: %v", err)
 	}

@@ -53,7 +53,7 @@ func TestSwitchingProtocolsIsRefused(t *testing.T) {
 	defer close(stop)
 	done := make(chan error, 1)
 	go func() {
-		_, err := newTestClient(&fakeSM{Server: srv}, Options{MaxAttempts: 1}).GetValue(context.Background(), secretARN, "", StageCurrent)
+		_, err := newTestClient(&fakeSM{Server: srv}, settings{maxAttempts: 1}).GetValue(context.Background(), secretARN, "", StageCurrent)
 		done <- err
 	}()
 	select {
@@ -71,8 +71,8 @@ type doerFunc func(*http.Request) (*http.Response, error)
 
 func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
 
-func clientWithDoer(d doerFunc, o Options) *Client {
-	return New(aws.Config{
+func clientWithDoer(d doerFunc, o settings) *Client {
+	return newClient(aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		BaseEndpoint: aws.String("http://127.0.0.1:1"),
@@ -88,7 +88,7 @@ func TestBodyReadEndsWithTheContext(t *testing.T) {
 			c := clientWithDoer(func(r *http.Request) (*http.Response, error) {
 				body, _ := io.Pipe() // never yields a byte; ends only when closed
 				return &http.Response{StatusCode: code, Header: http.Header{"Content-Type": {"application/x-amz-json-1.1"}}, Body: body, ContentLength: -1, Request: r}, nil
-			}, Options{MaxAttempts: 1})
+			}, settings{maxAttempts: 1})
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			done := make(chan error, 1)
@@ -137,7 +137,7 @@ func TestManyElementsAreRefusedBeforeDecoding(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			body := string(manyVersions(tt.size))
 			f := newFakeSM(t, func(string, map[string]any) (int, string) { return 200, body })
-			c := newTestClient(f, Options{MaxAttempts: 1})
+			c := newTestClient(f, settings{maxAttempts: 1})
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
@@ -239,9 +239,9 @@ func TestScrubSeesPercentDecodedText(t *testing.T) {
 // method and host and keeps the cause for errors.Is and errors.As.
 func TestTransportErrorNamesNoURL(t *testing.T) {
 	tok := testToken()
-	c := cappedHTTPClient{base: doerFunc(func(r *http.Request) (*http.Response, error) {
+	c := cappedHTTPClient(doerFunc(func(r *http.Request) (*http.Response, error) {
 		return nil, &url.Error{Op: "Post", URL: r.URL.String(), Err: context.DeadlineExceeded}
-	})}
+	}))
 	r, _ := http.NewRequest(http.MethodPost, "https://sm.example/path/"+url.PathEscape(tok)+"?q="+url.QueryEscape(tok), nil)
 	_, err := c.Do(r)
 	if err == nil || err.Error() != "POST request to sm.example: context deadline exceeded" {

@@ -123,6 +123,7 @@ func render(w io.Writer, rep *report, h host) error {
 		}
 	}
 
+	renderFloor(&b, rep)
 	b.WriteString(callsPerRotation)
 
 	for _, p := range rep.Packages {
@@ -151,6 +152,30 @@ func render(w io.Writer, rep *report, h host) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// renderFloor says how the rotator's cold start compares with the floor's
+// (BenchmarkColdStart's start/floor): a function that loads the same
+// mandated packages and does nothing else.
+func renderFloor(b *strings.Builder, rep *report) {
+	b.WriteString("\n## Cold start over the floor\n\n")
+	for _, p := range rep.Packages {
+		for _, bm := range p.Benchmarks {
+			ratio, ok := bm.median("start/floor")
+			if !ok {
+				continue
+			}
+			start, _ := bm.median("ms/start-median")
+			floor, _ := bm.median("floor-ms/start-median")
+			fmt.Fprintf(b, "`%s` starts the built rotator and, beside each start, `internal/localstack/testdata/floor`: "+
+				"a function that only loads the mandated packages (aws-lambda-go's `lambda`, aws-sdk-go-v2's `config` and `secretsmanager`, go-client-codegen) and does nothing else. "+
+				"The rotator's start is %s× the floor's (`start/floor`, the median of the ratios of the starts side by side; %s ms against %s ms): "+
+				"what is above 1 is the rotator's own package init and what `main` does before `lambda.Start`.\n",
+				bm.Name, formatFloat(ratio), formatFloat(start), formatFloat(floor))
+			return
+		}
+	}
+	b.WriteString("Not measured: no benchmark reported `start/floor`.\n")
 }
 
 type targetRow struct {
