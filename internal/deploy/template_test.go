@@ -366,6 +366,9 @@ func TestRoleIsLeastPrivilege(t *testing.T) {
 		{"", []string{"secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"}, "*"},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, accountSecrets},
 		{"", []string{"secretsmanager:RotateSecret"}, accountSecrets},
+		// The replicas of an owned secret, in any region of the account
+		// (DescribeOwnSecretReplicas), on the same condition.
+		{"", []string{"secretsmanager:DescribeSecret"}, map[string]any{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:*"}},
 		{"", []string{"lambda:InvokeFunction"}, map[string]any{"Fn::GetAtt": "RotatorFunction.Arn"}},
 		{"", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, map[string]any{"Fn::Sub": managerSecretsArn}},
 		{"", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, map[string]any{"Fn::GetAtt": "RotatorLogGroup.Arn"}},

@@ -147,7 +147,32 @@ func (s *secretSweep) dueRevocation(ctx context.Context) error {
 		s.res.GraceUntil, s.res.PreviousKept = g.Until.UTC().Format(time.RFC3339), g.Kept
 		return nil
 	}
+	if wait, err := s.replicaWait(ctx, g); wait || err != nil {
+		return err
+	}
 	return s.revoke(ctx, g.Previous)
+}
+
+// replicaWait says whether the due previous token must wait for the
+// secret's replica regions: one that does not serve the current version
+// yet still serves the previous token's (docs/fleet.md, "Replica
+// regions"). The next sweep tries again; a replica Failed, or behind past
+// the hard limit, is an error line and counts in SweepReplicaLag.
+func (s *secretSweep) replicaWait(ctx context.Context, g rotation.Grace) (bool, error) {
+	lag, err := s.in.ReplicaLag(ctx, s.j.currentVersionID())
+	if err != nil || lag.Wait == "" {
+		return false, err
+	}
+	s.res.ReplicaWait, s.res.ReplicaOverdue = lag.Wait, lag.Overdue
+	attrs := []any{"action", actionSweep, "dry_run", s.dryRun, "secret", s.j.entry.ARN, "previous_token_prefix", g.Previous, "reason", lag.Wait}
+	if lag.Overdue {
+		s.f.log.ErrorContext(ctx, "previous token not revoked: a replica region failed or has not caught up within the hard limit; fix its replication (aws secretsmanager describe-secret shows ReplicationStatus)",
+			append(attrs, "outcome", "replica_overdue", "failed_regions", lag.Failed)...)
+	} else {
+		s.f.log.WarnContext(ctx, "previous token kept until every replica region serves the current version; the next sweep tries again",
+			append(attrs, "outcome", "replica_wait")...)
+	}
+	return true, nil
 }
 
 // straggler reports a use of the previous token since its replacement

@@ -144,7 +144,7 @@ func (rep *sweepReport) capResults(limit int) {
 // needsAttention: the entry says more than "healthy, nothing done".
 func (s sweptSecret) needsAttention() bool {
 	return s.Outcome != sweptHealthy || len(s.Revoked) > 0 || len(s.WouldRevoke) > 0 || s.RotationStarted != "" ||
-		s.WouldRotate || s.RotationInProgress || s.GraceRecordDistrusted != "" || s.StuckVersion != "" || s.GraceUntil != "" || s.Straggler != nil
+		s.WouldRotate || s.RotationInProgress || s.GraceRecordDistrusted != "" || s.StuckVersion != "" || s.GraceUntil != "" || s.Straggler != nil || s.ReplicaWait != ""
 }
 
 // principalQueue hands jobs to the sweep's workers in order, except that

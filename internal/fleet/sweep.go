@@ -51,6 +51,7 @@ type sweepReport struct {
 	GraceDistrusted  int    `json:"grace_records_distrusted"`
 	Stuck            int    `json:"stuck"`
 	Stragglers       int    `json:"stragglers"`
+	ReplicaLag       int    `json:"replica_lag"`
 	// ResumedFrom and Chain: this sweep continues another that had no
 	// time for its whole fleet (the chain-th follow-up), from that secret.
 	ResumedFrom string `json:"resumed_from,omitempty"`
@@ -83,6 +84,11 @@ type sweptSecret struct {
 	// PreviousKept: past its grace, the previous token is kept while in
 	// use, until GraceUntil at the latest (PREVIOUS_TOKEN_MAX_GRACE).
 	PreviousKept bool `json:"previous_token_kept,omitempty"`
+	// ReplicaWait: the previous token is due but kept, since a replica
+	// region does not serve the current version yet; ReplicaOverdue: one
+	// Failed, or is behind past the hard limit.
+	ReplicaWait    string `json:"replica_wait,omitempty"`
+	ReplicaOverdue bool   `json:"replica_overdue,omitempty"`
 	// Straggler is the last use of the previous token since its
 	// replacement became current.
 	Straggler          *straggler `json:"straggler,omitempty"`
@@ -166,7 +172,7 @@ func (f *Fleet) sweep(ctx context.Context, req sweepRequest) (*sweepReport, erro
 	}
 	f.log.InfoContext(ctx, "sweep done", "action", actionSweep, "dry_run", req.dryRun, "secrets", rep.Secrets, "healthy", rep.Healthy,
 		"token_invalid", rep.TokenInvalid, "healed", rep.Healed, "rotations_started", rep.RotationsStarted, "tokens_revoked", rep.TokensRevoked,
-		"errors", rep.Errors, "not_reached", rep.NotReached, "stuck", rep.Stuck, "stragglers", rep.Stragglers, "grace_records_distrusted", rep.GraceDistrusted,
+		"errors", rep.Errors, "not_reached", rep.NotReached, "stuck", rep.Stuck, "stragglers", rep.Stragglers, "replica_lag", rep.ReplicaLag, "grace_records_distrusted", rep.GraceDistrusted,
 		"resumed_from", rep.ResumedFrom, "chain", rep.Chain, "follow_up_from", rep.FollowUpFrom, "duration_ms", rep.DurationMS)
 	return rep, nil
 }
@@ -284,6 +290,9 @@ func (f *Fleet) logSwept(ctx context.Context, s sweptSecret, dryRun bool) {
 	if s.PreviousKept {
 		attrs = append(attrs, "previous_token_kept", true)
 	}
+	if s.ReplicaWait != "" {
+		attrs = append(attrs, "replica_wait", s.ReplicaWait, "replica_overdue", s.ReplicaOverdue)
+	}
 	if s.StuckVersion != "" {
 		attrs = append(attrs, "stuck_version", s.StuckVersion, "stuck_since", s.StuckSince, "recovered", s.Recovered)
 	}
@@ -337,6 +346,9 @@ func (f *Fleet) summarise(rep *sweepReport, start time.Time) {
 		if s.Straggler != nil {
 			rep.Stragglers++
 		}
+		if s.ReplicaOverdue {
+			rep.ReplicaLag++
+		}
 		if s.StuckVersion != "" {
 			rep.Stuck++
 		}
@@ -356,7 +368,7 @@ func (rep *sweepReport) metrics(function string) metrics.Sweep {
 		FunctionName: function, DryRun: rep.DryRun,
 		SecretsSeen: rep.Secrets, Healthy: rep.Healthy, TokenInvalid: rep.TokenInvalid, Healed: rep.Healed,
 		RotationsStarted: rep.RotationsStarted, TokensRevoked: rep.TokensRevoked,
-		Errors: rep.Errors, NotReached: rep.NotReached, GraceDistrusted: rep.GraceDistrusted, Stuck: rep.Stuck, Stragglers: rep.Stragglers,
+		Errors: rep.Errors, NotReached: rep.NotReached, GraceDistrusted: rep.GraceDistrusted, Stuck: rep.Stuck, Stragglers: rep.Stragglers, ReplicaLag: rep.ReplicaLag,
 	}
 	if rep.OldestTokenAgeS != nil {
 		m.OldestTokenAge, m.HasOldest = time.Duration(*rep.OldestTokenAgeS)*time.Second, true

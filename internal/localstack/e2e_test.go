@@ -298,10 +298,23 @@ func (w *world) allowedLive() []string {
 		return nil
 	}
 	allowed := []string{parsed.TokenPrefix}
-	if _, graced, _ := parsed.RevokeAfter(); graced && parsed.PreviousTokenPrefix != "" {
+	if _, graced, _ := parsed.RevokeAfter(); (graced || w.replicaBehind(v.VersionID)) && parsed.PreviousTokenPrefix != "" {
 		allowed = append(allowed, parsed.PreviousTokenPrefix)
 	}
 	return allowed
+}
+
+// replicaBehind says whether a replica of the world's secret does not
+// serve version as AWSCURRENT: its previous token must stay live
+// (docs/fleet.md, "Replica regions").
+func (w *world) replicaBehind(version string) bool {
+	replicas, _ := w.stack.SecretsManager.Replicas(w.arn)
+	for _, r := range replicas {
+		if r.CurrentVersion != version {
+			return true
+		}
+	}
+	return false
 }
 
 func prefixes(ts []aivenemulator.TokenRecord) []string {

@@ -46,6 +46,7 @@ type sweepResult struct {
 	GraceDistrusted  int          `json:"grace_records_distrusted"`
 	Stuck            int          `json:"stuck"`
 	Stragglers       int          `json:"stragglers"`
+	ReplicaLag       int          `json:"replica_lag"`
 	FollowUpFrom     string       `json:"follow_up_from"`
 	Results          []sweptEntry `json:"results"`
 }
@@ -67,6 +68,8 @@ type sweptEntry struct {
 	Recovered             bool     `json:"recovered"`
 	Error                 string   `json:"error"`
 	PreviousKept          bool     `json:"previous_token_kept"`
+	ReplicaWait           string   `json:"replica_wait"`
+	ReplicaOverdue        bool     `json:"replica_overdue"`
 	Straggler             *struct {
 		PreviousTokenPrefix string `json:"previous_token_prefix"`
 		LastUsedTime        string `json:"last_used_time"`

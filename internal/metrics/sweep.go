@@ -36,6 +36,9 @@ type Sweep struct {
 	// replacement became current: a consumer not yet refreshed, or a
 	// leaked token's user.
 	Stragglers int
+	// ReplicaLag counts secrets whose previous token waits for a replica
+	// region that Failed, or has not caught up within the hard limit.
+	ReplicaLag int
 
 	// OldestTokenAge and SoonestExpiry are over the secrets whose token
 	// reports them; HasOldest and HasSoonest say whether any did (the
@@ -62,6 +65,8 @@ const (
 	SweepStuckMetric = "SweepStuck"
 	// SweepStragglersMetric counts previous tokens still in use.
 	SweepStragglersMetric = "SweepStragglers"
+	// SweepReplicaLagMetric counts replica regions failed or behind.
+	SweepReplicaLagMetric = "SweepReplicaLag"
 )
 
 // Sweep writes one line for a finished sweep, dimension FunctionName, and
@@ -101,6 +106,7 @@ func (e *Emitter) Sweep(s Sweep) error {
 	count(SweepGraceDistrustedMetric, s.GraceDistrusted)
 	count(SweepStuckMetric, s.Stuck)
 	count(SweepStragglersMetric, s.Stragglers)
+	count(SweepReplicaLagMetric, s.ReplicaLag)
 	if s.HasOldest {
 		defs = append(defs, metricDef{"SweepOldestTokenAge", "Seconds"})
 		l["SweepOldestTokenAge"] = math.Floor(s.OldestTokenAge.Seconds())

@@ -18,14 +18,14 @@ func TestSweepWritesValidEMF(t *testing.T) {
 			name: "with ages",
 			sweep: Sweep{FunctionName: "rotator", SecretsSeen: 1000, Healthy: 998, TokenInvalid: 1, RotationsStarted: 3, TokensRevoked: 5, Errors: 1,
 				OldestTokenAge: 20*24*time.Hour + 1500*time.Millisecond, HasOldest: true, SoonestExpiry: -90 * time.Second, HasSoonest: true},
-			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepHealed", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepGraceDistrusted", "SweepStuck", "SweepStragglers", "SweepOldestTokenAge", "SweepSoonestExpiry"},
+			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepHealed", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepGraceDistrusted", "SweepStuck", "SweepStragglers", "SweepReplicaLag", "SweepOldestTokenAge", "SweepSoonestExpiry"},
 		},
 		{
 			// No token reported an expiry: the metric is absent, not 0,
 			// which the expiry alarm would read as "expired now".
 			name:      "no ages",
 			sweep:     Sweep{FunctionName: "rotator"},
-			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepHealed", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepGraceDistrusted", "SweepStuck", "SweepStragglers"},
+			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepHealed", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepGraceDistrusted", "SweepStuck", "SweepStragglers", "SweepReplicaLag"},
 		},
 	}
 	for _, tt := range tests {

@@ -143,7 +143,7 @@ func (r *Rotator) clearLeftovers(ctx context.Context, in stepInput, api counting
 	if abandoned > 0 {
 		res.note("revoked %d token(s) of rotations that can no longer finish (their versions are neither pending nor current): a secret holds at most two live tokens", abandoned)
 	}
-	graced, err := r.revokeGraced(ctx, api, res, current, in.desc.ARN, secretsmanager.CurrentVersion(in.desc.Versions), keep, tokens)
+	graced, err := r.revokeGraced(ctx, api, res, current, in.desc, keep, tokens)
 	if err != nil {
 		return err
 	}

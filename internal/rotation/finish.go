@@ -67,6 +67,13 @@ func (r *Rotator) finishSecret(ctx context.Context, in stepInput) (res result, e
 		if graced {
 			gracePrefix = prev
 			res.note("previous token %s kept for its grace period, until %s at the earliest", prev, revokeAfter.UTC().Format(time.RFC3339))
+		} else if lag := r.replicaLag(ctx, in.desc, version); lag.Wait != "" {
+			// A replica region still serves the previous token's value:
+			// the sweep revokes it once every replica serves this one.
+			gracePrefix = prev
+			res.note("previous token %s kept: %s; the sweep revokes it once every replica serves the new version", prev, lag.Wait)
+			r.log.WarnContext(ctx, "previous token kept until every replica region serves the new version",
+				"step", in.ev.Step, "secret", arn, "version", version, "previous_token_prefix", prev, "outcome", "replica_wait", "reason", lag.Wait)
 		} else {
 			if _, err := api.RevokeToken(ctx, prev); err != nil {
 				return res, fmt.Errorf("revoke the previous token %s: %w", prev, explainAiven(err, newToken, "revoke"))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
 )
 
 // The grace period for the previous token (docs/rotation.md, "Grace period for
@@ -85,7 +86,8 @@ func (r *Rotator) withGraceRecord(next *secret.Value, previousPrefix string, gra
 // the current token's prefix, never revoked here. A record it does not
 // honour is reported in res (a note, an error-level line, a metric). Run
 // twice, it finds the token gone.
-func (r *Rotator) revokeGraced(ctx context.Context, api countingAPI, res *result, current *secret.Value, secretARN, currentVersionID, keep string, tokens []aiven.Token) (revoked string, err error) {
+func (r *Rotator) revokeGraced(ctx context.Context, api countingAPI, res *result, current *secret.Value, desc secretsmanager.Description, keep string, tokens []aiven.Token) (revoked string, err error) {
+	secretARN, currentVersionID := desc.ARN, secretsmanager.CurrentVersion(desc.Versions)
 	src, err := r.graceRecordOf(ctx, secretARN, current, currentVersionID, tokens)
 	if err != nil {
 		return "", err
@@ -106,6 +108,12 @@ func (r *Rotator) revokeGraced(ctx context.Context, api countingAPI, res *result
 	for _, t := range tokens {
 		if t.Prefix != old || t.CurrentlyActive {
 			continue
+		}
+		// A replica region that does not serve the current version yet
+		// still serves the token about to go: the rotation waits (its
+		// retry, or the next schedule, finds the replica caught up).
+		if lag := r.replicaLag(ctx, desc, currentVersionID); lag.Wait != "" {
+			return "", WithKind(KindTransient, fmt.Errorf("the token %s kept for a grace period would be revoked before a third is made, but %s: this rotation waits, and its retry goes on once every replica serves the current version", old, lag.Wait))
 		}
 		if _, err := api.RevokeToken(ctx, old); err != nil {
 			return "", fmt.Errorf("revoke the token %s kept for a grace period, before making a third: %w", old, explainAiven(err, currentToken, "revoke"))

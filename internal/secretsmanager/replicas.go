@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -73,24 +74,28 @@ func (d Description) CurrentVersion() string {
 }
 
 // secretARNPattern is a Secrets Manager secret ARN, with its region.
-var secretARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):secretsmanager:(([a-z]+-)+\d+):(\d{12}):secret:(.+)$`)
+// Compiled on first use: nothing is paid at init that the first
+// invocation may not need (docs/PERFORMANCE.md, cold start).
+var secretARNPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):secretsmanager:(([a-z]+-)+\d+):(\d{12}):secret:(.+)$`)
+})
 
 // ReplicaARN is the ARN of the replica of the secret secretARN in region:
 // the same ARN with the region swapped, as AWS documents it. It fails,
 // naming neither, when secretARN is not a secret's full ARN or region is
 // not a region's name.
 func ReplicaARN(secretARN, region string) (string, error) {
-	m := secretARNPattern.FindStringSubmatch(secretARN)
+	m := secretARNPattern().FindStringSubmatch(secretARN)
 	if m == nil {
 		return "", errors.New("replica ARN: the secret is not named by a Secrets Manager secret ARN")
 	}
-	if len(region) > 128 || !regionName.MatchString(region) {
+	if len(region) > 128 || !regionName().MatchString(region) {
 		return "", errors.New("replica ARN: the region is not a region's name")
 	}
 	return "arn:" + m[1] + ":secretsmanager:" + region + ":" + m[4] + ":secret:" + m[5], nil
 }
 
-var regionName = regexp.MustCompile(`^([a-z]+-)+\d+$`)
+var regionName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-z]+-)+\d+$`) })
 
 // ErrReplicaMissing says the replica does not exist in its region
 // (ResourceNotFoundException): not yet created, removed, or never made.
@@ -103,7 +108,7 @@ var ErrReplicaMissing = errors.New("the replica does not exist in its region")
 // AWSCURRENT. A replica that does not exist answers an error matching
 // ErrReplicaMissing. It only reads: calling it twice is harmless.
 func (c *Client) DescribeReplica(ctx context.Context, replicaARN string) (Description, error) {
-	m := secretARNPattern.FindStringSubmatch(replicaARN)
+	m := secretARNPattern().FindStringSubmatch(replicaARN)
 	if m == nil {
 		return Description{}, errors.New("describe replica: not a Secrets Manager secret ARN")
 	}
@@ -138,7 +143,7 @@ func (d Description) IsReplica() bool {
 }
 
 func arnRegion(arn string) string {
-	if m := secretARNPattern.FindStringSubmatch(arn); m != nil {
+	if m := secretARNPattern().FindStringSubmatch(arn); m != nil {
 		return m[2]
 	}
 	parts := strings.SplitN(arn, ":", 6)
