@@ -230,7 +230,7 @@ func TestBoundTextKeepsTheChainNotTheToken(t *testing.T) {
 				t.Error("bounded twice, or an error made of nil")
 			}
 			plain := tt.bound(errors.New("refused"), cut)
-			if got := errors.As(plain, &ne); got != tt.isNet || got && (ne.Timeout() || ne.Temporary()) {
+			if got := errors.As(plain, &ne); got != tt.isNet || got && ne.Timeout() {
 				t.Errorf("a bounded plain error is a net.Error: %v, want %v (and never a timeout)", got, tt.isNet)
 			}
 		})

@@ -45,6 +45,7 @@ func TestFaultInEverySweepCallOfARecoveryOrFollowUp(t *testing.T) {
 		{"stuck", "RotateSecret"},
 		{"grace", "GetSecretValue"},
 		{"follow-up", "Invoke"},
+		{"replica", "DescribeSecret"},
 	}
 	for _, tg := range targets {
 		for _, kind := range []string{"status", "drop", "persistent"} {
@@ -65,6 +66,8 @@ func TestFaultInEverySweepCallOfARecoveryOrFollowUp(t *testing.T) {
 					faultInGraceRecord(t, rule, persistent)
 				case "follow-up":
 					faultInFollowUp(t, rule, persistent)
+				case "replica":
+					faultInReplicaCheck(t, rule, persistent)
 				}
 			})
 		}
@@ -445,4 +448,38 @@ func faultInFollowUp(t *testing.T, rule faults.Rule, persistent bool) {
 	}
 	w.checkProblems()
 	w.assertNoSecretsLeaked()
+}
+
+// faultInReplicaCheck fails the DescribeSecret of a replicated secret's
+// due revocation (the sweep asks which version each replica serves): met
+// once, the SDK's retry absorbs it and the caught-up replica lets the
+// previous token go; persistent, the secret's entry is an error and the
+// token stays live until a clean sweep, never revoked unchecked.
+func faultInReplicaCheck(t *testing.T, rule faults.Rule, persistent bool) {
+	w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "0s"))
+	w.replicate()
+	if _, err := w.stack.SecretsManager.HoldReplica(w.arn, replicaRegion); err != nil {
+		t.Fatal(err)
+	}
+	w.mustSucceed(w.rotate()) // finishSecret keeps the previous token
+	if _, err := w.stack.SecretsManager.ReleaseReplica(w.arn, replicaRegion); err != nil {
+		t.Fatal(err)
+	}
+	previous := w.user.Token
+
+	res := w.faultySweep(w.stack.SecretsManager.Faults(), rule)
+	r := res.of(t, w.arn)
+	if persistent {
+		if r.Outcome != "error" || !strings.Contains(r.Error, "replica") || !w.isLiveToken(previous) {
+			t.Fatalf("a persistent %s fault: %+v; want the secret's error, the previous token live", rule.Operation, r)
+		}
+		w.checkLiveTokens("after the faulty sweep")
+		if clean := w.sweep(`{"action":"sweep"}`).of(t, w.arn); len(clean.Revoked) != 1 || w.isLiveToken(previous) {
+			t.Fatalf("the clean sweep after the fault: %+v", clean)
+		}
+	} else if r.Outcome == "error" || len(r.Revoked) != 1 || w.isLiveToken(previous) {
+		t.Fatalf("a %s fault met once: %+v; want the replica checked and the previous token revoked", rule.Operation, r)
+	}
+	w.checkLiveTokens("after the sweeps")
+	w.checkProblems()
 }
