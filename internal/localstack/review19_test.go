@@ -4,6 +4,7 @@ package localstack_test
 // regions): each test here fails on the code as reviewed.
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -76,6 +77,81 @@ func TestReviewShorterValueGraceDoesNotTurnOnKeepWhileInUse(t *testing.T) {
 	if cut.Results[0].PreviousKept || cut.TokensRevoked != 1 || w.isLiveToken(w.user.Token) {
 		t.Fatalf("opt-in off, the value's 2s grace passed, previous token in use: kept %v until %s, revoked %d",
 			cut.Results[0].PreviousKept, cut.Results[0].GraceUntil, cut.TokensRevoked)
+	}
+	w.checkProblems()
+	w.assertNoSecretsLeaked()
+}
+
+// The hard limit of a previous token kept while in use is the stack's
+// PREVIOUS_TOKEN_MAX_GRACE after its grace began (the promotion); a
+// value's writer may only shorten it. An edit of the value after the
+// rotation that shortens previous_token_grace moves the start the keeping
+// is reckoned from (the record's instant minus the edited grace) later,
+// and with it the hard limit past the stack's.
+func TestReviewEditedGraceCannotPushTheHardLimitPastTheStacks(t *testing.T) {
+	w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "4s", "PREVIOUS_TOKEN_MAX_GRACE", "8s"))
+	w.seedValue(fmt.Sprintf(`{"token":%q}`, w.user.Token))
+	began := time.Now()
+	w.mustSucceed(w.rotate())
+	_, after := w.current()
+
+	// An edit by hand: the same token, a shorter grace.
+	cur, _ := w.stack.SecretsManager.VersionByStage(w.arn, "AWSCURRENT")
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(cur.SecretString), &fields); err != nil {
+		t.Fatal(err)
+	}
+	fields["previous_token_grace"] = "1s"
+	edited, _ := json.Marshal(fields)
+	w.seedValue(string(edited))
+
+	w.stack.Aiven.Advance(5 * time.Minute)
+	time.Sleep(time.Until(began.Add(4200 * time.Millisecond))) // past the recorded grace
+	w.useAs(w.user.Token, "leaked-token-user/1")
+	kept := w.sweep(`{"action":"sweep"}`)
+	if !kept.Results[0].PreviousKept {
+		t.Fatalf("a straggler in use past its grace, under PREVIOUS_TOKEN_MAX_GRACE: not kept: %+v", kept.Results[0])
+	}
+	until, err := time.Parse(time.RFC3339, kept.Results[0].GraceUntil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ceiling := began.Add(8*time.Second + time.Second); until.After(ceiling) {
+		t.Errorf("kept until %s: %s past the stack's hard limit (8s after the rotation), by an edit of the value",
+			until.Format(time.RFC3339), until.Sub(ceiling).Round(time.Second))
+	}
+	if !w.isLiveToken(after.Token.Reveal()) {
+		t.Fatal("the current token no longer works")
+	}
+	w.checkProblems()
+	w.assertNoSecretsLeaked()
+}
+
+// A line that says the previous token was revoked is written only when it
+// was. A due straggler whose revocation waits for a replica region (or a
+// dry run, which revokes nothing) must not be logged as
+// "revoked ... while still in use" with outcome straggler_cut.
+func TestReviewStragglerCutLineOnlyWhenRevoked(t *testing.T) {
+	w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "2s"))
+	w.replicate()
+	if _, err := w.stack.SecretsManager.HoldReplica(w.arn, replicaRegion); err != nil {
+		t.Fatal(err)
+	}
+	w.mustSucceed(w.rotate())
+	w.stack.Aiven.Advance(5 * time.Minute)
+	w.useAs(w.user.Token, "batch/1")
+	time.Sleep(2100 * time.Millisecond) // past the grace
+
+	dry := w.sweep(`{"action":"sweep","dry_run":true}`)
+	held := w.sweep(`{"action":"sweep"}`)
+	if held.TokensRevoked != 0 || held.Results[0].ReplicaWait == "" || !w.isLiveToken(w.user.Token) {
+		t.Fatalf("the replica is behind, the previous token must wait: %+v", held.Results[0])
+	}
+	_ = dry
+	for _, l := range w.logLinesWith("while still in use") {
+		if l["outcome"] == "straggler_cut" {
+			t.Errorf("a straggler_cut line (%q, dry_run %v) although the token was not revoked and is live", l["msg"], l["dry_run"])
+		}
 	}
 	w.checkProblems()
 	w.assertNoSecretsLeaked()
