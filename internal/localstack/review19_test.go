@@ -156,3 +156,42 @@ func TestReviewStragglerCutLineOnlyWhenRevoked(t *testing.T) {
 	w.checkProblems()
 	w.assertNoSecretsLeaked()
 }
+
+// The next rotation does not revoke the token kept for a grace while a
+// replica region still serves the version before the current one
+// (docs/fleet.md, "Replica regions"). TestNextRotationWaitsForAReplicaBehind
+// covers it only when that token is the seed (no marker); from the third
+// rotation on the graced token carries its rotation's marker, and its
+// version (now AWSPREVIOUS) is neither pending nor current: createSecret's
+// revokeAbandoned cuts it before revokeGraced asks the replicas.
+func TestReviewThirdRotationWaitsForAReplicaBehind(t *testing.T) {
+	w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "1h"))
+	w.replicate()
+	w.mustSucceed(w.rotate()) // V1; the replica catches up to it
+	_, v1 := w.current()
+	if _, err := w.stack.SecretsManager.HoldReplica(w.arn, replicaRegion); err != nil {
+		t.Fatal(err)
+	}
+	w.mustSucceed(w.rotate()) // V2; the replica still serves V1, whose token is graced
+	_, v2 := w.current()
+	if !w.isLiveToken(v1.Token.Reveal()) {
+		t.Fatal("V1's token, graced and served by the replica, is gone after the second rotation")
+	}
+
+	version := w.rotate() // the replica still serves V1
+	for _, a := range attemptsOf(w, version) {
+		t.Logf("attempt %d: %s %s %s", a.Attempt, a.Outcome, a.FailedStep, a.Error)
+	}
+	t.Logf("v1 live %v", w.isLiveToken(v1.Token.Reveal()))
+	if a := w.lastAttempt(version); a.Outcome == "RotationSucceeded" {
+		t.Fatalf("the third rotation succeeded with the replica behind: %+v", a)
+	}
+	if !w.isLiveToken(v1.Token.Reveal()) {
+		t.Errorf("the third rotation revoked %s, the token the replica region %s still serves as AWSCURRENT", v1.TokenPrefix, replicaRegion)
+	}
+	if !w.isLiveToken(v2.Token.Reveal()) {
+		t.Fatal("the current token no longer works")
+	}
+	w.checkProblems()
+	w.assertNoSecretsLeaked()
+}
