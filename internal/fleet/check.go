@@ -150,7 +150,11 @@ func (s *secretSweep) dueRevocation(ctx context.Context) error {
 	if wait, err := s.replicaWait(ctx, g); wait || err != nil {
 		return err
 	}
-	return s.revoke(ctx, g.Previous)
+	if err := s.revoke(ctx, g.Previous); err != nil {
+		return err
+	}
+	s.stragglerCut(ctx, g)
+	return nil
 }
 
 // replicaWait says whether the due previous token must wait for the
@@ -186,19 +190,30 @@ func (s *secretSweep) straggler(ctx context.Context, g rotation.Grace) {
 		return
 	}
 	s.res.Straggler = &straggler{PreviousTokenPrefix: g.Previous, LastUsedTime: u.At.UTC().Format(time.RFC3339), LastIP: u.IP, LastUserAgent: u.UserAgent}
-	attrs := []any{"action", actionSweep, "dry_run", s.dryRun, "secret", s.j.entry.ARN, "previous_token_prefix", g.Previous,
-		"last_used_time", s.res.Straggler.LastUsedTime, "last_ip", u.IP, "last_user_agent", u.UserAgent}
-	switch {
-	case g.HardLimit:
-		s.f.log.ErrorContext(ctx, "previous token revoked at its hard limit while still in use: the consumer that uses it fails now; give it the current value",
-			append(attrs, "outcome", "straggler_cut")...)
-	case g.Due:
-		s.f.log.WarnContext(ctx, "previous token revoked at the end of its grace while still in use: the consumer that uses it fails now; give it the current value",
-			append(attrs, "outcome", "straggler_cut")...)
-	default:
+	if !g.Due {
 		s.f.log.WarnContext(ctx, "previous token still in use since its replacement became current: a consumer has not refreshed the secret (or someone holds a leaked token); it is revoked at the time shown",
-			append(attrs, "outcome", "straggler", "previous_token_grace_until", g.Until.UTC().Format(time.RFC3339), "previous_token_kept", g.Kept)...)
+			append(s.stragglerAttrs(g), "outcome", "straggler", "previous_token_grace_until", g.Until.UTC().Format(time.RFC3339), "previous_token_kept", g.Kept)...)
 	}
+}
+
+// stragglerCut says that a previous token still in use was revoked: only
+// once it was (not in a dry run, not while it waits for a replica).
+func (s *secretSweep) stragglerCut(ctx context.Context, g rotation.Grace) {
+	if g.Straggler == nil || s.dryRun {
+		return
+	}
+	attrs := append(s.stragglerAttrs(g), "outcome", "straggler_cut")
+	if g.HardLimit {
+		s.f.log.ErrorContext(ctx, "previous token revoked at its hard limit while still in use: the consumer that uses it fails now; give it the current value", attrs...)
+		return
+	}
+	s.f.log.WarnContext(ctx, "previous token revoked at the end of its grace while still in use: the consumer that uses it fails now; give it the current value", attrs...)
+}
+
+func (s *secretSweep) stragglerAttrs(g rotation.Grace) []any {
+	u := g.Straggler
+	return []any{"action", actionSweep, "dry_run", s.dryRun, "secret", s.j.entry.ARN, "previous_token_prefix", g.Previous,
+		"last_used_time", u.At.UTC().Format(time.RFC3339), "last_ip", u.IP, "last_user_agent", u.UserAgent}
 }
 
 // orphans revokes the leftovers of earlier rotations that the one rule

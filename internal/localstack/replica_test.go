@@ -62,11 +62,18 @@ func TestReplicaBehindDelaysTheRevocation(t *testing.T) {
 		t.Fatalf("the sweep after the replica caught up: %+v", caught.Results[0])
 	}
 
-	// The next rotation, with the replica's replication failed.
-	if _, err := w.stack.SecretsManager.FailReplica(w.arn, replicaRegion, ""); err != nil {
+	// The next rotation, with the replica held behind again, then failed:
+	// the sweep reports it overdue, and the rotation after waits.
+	if _, err := w.stack.SecretsManager.HoldReplica(w.arn, replicaRegion); err != nil {
 		t.Fatal(err)
 	}
 	w.mustSucceed(w.rotate())
+	if !w.isLiveToken(current.Token.Reveal()) {
+		t.Fatal("finishSecret revoked the previous token while the replica still serves it")
+	}
+	if _, err := w.stack.SecretsManager.FailReplica(w.arn, replicaRegion, ""); err != nil {
+		t.Fatal(err)
+	}
 	failed := w.sweep(`{"action":"sweep"}`)
 	if !failed.Results[0].ReplicaOverdue || failed.ReplicaLag != 1 || !w.isLiveToken(current.Token.Reveal()) {
 		t.Fatalf("a sweep with the replica Failed: %+v", failed.Results[0])
@@ -76,6 +83,13 @@ func TestReplicaBehindDelaysTheRevocation(t *testing.T) {
 	}
 	if !strings.Contains(w.logs.String(), `"SweepReplicaLag":1`) {
 		t.Error("no sweep metric line with SweepReplicaLag 1")
+	}
+	version := w.rotate()
+	if a := w.lastAttempt(version); a.Outcome == "RotationSucceeded" || !strings.Contains(a.Error, "replication Failed") {
+		t.Fatalf("a rotation with the replica Failed: %+v", a)
+	}
+	if !w.isLiveToken(current.Token.Reveal()) {
+		t.Fatal("the waiting rotation revoked the token the failed replica serves")
 	}
 	w.checkProblems()
 	w.assertNoSecretsLeaked()

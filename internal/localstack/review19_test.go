@@ -70,7 +70,7 @@ func TestReviewShorterValueGraceDoesNotTurnOnKeepWhileInUse(t *testing.T) {
 	w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "1h")) // no PREVIOUS_TOKEN_MAX_GRACE: off
 	w.seedValue(fmt.Sprintf(`{"token":%q,"previous_token_grace":"2s"}`, w.user.Token))
 	w.mustSucceed(w.rotate())
-	w.stack.Aiven.Advance(5 * time.Minute)
+	w.afterPromotion(5 * time.Minute)
 	w.useAs(w.user.Token, "leaked-token-user/1")
 	time.Sleep(2100 * time.Millisecond) // past the value's grace
 	cut := w.sweep(`{"action":"sweep"}`)
@@ -105,7 +105,7 @@ func TestReviewEditedGraceCannotPushTheHardLimitPastTheStacks(t *testing.T) {
 	edited, _ := json.Marshal(fields)
 	w.seedValue(string(edited))
 
-	w.stack.Aiven.Advance(5 * time.Minute)
+	w.afterPromotion(5 * time.Minute)
 	time.Sleep(time.Until(began.Add(4200 * time.Millisecond))) // past the recorded grace
 	w.useAs(w.user.Token, "leaked-token-user/1")
 	kept := w.sweep(`{"action":"sweep"}`)
@@ -138,7 +138,7 @@ func TestReviewStragglerCutLineOnlyWhenRevoked(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.mustSucceed(w.rotate())
-	w.stack.Aiven.Advance(5 * time.Minute)
+	w.afterPromotion(5 * time.Minute)
 	w.useAs(w.user.Token, "batch/1")
 	time.Sleep(2100 * time.Millisecond) // past the grace
 

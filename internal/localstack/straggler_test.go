@@ -54,7 +54,7 @@ func TestStragglerNamedBeforeTheCut(t *testing.T) {
 	}
 
 	// Five minutes on, by Aiven's clock, a consumer still uses the old value.
-	w.stack.Aiven.Advance(5 * time.Minute)
+	w.afterPromotion(5 * time.Minute)
 	planted := "AVNU_" + strings.Repeat("Zq7x", 20)
 	w.useAs(w.user.Token, "billing-batch/2.1 (+"+planted+")")
 	named := w.sweep(`{"action":"sweep"}`)
@@ -103,7 +103,7 @@ func TestPreviousTokenKeptWhileInUse(t *testing.T) {
 	t.Run("until it stops", func(t *testing.T) {
 		w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "2s", "PREVIOUS_TOKEN_MAX_GRACE", "1h", "PREVIOUS_TOKEN_IDLE", "10m"))
 		w.mustSucceed(w.rotate())
-		w.stack.Aiven.Advance(5 * time.Minute)
+		w.afterPromotion(5 * time.Minute)
 		w.useAs(w.user.Token, "cron-job/1")
 		time.Sleep(2100 * time.Millisecond) // past the grace
 		kept := w.sweep(`{"action":"sweep"}`)
@@ -111,7 +111,7 @@ func TestPreviousTokenKeptWhileInUse(t *testing.T) {
 			t.Fatalf("a straggler past its grace, in use: %+v", kept.Results[0])
 		}
 		// Idle for longer than PREVIOUS_TOKEN_IDLE: revoked.
-		w.stack.Aiven.Advance(11 * time.Minute)
+		w.afterPromotion(11 * time.Minute)
 		gone := w.sweep(`{"action":"sweep"}`)
 		if gone.TokensRevoked != 1 || w.isLiveToken(w.user.Token) {
 			t.Fatalf("a straggler idle past PREVIOUS_TOKEN_IDLE: %+v", gone.Results[0])
@@ -123,7 +123,7 @@ func TestPreviousTokenKeptWhileInUse(t *testing.T) {
 		w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "1s", "PREVIOUS_TOKEN_MAX_GRACE", "1h"))
 		w.seedValue(`{"token":"` + w.user.Token + `","` + secret.FieldPreviousTokenMaxGrace + `":"3s"}`)
 		w.mustSucceed(w.rotate())
-		w.stack.Aiven.Advance(5 * time.Minute)
+		w.afterPromotion(5 * time.Minute)
 		w.useAs(w.user.Token, "legacy-exporter/0.9")
 		time.Sleep(1100 * time.Millisecond)
 		kept := w.sweep(`{"action":"sweep"}`)
@@ -150,7 +150,7 @@ func TestPreviousTokenKeptWhileInUse(t *testing.T) {
 	t.Run("the next rotation revokes a kept straggler", func(t *testing.T) {
 		w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "1h", "PREVIOUS_TOKEN_MAX_GRACE", "2h"))
 		w.mustSucceed(w.rotate())
-		w.stack.Aiven.Advance(5 * time.Minute)
+		w.afterPromotion(5 * time.Minute)
 		w.useAs(w.user.Token, "still-here/1")
 		w.mustSucceed(w.rotate()) // I2 checked after every step: never three live tokens
 		if w.isLiveToken(w.user.Token) {
@@ -163,6 +163,17 @@ func TestPreviousTokenKeptWhileInUse(t *testing.T) {
 		w.checkProblems()
 		w.assertNoSecretsLeaked()
 	})
+}
+
+// afterPromotion stands d after the rotation's promotion: Aiven's clock
+// moves d on, and Secrets Manager's LastRotatedDate d back (the function's
+// own clock cannot move), so that the promotion is d ago by both.
+func (w *world) afterPromotion(d time.Duration) {
+	w.t.Helper()
+	if err := w.stack.SecretsManager.AgeRotation(w.arn, d); err != nil {
+		w.t.Fatal(err)
+	}
+	w.stack.Aiven.Advance(d)
 }
 
 func asString(v any) string { s, _ := v.(string); return s }

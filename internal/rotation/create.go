@@ -129,6 +129,14 @@ func newMarker(arn, version string) (secret.Marker, error) {
 // grace period, so that the secret never holds more than two live
 // tokens. keep is the current token's prefix.
 func (r *Rotator) clearLeftovers(ctx context.Context, in stepInput, api countingAPI, res *result, current *secret.Value, tokens []aiven.Token, marker secret.Marker, keep string) error {
+	// A replica region that does not serve the current version yet still
+	// serves an older token, which this rotation would revoke before it
+	// makes a new one (docs/fleet.md, "Replica regions"): it waits, before
+	// any revocation, and Secrets Manager's retry goes on once every
+	// replica has caught up. A secret without replicas costs no call.
+	if lag := r.replicaLag(ctx, in.desc, secretsmanager.CurrentVersion(in.desc.Versions)); lag.Wait != "" {
+		return WithKind(KindTransient, fmt.Errorf("%s: this rotation would revoke a token such a replica still serves before making a new one, so it waits; Secrets Manager's retry goes on once every replica serves the current version", lag.Wait))
+	}
 	spared, err := r.revokeOrphans(ctx, api, tokens, marker)
 	if err != nil {
 		return err

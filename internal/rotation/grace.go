@@ -38,20 +38,24 @@ func (r *Rotator) graceFor(v *secret.Value) (time.Duration, error) {
 // and the idle time that counts as in use: its previous_token_max_grace
 // and previous_token_idle when shorter than the stack's, else the stack's
 // (the value's writer must not keep a leaked token alive). The limit is
-// never below the secret's grace.
-func (r *Rotator) keepFor(v *secret.Value, grace time.Duration) (limit, idle time.Duration, err error) {
-	limit, idle = r.cfg.Fleet.maxGrace(), r.cfg.Fleet.idle()
+// never below the secret's grace; on says whether keeping applies at all.
+func (r *Rotator) keepFor(v *secret.Value, grace time.Duration) (limit, idle time.Duration, on bool, err error) {
+	// Only the stack turns keeping on: a PREVIOUS_TOKEN_MAX_GRACE above
+	// its PREVIOUS_TOKEN_GRACE. A value's shorter grace never does.
+	stack := r.cfg.Fleet
+	on = stack.PreviousTokenMaxGrace > stack.PreviousTokenGrace
+	limit, idle = stack.maxGrace(), stack.idle()
 	if d, set, err := v.Duration(secret.FieldPreviousTokenMaxGrace, 0, MaxPreviousTokenGrace); err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	} else if set && d < limit {
 		limit = d
 	}
 	if d, set, err := v.Duration(secret.FieldPreviousTokenIdle, 0, 0); err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	} else if set && d < idle {
 		idle = d
 	}
-	return max(limit, grace), idle, nil
+	return max(limit, grace), idle, on && limit > grace, nil
 }
 
 // rotateBeforeFor is the secret's rotate_before_expiry when shorter than
@@ -108,12 +112,6 @@ func (r *Rotator) revokeGraced(ctx context.Context, api countingAPI, res *result
 	for _, t := range tokens {
 		if t.Prefix != old || t.CurrentlyActive {
 			continue
-		}
-		// A replica region that does not serve the current version yet
-		// still serves the token about to go: the rotation waits (its
-		// retry, or the next schedule, finds the replica caught up).
-		if lag := r.replicaLag(ctx, desc, currentVersionID); lag.Wait != "" {
-			return "", WithKind(KindTransient, fmt.Errorf("the token %s kept for a grace period would be revoked before a third is made, but %s: this rotation waits, and its retry goes on once every replica serves the current version", old, lag.Wait))
 		}
 		if _, err := api.RevokeToken(ctx, old); err != nil {
 			return "", fmt.Errorf("revoke the token %s kept for a grace period, before making a third: %w", old, explainAiven(err, currentToken, "revoke"))

@@ -160,21 +160,17 @@ type Use struct {
 	UserAgent string
 }
 
-// stragglerMargin is how long after the current token's creation a use
-// of the previous token still counts as the function's own. Both times
-// are Aiven's, whatever the skew between Aiven's clock and the
-// function's: the function's last use of the previous token is its
-// createSecret's listing, made before it creates the new token. Aiven does
-// not document how promptly last_used_time moves; two minutes absorb a
-// late record. (A createSecret retried after its value was stored lists
-// with the previous token again, after the creation: a retry minutes
-// later is then taken for a straggler, which only warns, or keeps the
-// token within the stack's hard limit.)
+// stragglerMargin is how long after the promotion a use of the previous
+// token still counts as one from before it. Every use of the function's
+// own comes before the promotion; Aiven does not document how promptly
+// last_used_time moves, and the promotion's time is Secrets Manager's
+// converted by the skew the function sees (a second's resolution): two
+// minutes absorb both.
 const stragglerMargin = 2 * time.Minute
 
-// straggler is t's last use when it came after since (Aiven's clock: the
-// creation of the token that replaced t) and the margin; nil otherwise,
-// or when either time is unknown.
+// straggler is t's last use when it came after since (Aiven's clock: when
+// the token that replaced t became current) and the margin; nil
+// otherwise, or when either time is unknown.
 func straggler(t *aiven.Token, since time.Time) *Use {
 	if t == nil || t.LastUsed == nil || since.IsZero() || !t.LastUsed.After(since.Add(stragglerMargin)) {
 		return nil
@@ -189,6 +185,20 @@ func (in *Inspection) replacedAt() time.Time {
 		return time.Time{}
 	}
 	return in.Current.CreateTime
+}
+
+// promotedAt is when the current token became current, by Aiven's clock:
+// Secrets Manager's LastRotatedDate (when the rotation completed) moved by
+// the skew between Aiven's clock and the function's, and never before the
+// token was made. Any use of the previous token before it, the function's
+// own included (createSecret's listing, a retried createSecret, a sweep
+// while the rotation was pending) and a consumer's, is not a straggler.
+func (in *Inspection) promotedAt(lastRotated time.Time) time.Time {
+	at := in.replacedAt()
+	if !lastRotated.IsZero() && lastRotated.Add(in.skew).After(at) {
+		at = lastRotated.Add(in.skew)
+	}
+	return at
 }
 
 // GraceOf reads the grace record that counts for the current value, held
@@ -211,7 +221,7 @@ func (in *Inspection) GraceOf(ctx context.Context, currentVersion string, lastRo
 	}
 	g.Previous, g.Due = prev, true
 	prevTok := listedAs(in.Listing, prev)
-	g.Straggler = straggler(prevTok, in.replacedAt())
+	g.Straggler = straggler(prevTok, in.promotedAt(lastRotated))
 	recordedAt, recorded, _ := src.record.RevokeAfter() // checked by graceRecordOf
 	if !recorded {
 		return g, nil
@@ -223,7 +233,11 @@ func (in *Inspection) GraceOf(ctx context.Context, currentVersion string, lastRo
 		g.Due, g.Until = false, roundUp(at)
 		return g, nil
 	}
-	return in.keepInUse(g, prevTok, at.Add(-grace), grace)
+	// The hard limit counts from the rotation, bounded by what the value
+	// cannot move: the record's instant less the stack's grace is never
+	// after createSecret wrote it (the grace it recorded was at most the
+	// stack's), whatever the value says now.
+	return in.keepInUse(g, prevTok, recordedAt.Add(-in.r.cfg.Fleet.PreviousTokenGrace), grace)
 }
 
 // keepInUse decides a previous token past its grace (due from start plus
@@ -231,11 +245,11 @@ func (in *Inspection) GraceOf(ctx context.Context, currentVersion string, lastRo
 // the hard limit after start, and never past the token's own expiry; at
 // the hard limit it is due all the same (HardLimit).
 func (in *Inspection) keepInUse(g Grace, prevTok *aiven.Token, start time.Time, grace time.Duration) (Grace, error) {
-	limit, idle, err := in.r.keepFor(in.v, grace)
+	limit, idle, on, err := in.r.keepFor(in.v, grace)
 	if err != nil {
 		return g, err
 	}
-	if limit <= grace || g.Straggler == nil || in.Now.Sub(g.Straggler.At) >= idle {
+	if !on || g.Straggler == nil || in.Now.Sub(g.Straggler.At) >= idle {
 		return g, nil
 	}
 	hard := start.Add(limit)

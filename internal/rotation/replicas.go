@@ -102,7 +102,7 @@ func (in *Inspection) ReplicaLag(ctx context.Context, currentVersion string) (Re
 		return lag, nil
 	}
 	grace, _ := in.r.graceFor(in.v) // checked by Inspect
-	limit, _, err := in.r.keepFor(in.v, grace)
+	limit, _, _, err := in.r.keepFor(in.v, grace)
 	if err != nil {
 		return lag, err
 	}

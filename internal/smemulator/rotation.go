@@ -602,3 +602,24 @@ func (e *Emulator) AgeVersion(secretID, versionID, stage string, age time.Durati
 	v.created = e.now().Add(-age)
 	return s.view(v), nil
 }
+
+// AgeRotation moves the secret's LastRotatedDate age back, as if its last
+// rotation had completed that long before: with the Aiven emulator's
+// clock moved on by as much, a test stands that long after a promotion.
+// Test control only; no AWS call does this.
+func (e *Emulator) AgeRotation(secretID string, age time.Duration) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, apiErr := e.resolve(secretID)
+	if apiErr != nil {
+		return apiErr
+	}
+	if age < 0 {
+		return errors.New("the age must not be negative")
+	}
+	if s.rotated.IsZero() {
+		return errors.New("the secret was never rotated")
+	}
+	s.rotated = s.rotated.Add(-age)
+	return nil
+}
