@@ -135,11 +135,14 @@ type breakGlassReport struct {
 	DeadlineReached bool `json:"deadline_reached,omitempty"`
 }
 
-// previousTokenReport is what became of the previous token.
+// previousTokenReport is what became of the previous token, and who used
+// it last: Straggler when after its replacement was made.
 type previousTokenReport struct {
-	Prefix  string `json:"prefix,omitempty"`
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason,omitempty"`
+	Prefix    string            `json:"prefix,omitempty"`
+	Outcome   string            `json:"outcome"`
+	Reason    string            `json:"reason,omitempty"`
+	LastUse   *rotation.LastUse `json:"last_use,omitempty"`
+	Straggler bool              `json:"straggler,omitempty"`
 }
 
 // breakGlass runs a break-glass request for d, a secret this function
@@ -351,7 +354,7 @@ func (f *Fleet) revokePreviousOf(ctx context.Context, arn, version string, bg *b
 		return out
 	}
 	pr, err := in.RevokePreviousNow(ctx, current)
-	out.Prefix = pr.Prefix
+	out.Prefix, out.LastUse, out.Straggler = pr.Prefix, pr.LastUse, pr.Straggler
 	switch {
 	case err != nil:
 		out.Outcome, out.Reason = previousFailed, in.Redact(err.Error())
@@ -451,8 +454,11 @@ func (f *Fleet) reportBreakGlass(ctx context.Context, rep *rotateReport, self st
 	}
 	attrs := []any{"action", actionRotate, "secret", rep.SecretID, "version", rep.VersionID, "rotation", bg.Rotation,
 		"revoked", bg.Revoked, "prefixes_not_revoked", refused, "deadline_reached", bg.DeadlineReached, "outcome", "break_glass"}
-	if bg.Previous != nil {
-		attrs = append(attrs, "previous_token_prefix", bg.Previous.Prefix, "previous_token_outcome", bg.Previous.Outcome)
+	if p := bg.Previous; p != nil {
+		attrs = append(attrs, "previous_token_prefix", p.Prefix, "previous_token_outcome", p.Outcome)
+		if p.LastUse != nil {
+			attrs = append(attrs, "previous_token_straggler", p.Straggler, "last_used_time", p.LastUse.At.Format(time.RFC3339), "last_ip", p.LastUse.IP, "last_user_agent", p.LastUse.UserAgent)
+		}
 	}
 	f.log.ErrorContext(ctx, "break-glass revocation", attrs...)
 	if err := f.r.Metrics().BreakGlass(metrics.BreakGlass{FunctionName: functionName(self), SecretARN: rep.SecretID, Revocations: len(bg.Revoked)}); err != nil {

@@ -35,17 +35,27 @@ type breakGlassResult struct {
 		Revoked  []string `json:"revoked"`
 		Rotation string   `json:"rotation"`
 		Previous *struct {
-			Prefix  string `json:"prefix"`
-			Outcome string `json:"outcome"`
-			Reason  string `json:"reason"`
+			Prefix    string   `json:"prefix"`
+			Outcome   string   `json:"outcome"`
+			Reason    string   `json:"reason"`
+			LastUse   *lastUse `json:"last_use"`
+			Straggler bool     `json:"straggler"`
 		} `json:"previous_token"`
 		Prefixes []struct {
-			Prefix  string `json:"prefix"`
-			Outcome string `json:"outcome"`
-			Reason  string `json:"reason"`
+			Prefix  string   `json:"prefix"`
+			Outcome string   `json:"outcome"`
+			Reason  string   `json:"reason"`
+			LastUse *lastUse `json:"last_use"`
 		} `json:"revoke_prefixes"`
 		DeadlineReached bool `json:"deadline_reached"`
 	} `json:"break_glass"`
+}
+
+// lastUse is Aiven's record of a revoked token's last use, in a result.
+type lastUse struct {
+	At        time.Time `json:"last_used_time"`
+	IP        string    `json:"last_ip"`
+	UserAgent string    `json:"last_user_agent"`
 }
 
 // named is the entry for prefix, or fails the test.
@@ -224,6 +234,9 @@ func TestBreakGlassRevokesThePreviousAndNamedTokens(t *testing.T) {
 	named := []string{prefixOf(l1), prefixOf(l2), other.TokenPrefix, otherGraced, prefixOf(hand.Token.Reveal()),
 		prefixOf(g.stranger), "AVNU_short", whole, prefixOf(previous), prefixOf(l1)}
 	payload, _ := json.Marshal(map[string]any{"action": "rotate", "secret_id": "aiven/e2e", "revoke_previous": "now", "revoke_prefixes": named})
+	// Who used them last is reported: a user agent is the caller's text.
+	planted := "AVNU_" + strings.Repeat("Zq7x", 20)
+	g.useAs(l1, "exfil/1 (+"+planted+")")
 	g.stack.Aiven.Faults().ResetCalls()
 
 	res := g.breakGlass(string(payload), time.Minute)
@@ -275,6 +288,14 @@ func TestBreakGlassRevokesThePreviousAndNamedTokens(t *testing.T) {
 	}
 	if outcome, reason := res.named(t, prefixOf(previous)); outcome != "revoked" || !strings.Contains(reason, "revoke_previous") {
 		t.Errorf("the previous token named too: %s (%s), want revoked by revoke_previous", outcome, reason)
+	}
+	if u := bg.Prefixes[0].LastUse; u == nil || !strings.HasPrefix(u.UserAgent, "exfil/1") || strings.Contains(u.UserAgent, planted) || u.IP == "" {
+		t.Errorf("the leaked token's last use: %+v, want its user agent, scrubbed, and address", u)
+	}
+	// The previous token's last use is the function's own: the break-glass
+	// rotation's createSecret, before the new token was made.
+	if u := bg.Previous.LastUse; u == nil || bg.Previous.Straggler {
+		t.Errorf("the previous token's last use: %+v (straggler %v), want the function's own, no straggler", u, bg.Previous.Straggler)
 	}
 	if calls := g.stack.Aiven.Faults().Calls(); calls["AccessTokenRevoke"] < 3 {
 		t.Errorf("Aiven calls %v", calls)

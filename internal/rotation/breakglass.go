@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/aiven"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/scrub"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 )
 
@@ -82,6 +83,11 @@ type PreviousRevocation struct {
 	// nothing was revoked; the sweep revokes it once its grace ends, or a
 	// later request once the wait is over.
 	Waiting string
+	// LastUse is Aiven's record of the previous token's last use, and
+	// Straggler says it came after its replacement was made (GraceOf):
+	// who still held it, a consumer not refreshed or a leak's user.
+	LastUse   *LastUse
+	Straggler bool
 }
 
 // RevokePreviousNow revokes the previous token of the current value, held
@@ -96,10 +102,11 @@ func (in *Inspection) RevokePreviousNow(ctx context.Context, currentVersion stri
 	if err != nil {
 		return PreviousRevocation{}, err
 	}
-	out := PreviousRevocation{Prefix: g.Previous, Distrusted: g.Distrusted}
+	out := PreviousRevocation{Prefix: g.Previous, Distrusted: g.Distrusted, Straggler: g.Straggler != nil}
 	if g.Previous == "" {
 		return out, nil
 	}
+	out.LastUse = lastUseOf(listedAs(in.Listing, g.Previous))
 	why, err := in.r.revocationMustWait(ctx, in.arn, currentVersion)
 	if err != nil {
 		return out, fmt.Errorf("whether the previous token %s may go yet: %w", g.Previous, err)
@@ -197,8 +204,11 @@ func (r *Rotator) Protect(owned []OwnedSecret) *Protection {
 }
 
 // gracedBy says how the value's grace record keeps its previous token, or
-// "" when it does not (no record, or its grace has ended: the sweep
-// revokes it anyway). A record that does not parse keeps it.
+// "" when it does not (no record, or its grace and the hard limit of a
+// token kept while in use have ended: the sweep revokes it anyway). Past
+// the grace it keeps the token up to the hard limit whether or not it is
+// still in use (that takes a listing per secret): a refusal is the safe
+// side. A record that does not parse keeps it.
 func (r *Rotator) gracedBy(v *secret.Value, lastRotated time.Time) string {
 	if checkPrefix(v.PreviousTokenPrefix) != nil {
 		return ""
@@ -214,10 +224,36 @@ func (r *Rotator) gracedBy(v *secret.Value, lastRotated time.Time) string {
 	if err != nil {
 		return "named by a grace record whose grace does not parse"
 	}
-	if due := dueAt(at, lastRotated, grace); r.now().Before(due) {
+	limit, _, err := r.keepFor(v, grace)
+	if err != nil {
+		return "named by a grace record whose hard limit does not parse"
+	}
+	due := dueAt(at, lastRotated, grace)
+	switch now := r.now(); {
+	case now.Before(due):
 		return "kept for its grace until " + due.UTC().Format(time.RFC3339) + " (revoke_previous ends it for that secret)"
+	case now.Before(due.Add(limit - grace)):
+		return "past its grace but kept while still in use, up to " + due.Add(limit-grace).UTC().Format(time.RFC3339) + " (PREVIOUS_TOKEN_MAX_GRACE; revoke_previous ends it for that secret)"
 	}
 	return ""
+}
+
+// LastUse is Aiven's record of a token's last use, as a break-glass
+// request reports it.
+type LastUse struct {
+	At time.Time `json:"last_used_time"`
+	// IP and UserAgent are text the token's user chose: clipped and
+	// scrubbed of token shapes, as a straggler's are.
+	IP        string `json:"last_ip,omitempty"`
+	UserAgent string `json:"last_user_agent,omitempty"`
+}
+
+// lastUseOf is Aiven's record of t's last use; nil when it records none.
+func lastUseOf(t *aiven.Token) *LastUse {
+	if t == nil || t.LastUsed == nil {
+		return nil
+	}
+	return &LastUse{At: t.LastUsed.UTC(), IP: scrub.String(clip(t.LastIP, 64)), UserAgent: scrub.String(clip(t.LastUserAgent, 256))}
 }
 
 // keeps says why the listed token t must not be revoked by name, or "".
@@ -268,6 +304,9 @@ type NamedRevocation struct {
 	Prefix  string `json:"prefix"`
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
+	// LastUse is Aiven's record of a revoked token's last use: who held
+	// the leaked token.
+	LastUse *LastUse `json:"last_use,omitempty"`
 }
 
 // RevokeNamed revokes each of prefixes that is a live token of this
@@ -298,7 +337,7 @@ func (in *Inspection) RevokeNamed(ctx context.Context, prefixes []string, p *Pro
 		case !revoked:
 			r.Outcome, r.Reason = NamedGone, "Aiven no longer knows it (404)"
 		default:
-			r.Outcome = NamedRevoked
+			r.Outcome, r.LastUse = NamedRevoked, lastUseOf(listed)
 			in.Listing = slices.DeleteFunc(slices.Clone(in.Listing), func(t aiven.Token) bool { return t.Prefix == prefix })
 		}
 		out = append(out, r)

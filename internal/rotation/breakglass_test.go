@@ -60,6 +60,13 @@ func TestProtectionKeeps(t *testing.T) {
 			t.Errorf("%s: keeps %q, want %q", tc.name, got, tc.want)
 		}
 	}
+	// Kept while in use (PREVIOUS_TOKEN_MAX_GRACE): up to the hard limit,
+	// whether or not still in use, since telling takes a listing.
+	keeping := &Rotator{cfg: Config{Fleet: FleetConfig{PreviousTokenGrace: 24 * time.Hour, PreviousTokenMaxGrace: 48 * time.Hour}}, now: r.now}
+	pastGrace := keeping.Protect([]OwnedSecret{{ARN: b, Value: value(ended, now.Add(-time.Hour).Format(time.RFC3339)), LastRotated: now.Add(-25 * time.Hour)}})
+	if got := pastGrace.keeps(aiven.Token{Prefix: ended}, now); !strings.Contains(got, "kept while still in use, up to 2026-12-02T11:00:00Z") {
+		t.Errorf("past its grace, within the hard limit: %q", got)
+	}
 	unread := r.Protect([]OwnedSecret{{ARN: a, ReadErr: "AccessDeniedException"}})
 	if got := unread.keeps(aiven.Token{Prefix: outsider}, now); !strings.Contains(got, "cannot be ruled out") || !strings.Contains(got, "AccessDeniedException") {
 		t.Errorf("with an owned secret unread: %q", got)
