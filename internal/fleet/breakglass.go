@@ -238,7 +238,7 @@ func (f *Fleet) breakGlassRotation(ctx context.Context, d secretsmanager.Listed,
 // currentMadeBy is the version whose rotation made the secret's current
 // token, by its marker at Aiven; "" when it cannot be told. It only reads.
 func (f *Fleet) currentMadeBy(ctx context.Context, arn string) string {
-	in, _, err := f.inspectCurrent(ctx, arn)
+	in, err := f.inspectCurrent(ctx, arn)
 	if err != nil || in.Dead != "" {
 		return ""
 	}
@@ -246,25 +246,43 @@ func (f *Fleet) currentMadeBy(ctx context.Context, arn string) string {
 }
 
 // inspectCurrent reads the secret's AWSCURRENT value and opens its tokens
-// (rotation.Inspect): its listing and the API that revokes by it. It
-// returns the version that holds the value. It only reads.
-func (f *Fleet) inspectCurrent(ctx context.Context, arn string) (*rotation.Inspection, string, error) {
+// (rotation.Inspect): its listing and the API that revokes by it. It only
+// reads.
+func (f *Fleet) inspectCurrent(ctx context.Context, arn string) (*rotation.Inspection, error) {
 	values, failed, err := f.store.CurrentValues(ctx, []string{arn})
 	switch {
 	case err != nil:
-		return nil, "", fmt.Errorf("read the current value: %w", err)
+		return nil, fmt.Errorf("read the current value: %w", err)
 	case failed[arn] != "":
-		return nil, "", fmt.Errorf("read the current value: %s", failed[arn])
+		return nil, fmt.Errorf("read the current value: %s", failed[arn])
 	}
 	v, err := rotation.ParseValue(values[arn].SecretString, "AWSCURRENT")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	in, err := f.r.Inspect(ctx, arn, v)
 	if err != nil {
-		return nil, "", errors.New(in.Redact(err.Error()))
+		return nil, errors.New(in.Redact(err.Error()))
 	}
-	return in, values[arn].VersionID, nil
+	return in, nil
+}
+
+// inspectVersion reads version of the secret by its id and opens its
+// tokens (rotation.Inspect). It only reads.
+func (f *Fleet) inspectVersion(ctx context.Context, arn, version string) (*rotation.Inspection, error) {
+	raw, err := f.store.GetValue(ctx, arn, version, "")
+	if err != nil {
+		return nil, fmt.Errorf("read version %s: %w", version, err)
+	}
+	v, err := rotation.ParseValue(raw, "version "+version)
+	if err != nil {
+		return nil, err
+	}
+	in, err := f.r.Inspect(ctx, arn, v)
+	if err != nil {
+		return nil, errors.New(in.Redact(err.Error()))
+	}
+	return in, nil
 }
 
 // revokeNamed revokes the named prefixes that are live tokens of d's
@@ -273,7 +291,7 @@ func (f *Fleet) inspectCurrent(ctx context.Context, arn string) (*rotation.Inspe
 // entry: revoked, or refused or failed with the reason.
 func (f *Fleet) revokeNamed(ctx context.Context, d secretsmanager.Listed, self string, prefixes []string) []rotation.NamedRevocation {
 	refuseAll := func(why string) []rotation.NamedRevocation { return rotation.RefuseNamed(prefixes, why) }
-	in, _, err := f.inspectCurrent(ctx, d.ARN)
+	in, err := f.inspectCurrent(ctx, d.ARN)
 	switch {
 	case err != nil:
 		return refuseAll("this secret's tokens could not be listed, so no token of its principal can be told: " + scrubbed(err))
@@ -339,7 +357,9 @@ func (f *Fleet) revokePreviousOf(ctx context.Context, arn, version string, bg *b
 		out.Reason = "the rotation of version " + version + " ended without making it AWSCURRENT (cancelled, or abandoned by an edit); nothing was revoked: invoke again to rotate"
 		return out
 	}
-	in, current, err := f.inspectCurrent(ctx, arn)
+	// By its version id: AWSCURRENT's value is the version's, which
+	// DescribeSecret just showed current, and a version never changes.
+	in, err := f.inspectVersion(ctx, arn, version)
 	switch {
 	case err != nil:
 		out.Outcome, out.Reason = previousFailed, scrubbed(err)
@@ -353,7 +373,7 @@ func (f *Fleet) revokePreviousOf(ctx context.Context, arn, version string, bg *b
 		out.Reason = "AWSCURRENT's token was not made by the rotation of version " + version + " (its marker names " + orNone(made) + "): an edit or another rotation came in between; nothing was revoked: invoke again"
 		return out
 	}
-	pr, err := in.RevokePreviousNow(ctx, current)
+	pr, err := in.RevokePreviousNow(ctx, version)
 	out.Prefix, out.LastUse, out.Straggler = pr.Prefix, pr.LastUse, pr.Straggler
 	switch {
 	case err != nil:
@@ -391,9 +411,13 @@ const (
 // left. Secrets Manager's RotateSecret only starts the rotation ("starts
 // the asynchronous process of rotating the secret", AWS Secrets Manager API
 // Reference, RotateSecret), and DescribeSecret is the call it names for
-// the latest state of one secret (ListSecrets). It only reads.
+// the latest state of one secret (ListSecrets); "all Secrets Manager
+// operations are eventually consistent", so a version not shown yet is
+// waited for, and only one seen pending that lost the label has ended. It
+// only reads.
 func (f *Fleet) waitCurrent(ctx context.Context, arn, version string) (waitState, error) {
 	deadline, hasDeadline := ctx.Deadline()
+	seenPending := false
 	for delay := promotionPollFirst; ; delay = min(2*delay, promotionPollMax) {
 		d, err := f.store.DescribeRotation(ctx, arn)
 		if err != nil {
@@ -403,7 +427,9 @@ func (f *Fleet) waitCurrent(ctx context.Context, arn, version string) (waitState
 		switch {
 		case slices.Contains(labels, secretsmanager.StageCurrent):
 			return waitCurrentNow, nil
-		case !slices.Contains(labels, secretsmanager.StagePending):
+		case slices.Contains(labels, secretsmanager.StagePending):
+			seenPending = true
+		case seenPending:
 			return waitEnded, nil
 		}
 		if hasDeadline {

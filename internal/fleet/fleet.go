@@ -26,6 +26,7 @@ import (
 type store interface {
 	ListSecrets(ctx context.Context, tagKey string, keep func(secretsmanager.Listed) bool) ([]secretsmanager.Listed, error)
 	CurrentValues(ctx context.Context, arns []string) (values map[string]secretsmanager.CurrentValue, failed map[string]string, err error)
+	GetValue(ctx context.Context, secretID, versionID, stage string) (string, error)
 	DescribeRotation(ctx context.Context, secretID string) (secretsmanager.Listed, error)
 	StartRotation(ctx context.Context, secretID string) (string, error)
 	StartRotationAs(ctx context.Context, secretID, versionID string) (string, error)

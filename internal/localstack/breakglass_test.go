@@ -195,6 +195,14 @@ func (g *glassWorld) othersLive() []string {
 // Lambda would, and decodes its result.
 func (w *world) breakGlass(payload string, timeout time.Duration) breakGlassResult {
 	w.t.Helper()
+	out, err := w.invokeWithin(payload, timeout)
+	return w.decodeBreakGlass(payload, out, err)
+}
+
+// invokeWithin runs the rotator with payload as Lambda does, within
+// timeout, and records what it answered for the leak scan. It may run on
+// any goroutine.
+func (w *world) invokeWithin(payload string, timeout time.Duration) ([]byte, error) {
 	out, err := smemulator.Run(w.stack.Rotator, localstack.FunctionARN, []byte(payload), timeout)
 	w.mu.Lock()
 	w.invokeResults = append(w.invokeResults, string(out))
@@ -202,6 +210,12 @@ func (w *world) breakGlass(payload string, timeout time.Duration) breakGlassResu
 		w.invokeErrors = append(w.invokeErrors, err.Error())
 	}
 	w.mu.Unlock()
+	return out, err
+}
+
+// decodeBreakGlass is the rotate action's answer out (or err), decoded.
+func (w *world) decodeBreakGlass(payload string, out []byte, err error) breakGlassResult {
+	w.t.Helper()
 	if err != nil {
 		w.t.Fatalf("%s: %v", payload, err)
 	}
@@ -507,4 +521,54 @@ func TestBuiltBinaryBreakGlass(t *testing.T) {
 	}
 	g.checkProblems()
 	g.assertNoSecretsLeaked()
+}
+
+// A break-glass request that finds a rotation in progress follows it: it
+// starts none, waits (polling with backoff) for that version to become
+// current, and revokes the token it replaced.
+func TestBreakGlassFollowsARotationInProgress(t *testing.T) {
+	h := &holdFinish{}
+	w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "24h", "ROTATION_SAFETY_MARGIN", "1s"), func(c *localstack.Config) {
+		c.SecretsManagerOptions = append(c.SecretsManagerOptions, smemulator.WithBackgroundRotation(true))
+		c.WrapRotator = func(i smemulator.Invoker) smemulator.Invoker { h.inner = i; return h }
+	})
+	w.rotate()
+	if err := w.stack.SecretsManager.WaitIdle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, before := w.current()
+	previous := before.Token.Reveal()
+	h.hold()
+	inProgress := w.rotate() // held before finishSecret
+
+	const payload = `{"action":"rotate","secret_id":"aiven/e2e","revoke_previous":"now"}`
+	type answer struct {
+		out []byte
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		out, err := w.invokeWithin(payload, 20*time.Second)
+		done <- answer{out, err}
+	}()
+	time.Sleep(700 * time.Millisecond) // a few polls
+	if !w.isLiveToken(previous) {
+		t.Fatal("the previous token was revoked before the new one was current")
+	}
+	h.letGo()
+	a := <-done
+	res := w.decodeBreakGlass(payload, a.out, a.err)
+	if res.Started || res.VersionID != inProgress || res.BreakGlass.Rotation != "adopted" || res.BreakGlass.DeadlineReached ||
+		!slices.Equal(res.BreakGlass.Revoked, []string{prefixOf(previous)}) {
+		t.Fatalf("result %+v %+v", res, res.BreakGlass)
+	}
+	if err := w.stack.SecretsManager.WaitIdle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.mustSucceed(inProgress)
+	if w.isLiveToken(previous) {
+		t.Fatal("the previous token is still live")
+	}
+	w.checkProblems()
+	w.assertNoSecretsLeaked()
 }
