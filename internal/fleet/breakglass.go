@@ -195,8 +195,9 @@ func (f *Fleet) breakGlass(ctx context.Context, d secretsmanager.Listed, req *br
 // request revokes, and records it in rep: the one in progress (adopted);
 // with revoke_previous, the break-glass rotation completed within
 // breakGlassRepeatWindow (finishing); else a new one, whose version id
-// says a break-glass started it when revoke_previous asks for the wait.
-// Its error means nothing was started.
+// says a break-glass request started it. Its error means nothing was
+// started (a rotation that started all the same shows as pending with
+// that id, and is adopted).
 func (f *Fleet) breakGlassRotation(ctx context.Context, d secretsmanager.Listed, req *breakGlassRequest, rep *rotateReport) (string, error) {
 	bg := rep.BreakGlass
 	if pending := secretsmanager.PendingVersion(d.Versions); pending != "" {
@@ -212,12 +213,9 @@ func (f *Fleet) breakGlassRotation(ctx context.Context, d secretsmanager.Listed,
 			return current, nil
 		}
 	}
-	version := ""
-	if req.revokePrevious {
-		var err error
-		if version, err = rotation.NewBreakGlassVersion(); err != nil {
-			return "", err
-		}
+	version, err := rotation.NewBreakGlassVersion()
+	if err != nil {
+		return "", err
 	}
 	started, err := f.store.StartRotationAs(ctx, d.ARN, version)
 	if err != nil {
