@@ -572,3 +572,38 @@ func TestBreakGlassFollowsARotationInProgress(t *testing.T) {
 	w.checkProblems()
 	w.assertNoSecretsLeaked()
 }
+
+// A break-glass request obeys the replica rule: while a replica region
+// does not serve the new version, the previous token stays and the result
+// says why; once it does, the same request, repeated, revokes it.
+func TestBreakGlassWaitsForAReplicaBehind(t *testing.T) {
+	w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "24h"))
+	w.replicate()
+	w.mustSucceed(w.rotate())
+	_, before := w.current()
+	previous := before.Token.Reveal()
+	if _, err := w.stack.SecretsManager.HoldReplica(w.arn, replicaRegion); err != nil {
+		t.Fatal(err)
+	}
+
+	const payload = `{"action":"rotate","secret_id":"aiven/e2e","revoke_previous":"now"}`
+	held := w.breakGlass(payload, time.Minute)
+	w.mustSucceed(held.VersionID)
+	p := held.BreakGlass.Previous
+	if len(held.BreakGlass.Revoked) != 0 || p.Outcome != "waiting" || p.Prefix != prefixOf(previous) || !strings.Contains(p.Reason, replicaRegion) || !w.isLiveToken(previous) {
+		t.Fatalf("with the replica behind: %+v %+v", held.BreakGlass, p)
+	}
+	if !strings.Contains(w.logs.String(), `"previous_token_outcome":"waiting"`) {
+		t.Error("the break-glass line does not say the revocation waits")
+	}
+
+	if _, err := w.stack.SecretsManager.ReleaseReplica(w.arn, replicaRegion); err != nil {
+		t.Fatal(err)
+	}
+	done := w.breakGlass(payload, time.Minute)
+	if done.BreakGlass.Rotation != "finishing" || !slices.Equal(done.BreakGlass.Revoked, []string{prefixOf(previous)}) || w.isLiveToken(previous) {
+		t.Fatalf("once the replica caught up: %+v %+v", done.BreakGlass, done.BreakGlass.Previous)
+	}
+	w.checkProblems()
+	w.assertNoSecretsLeaked()
+}

@@ -126,11 +126,16 @@ func (in *Inspection) RevokePreviousNow(ctx context.Context, currentVersion stri
 
 // revocationMustWait says why the token that version replacingVersion of
 // the secret secretARN replaced must not be revoked yet, or "" when it may
-// be. It is where the replica rule goes (issue 19 §3: no previous token is
-// revoked before every replica region serves the replacing version as
-// AWSCURRENT); until that rule is written, nothing waits.
+// be: the replica rule (replicaLag: no previous token is revoked before
+// every replica region serves the replacing version as AWSCURRENT),
+// which a break-glass request obeys like every other revocation. It
+// describes the secret: one call, and one per replica. It only reads.
 func (r *Rotator) revocationMustWait(ctx context.Context, secretARN, replacingVersion string) (why string, err error) {
-	return "", nil
+	desc, err := r.store.Describe(ctx, secretARN)
+	if err != nil {
+		return "", fmt.Errorf("describe the secret for its replica regions: %w", err)
+	}
+	return r.replicaLag(ctx, desc, replacingVersion).Wait, nil
 }
 
 // OwnedSecret is one secret this function owns (its rotation function is
@@ -203,12 +208,13 @@ func (r *Rotator) Protect(owned []OwnedSecret) *Protection {
 	return p
 }
 
-// gracedBy says how the value's grace record keeps its previous token, or
-// "" when it does not (no record, or its grace and the hard limit of a
-// token kept while in use have ended: the sweep revokes it anyway). Past
-// the grace it keeps the token up to the hard limit whether or not it is
-// still in use (that takes a listing per secret): a refusal is the safe
-// side. A record that does not parse keeps it.
+// gracedBy says why the value's previous token is kept, or "" when it is
+// not (its grace and the hard limit of a token kept while in use have
+// ended: the sweep revokes it anyway). Past the grace it keeps the token
+// up to the hard limit whether or not it is still in use, and without a
+// grace record at all (finishSecret kept it for a replica region), since
+// telling takes calls per secret: a refusal is the safe side. A record
+// that does not parse keeps it.
 func (r *Rotator) gracedBy(v *secret.Value, lastRotated time.Time) string {
 	if checkPrefix(v.PreviousTokenPrefix) != nil {
 		return ""
@@ -218,7 +224,10 @@ func (r *Rotator) gracedBy(v *secret.Value, lastRotated time.Time) string {
 	case err != nil:
 		return "named by a grace record that does not parse"
 	case !set:
-		return ""
+		// finishSecret revokes it at once, unless a replica region still
+		// serves it (replicaLag) or its revocation failed: live, it is
+		// kept for a reason only that secret's rules can judge.
+		return "which no grace record ends: finishSecret keeps it while a replica region still serves it (revoke_previous on that secret ends it when its rules allow)"
 	}
 	grace, err := r.graceFor(v)
 	if err != nil {

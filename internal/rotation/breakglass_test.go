@@ -38,6 +38,7 @@ func TestProtectionKeeps(t *testing.T) {
 	p := r.Protect([]OwnedSecret{
 		{ARN: a, Value: value(graced, now.Add(time.Hour).Format(time.RFC3339)), Pending: map[string]bool{"v-pending": true}},
 		{ARN: b, Value: value(ended, now.Add(-time.Hour).Format(time.RFC3339)), LastRotated: now.Add(-25 * time.Hour)},
+		{ARN: "arn:aws:secretsmanager:us-east-1:1:secret:d-AbCdEf", Value: `{"token":"AVNU_d000000rest","previous_token_prefix":"AVNU_nrc0000"}`},
 	})
 	for _, tc := range []struct {
 		name string
@@ -49,6 +50,7 @@ func TestProtectionKeeps(t *testing.T) {
 		{"a token elsewhere in a value", aiven.Token{Prefix: "AVNU_xtr0000"}, "a token in the current value of secret " + a},
 		{"a previous token in its grace", aiven.Token{Prefix: graced}, "previous token of secret " + a},
 		{"a previous token past its grace", aiven.Token{Prefix: ended}, ""},
+		{"a previous token without a grace record", aiven.Token{Prefix: "AVNU_nrc0000"}, "no grace record ends"},
 		{"a token of a pending version", marked(a, "v-pending", 2*time.Hour, "AVNU_pnd0000"), "rotation of secret " + a + " in progress"},
 		{"a young token of an owned secret", marked(b, "v-other", time.Minute, "AVNU_yng0000"), "less than an hour ago"},
 		{"an old leftover of an owned secret", marked(b, "v-other", 2*time.Hour, "AVNU_old0000"), ""},
