@@ -370,8 +370,8 @@ func waitForLine(t *testing.T, out *syncBuffer, match func(map[string]any) bool)
 }
 
 // binaryOutput runs the built function behind the local stack's Lambda
-// Runtime API: a rotation (four steps), a step that fails, a sweep and a
-// dry-run sweep. It returns what the function wrote, what it wrote before
+// Runtime API: a rotation (four steps), a step that fails, a break-glass
+// request, a sweep and a dry-run sweep. It returns what the function wrote, what it wrote before
 // the dry run, and the function's name (AWS_LAMBDA_FUNCTION_NAME).
 func binaryOutput(t *testing.T) (all, beforeDryRun []byte, function string) {
 	t.Helper()
@@ -380,6 +380,9 @@ func binaryOutput(t *testing.T) (all, beforeDryRun []byte, function string) {
 		SecretsManagerAddr: "127.0.0.1:0", AivenAddr: "127.0.0.1:0",
 		Bootstrap: builtRotator(t), RotatorLog: &out,
 		RotatorEnv: map[string]string{"PREVIOUS_TOKEN_GRACE": "0s"},
+		// A break-glass request waits while the rotation's steps run in
+		// another execution environment.
+		Environments: 2,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -406,8 +409,14 @@ func binaryOutput(t *testing.T) (all, beforeDryRun []byte, function string) {
 	if _, err := stack.Rotator.Invoke(t.Context(), []byte(step)); err == nil {
 		t.Fatal("a step for a secret without rotation succeeded")
 	}
-	// The child's output crosses a pipe after it answers: wait for each
-	// sweep's "sweep done" line, which it writes after its metrics.
+	// The child's output crosses a pipe after it answers: wait for the
+	// break-glass line, and each sweep's "sweep done" line, which the
+	// function writes after its metrics.
+	glass := fmt.Sprintf(`{"action":"rotate","secret_id":%q,"revoke_previous":"now"}`, aws.ToString(created.ARN))
+	if _, err := stack.Rotator.Invoke(t.Context(), []byte(glass)); err != nil {
+		t.Fatalf("break-glass: %v", err)
+	}
+	waitForLine(t, &out, func(line map[string]any) bool { return line[metrics.BreakGlassRevocationsMetric] != nil })
 	for _, payload := range []string{`{"action":"sweep"}`, `{"action":"sweep","dry_run":true}`} {
 		if _, err := stack.Rotator.Invoke(t.Context(), []byte(payload)); err != nil {
 			t.Fatalf("%s: %v", payload, err)

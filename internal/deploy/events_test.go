@@ -19,9 +19,9 @@ import (
 var steps = []string{"createSecret", "setSecret", "testSecret", "finishSecret"}
 
 // actionEvents are the other samples: the sweep, its dry run, EventBridge's
-// Scheduled Event, and on-demand rotation (docs/fleet.md, "Events and
-// results").
-var actionEvents = []string{"sweep", "sweep-dry-run", "scheduled-event", "rotate"}
+// Scheduled Event, on-demand rotation and a break-glass one (docs/fleet.md,
+// "Events and results").
+var actionEvents = []string{"sweep", "sweep-dry-run", "scheduled-event", "rotate", "rotate-break-glass"}
 
 // The events/ files are what `sam local invoke -e` and `aws lambda invoke
 // --payload file://...` send; each must be the exact shape its sender
@@ -85,9 +85,11 @@ func TestSampleEvents(t *testing.T) {
 // action is the shape of the function's own events, field for field:
 // decoding with unknown fields refused, a sample with a stray field fails.
 type action struct {
-	Action   string `json:"action"`
-	DryRun   *bool  `json:"dry_run,omitempty"`
-	SecretID string `json:"secret_id,omitempty"`
+	Action         string   `json:"action"`
+	DryRun         *bool    `json:"dry_run,omitempty"`
+	SecretID       string   `json:"secret_id,omitempty"`
+	RevokePrevious string   `json:"revoke_previous,omitempty"`
+	RevokePrefixes []string `json:"revoke_prefixes,omitempty"`
 }
 
 func decodeStrict(t *testing.T, name string, v any) {
@@ -107,13 +109,13 @@ func TestSampleActionEvents(t *testing.T) {
 	t.Run("sweep", func(t *testing.T) {
 		var a action
 		decodeStrict(t, "sweep", &a)
-		if a != (action{Action: "sweep"}) {
+		if a.Action != "sweep" || a.DryRun != nil || a.SecretID != "" || a.RevokePrevious != "" || a.RevokePrefixes != nil {
 			t.Errorf("sweep.json = %+v, want exactly {action: sweep}: the payload of the template's SweepSchedule", a)
 		}
 		// The template's schedule sends the same event.
 		target, _ := loadTemplate(t).Resources["SweepSchedule"].Properties["Target"].(map[string]any)
 		var fromTemplate action
-		if err := json.Unmarshal([]byte(target["Input"].(string)), &fromTemplate); err != nil || fromTemplate != a {
+		if err := json.Unmarshal([]byte(target["Input"].(string)), &fromTemplate); err != nil || fromTemplate.Action != a.Action || fromTemplate.DryRun != nil || fromTemplate.SecretID != "" {
 			t.Errorf("SweepSchedule Input %v (%v), want the sample's %+v", target["Input"], err, a)
 		}
 	})
@@ -134,6 +136,21 @@ func TestSampleActionEvents(t *testing.T) {
 		decodeStrict(t, "createSecret", &step)
 		if a.SecretID != step.SecretID {
 			t.Errorf("secret_id %q, want the step samples' secret %q", a.SecretID, step.SecretID)
+		}
+	})
+	t.Run("rotate-break-glass", func(t *testing.T) {
+		var a action
+		decodeStrict(t, "rotate-break-glass", &a)
+		var step events.SecretsManagerSecretRotationEvent
+		decodeStrict(t, "createSecret", &step)
+		if a.Action != "rotate" || a.SecretID != step.SecretID || a.RevokePrevious != "now" || len(a.RevokePrefixes) == 0 {
+			t.Errorf("rotate-break-glass.json = %+v, want {action: rotate, secret_id, revoke_previous: now, revoke_prefixes}", a)
+		}
+		// A sample names a token by its prefix only, and an obviously fake one.
+		for _, p := range a.RevokePrefixes {
+			if len(p) != 12 || !strings.Contains(strings.ToLower(p), "leaked") {
+				t.Errorf("revoke_prefixes %q: want 12-character prefixes that are obviously fake", p)
+			}
 		}
 	})
 	t.Run("scheduled-event", func(t *testing.T) {

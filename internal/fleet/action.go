@@ -7,6 +7,8 @@ package fleet
 //	{"action":"sweep","dry_run":true}      what the sweep would do, changing nothing
 //	EventBridge's "Scheduled Event"        the sweep, from an EventBridge rule
 //	{"action":"rotate","secret_id":"..."}  on-demand rotation of a secret this function owns
+//	  ...,"revoke_previous":"now"           break-glass: the replaced token dies once the new one is current
+//	  ...,"revoke_prefixes":["..."]         break-glass: named tokens of the secret's principal die too
 
 import (
 	"bytes"
@@ -40,6 +42,9 @@ type action struct {
 	// resumeFrom and chain: a follow-up sweep's cursor (sweepsched.go).
 	resumeFrom string
 	chain      int
+	// breakGlass: a rotate event's revoke_previous or revoke_prefixes
+	// (breakglass.go); nil for a plain rotate.
+	breakGlass *breakGlassRequest
 }
 
 // decodeAction recognises an action event or EventBridge's Scheduled
@@ -77,7 +82,7 @@ func decodeAction(raw json.RawMessage) (act action, recognised bool, err error) 
 	case actionSweep:
 		allowed = []string{"action", "dry_run", "resume_from", "chain"}
 	case actionRotate:
-		allowed = []string{"action", "secret_id"}
+		allowed = []string{"action", "secret_id", "revoke_previous", "revoke_prefixes"}
 	default:
 		return act, true, fmt.Errorf(`unknown action %q: expected "sweep" (optionally with "dry_run": true) or "rotate" (with "secret_id"); nothing was done`, clip(act.name, 40))
 	}
@@ -109,6 +114,9 @@ func decodeAction(raw json.RawMessage) (act action, recognised bool, err error) 
 	}
 	if act.name == actionRotate {
 		if act.secretID, err = decodeSecretID(fields); err != nil {
+			return act, true, err
+		}
+		if act.breakGlass, err = decodeBreakGlass(fields); err != nil {
 			return act, true, err
 		}
 	}

@@ -26,8 +26,10 @@ import (
 type store interface {
 	ListSecrets(ctx context.Context, tagKey string, keep func(secretsmanager.Listed) bool) ([]secretsmanager.Listed, error)
 	CurrentValues(ctx context.Context, arns []string) (values map[string]secretsmanager.CurrentValue, failed map[string]string, err error)
+	GetValue(ctx context.Context, secretID, versionID, stage string) (string, error)
 	DescribeRotation(ctx context.Context, secretID string) (secretsmanager.Listed, error)
 	StartRotation(ctx context.Context, secretID string) (string, error)
+	StartRotationAs(ctx context.Context, secretID, versionID string) (string, error)
 	VersionDates(ctx context.Context, secretID string) (map[string]time.Time, error)
 	RemovePending(ctx context.Context, secretID, versionID string) error
 	RestorePending(ctx context.Context, secretID, versionID string) error
@@ -106,7 +108,7 @@ func (f *Fleet) serve(ctx context.Context, event json.RawMessage) (any, error) {
 	case actionSweep:
 		out, err = f.sweep(ctx, sweepRequest{dryRun: act.dryRun, resumeFrom: act.resumeFrom, chain: act.chain})
 	default:
-		out, err = f.rotateOnDemand(ctx, act.secretID)
+		out, err = f.rotateOnDemand(ctx, act.secretID, act.breakGlass)
 	}
 	if err != nil {
 		return nil, f.failed(ctx, "action failed", rotation.Typed(rotation.Classify(err), fmt.Errorf("%s: %w", act.name, err)), "action", act.name, "secret", act.secretID, "outcome", "failed")

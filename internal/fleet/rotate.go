@@ -19,6 +19,9 @@ type rotateReport struct {
 	VersionID string `json:"version_id,omitempty"`
 	Started   bool   `json:"started"`
 	Message   string `json:"message"`
+	// BreakGlass: what a request with revoke_previous or revoke_prefixes
+	// revoked, and why anything it named is still live (breakglass.go).
+	BreakGlass *breakGlassReport `json:"break_glass,omitempty"`
 }
 
 // rotateOnDemand starts a rotation of a secret this function owns
@@ -26,8 +29,9 @@ type rotateReport struct {
 // with nothing changed. A secret it does not own is an error, and nothing
 // is called after the DescribeSecret. Called twice, it starts a second
 // rotation, or reports the first still in progress (Secrets Manager then
-// reattempts that one).
-func (f *Fleet) rotateOnDemand(ctx context.Context, secretID string) (*rotateReport, error) {
+// reattempts that one). With bg (revoke_previous, revoke_prefixes) it is a
+// break-glass request (breakGlass), once the secret proves to be its own.
+func (f *Fleet) rotateOnDemand(ctx context.Context, secretID string, bg *breakGlassRequest) (*rotateReport, error) {
 	self, err := selfARN(ctx)
 	if err != nil {
 		return nil, err
@@ -54,6 +58,9 @@ func (f *Fleet) rotateOnDemand(ctx context.Context, secretID string) (*rotateRep
 	}
 	if !d.RotationEnabled {
 		return nil, rotation.WithKind(rotation.KindNotRotationEnabled, fmt.Errorf("secret %s is not enabled for rotation; nothing was done", d.ARN))
+	}
+	if bg != nil {
+		return f.breakGlass(ctx, d, bg, self)
 	}
 	rep := &rotateReport{Action: actionRotate, SecretID: d.ARN, Name: d.Name}
 	version, err := f.store.StartRotation(ctx, d.ARN)

@@ -59,6 +59,10 @@ type world struct {
 	// malformedCurrent is set by tests that seed a malformed AWSCURRENT on
 	// purpose: I1 has no token to check then.
 	malformedCurrent bool
+	// alsoLive, when set, names the user's tokens that other secrets of the
+	// same user (or the test itself) hold: I2 allows them beside this
+	// secret's.
+	alsoLive func() []string
 }
 
 type worldOption func(*localstack.Config)
@@ -273,6 +277,9 @@ func (w *world) afterAttempt(a smemulator.RotationAttempt) {
 		return
 	}
 	allowed := w.allowedLive()
+	if w.alsoLive != nil {
+		allowed = append(allowed, w.alsoLive()...)
+	}
 	live := w.liveTokens()
 	if len(live) > len(allowed) || len(live) == 0 {
 		w.problem("I2: after a successful rotation the user holds %d live tokens, want %d: %v", len(live), len(allowed), prefixes(live))

@@ -530,6 +530,11 @@ func TestSampleActionEventsRunAgainstTheLocalStack(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"started":true`) {
 		t.Fatalf("rotate.json: %s %v", out, err)
 	}
+	// Its prefix names no token of the user: refused, and the rotation runs.
+	out, err = w.invokeAction(string(readEvent(t, "rotate-break-glass")))
+	if err != nil || !strings.Contains(string(out), `"rotation":"started"`) || !strings.Contains(string(out), `"outcome":"refused"`) {
+		t.Fatalf("rotate-break-glass.json: %s %v", out, err)
+	}
 	w.checkProblems()
 }
 

@@ -59,6 +59,11 @@ type Config struct {
 	// Bootstrap, when set, is the path of a built rotator binary: it runs
 	// as a child process behind a Lambda Runtime API instead of in-process.
 	Bootstrap string
+	// Environments, above 1, lets Bootstrap serve that many invocations at
+	// once, each in an execution environment (a process) of its own, as
+	// Lambda scales a function out; by default one process serves one
+	// invocation at a time.
+	Environments int
 	// Invoker, when set, replaces the rotator altogether (tests).
 	Invoker smemulator.Invoker
 	// NoRotator leaves the function unregistered.
@@ -233,8 +238,16 @@ func (s *Stack) rotator(ctx context.Context, cfg Config) (smemulator.Invoker, er
 		if err != nil {
 			return nil, err
 		}
-		s.closers = append(s.closers, fn.Close)
-		return fn, nil
+		if cfg.Environments <= 1 {
+			s.closers = append(s.closers, fn.Close)
+			return fn, nil
+		}
+		envs := newEnvironments(fn, cfg.Environments, func() (*lambdaruntime.Function, error) {
+			return lambdaruntime.Start(ctx, cfg.Bootstrap, s.RotatorEnv().List(),
+				lambdaruntime.WithOutput(logOut), lambdaruntime.WithFunctionARN(FunctionARN))
+		})
+		s.closers = append(s.closers, envs.Close)
+		return envs, nil
 	}
 	f, err := fleet.NewFromEnv(s.RotatorEnv().Get, s.AWSConfig(), slog.New(slog.NewJSONHandler(logOut, nil)), logOut)
 	if err != nil {

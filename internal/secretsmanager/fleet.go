@@ -148,7 +148,22 @@ var ErrRotationInProgress = errors.New("a rotation of the secret is already in p
 // second call starts another, or fails with ErrRotationInProgress while
 // the first runs.
 func (c *Client) StartRotation(ctx context.Context, secretID string) (string, error) {
-	out, err := c.api.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: &secretID}, c.withDeadline(ctx))
+	return c.StartRotationAs(ctx, secretID, "")
+}
+
+// StartRotationAs is StartRotation with the new version's id chosen:
+// versionID becomes RotateSecret's ClientRequestToken, which "becomes the
+// VersionId of the new version" (AWS Secrets Manager API Reference,
+// RotateSecret), and so the version every step's event names; "" lets the
+// SDK choose a UUID. A second call with the same versionID fails
+// (ResourceExistsException once the version exists); one with another
+// starts another rotation, or fails with ErrRotationInProgress.
+func (c *Client) StartRotationAs(ctx context.Context, secretID, versionID string) (string, error) {
+	in := &sm.RotateSecretInput{SecretId: &secretID}
+	if versionID != "" {
+		in.ClientRequestToken = &versionID
+	}
+	out, err := c.api.RotateSecret(ctx, in, c.withDeadline(ctx))
 	if err != nil {
 		// InvalidRequestException covers other refusals too (no rotation
 		// function, no AWSCURRENT); AWS words this one so.

@@ -93,3 +93,19 @@ func TestStartRotationInProgress(t *testing.T) {
 		t.Errorf("no function: %v, want an error that is not ErrRotationInProgress", err)
 	}
 }
+
+// StartRotationAs sends the chosen version id as the ClientRequestToken,
+// and answers the version RotateSecret names.
+func TestStartRotationAsChoosesTheVersion(t *testing.T) {
+	const version = "breakglass-00000000-0000-4000-8000-000000000001"
+	f := newFakeSM(t, func(op string, body map[string]any) (int, string) {
+		if op != "RotateSecret" || len(body) != 2 || body["ClientRequestToken"] != version || body["SecretId"] != "s" {
+			t.Errorf("%s %v: want SecretId and the chosen ClientRequestToken only", op, body)
+		}
+		return 200, `{"ARN":"arn:s","Name":"s","VersionId":"` + version + `"}`
+	})
+	got, err := newTestClient(f, settings{}).StartRotationAs(context.Background(), "s", version)
+	if err != nil || got != version {
+		t.Fatalf("%q %v", got, err)
+	}
+}
