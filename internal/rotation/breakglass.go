@@ -233,9 +233,12 @@ func (r *Rotator) gracedBy(v *secret.Value, lastRotated time.Time) string {
 	if err != nil {
 		return "named by a grace record whose grace does not parse"
 	}
-	limit, _, err := r.keepFor(v, grace)
+	limit, _, on, err := r.keepFor(v, grace)
 	if err != nil {
 		return "named by a grace record whose hard limit does not parse"
+	}
+	if !on {
+		limit = grace
 	}
 	due := dueAt(at, lastRotated, grace)
 	switch now := r.now(); {
