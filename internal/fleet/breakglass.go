@@ -254,15 +254,7 @@ func (f *Fleet) inspectCurrent(ctx context.Context, arn string) (*rotation.Inspe
 	case failed[arn] != "":
 		return nil, fmt.Errorf("read the current value: %s", failed[arn])
 	}
-	v, err := rotation.ParseValue(values[arn].SecretString, "AWSCURRENT")
-	if err != nil {
-		return nil, err
-	}
-	in, err := f.r.Inspect(ctx, arn, v)
-	if err != nil {
-		return nil, errors.New(in.Redact(err.Error()))
-	}
-	return in, nil
+	return f.inspectValue(ctx, arn, values[arn].SecretString, "AWSCURRENT")
 }
 
 // inspectVersion reads version of the secret by its id and opens its
@@ -272,7 +264,13 @@ func (f *Fleet) inspectVersion(ctx context.Context, arn, version string) (*rotat
 	if err != nil {
 		return nil, fmt.Errorf("read version %s: %w", version, err)
 	}
-	v, err := rotation.ParseValue(raw, "version "+version)
+	return f.inspectValue(ctx, arn, raw, "version "+version)
+}
+
+// inspectValue parses raw, the value of the secret arn that what names,
+// and opens its tokens (rotation.Inspect); its error is redacted.
+func (f *Fleet) inspectValue(ctx context.Context, arn, raw, what string) (*rotation.Inspection, error) {
+	v, err := rotation.ParseValue(raw, what)
 	if err != nil {
 		return nil, err
 	}

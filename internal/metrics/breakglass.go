@@ -1,7 +1,5 @@
 package metrics
 
-import "encoding/json"
-
 // BreakGlassRevocationsMetric counts the tokens break-glass requests
 // revoked (the rotate action's revoke_previous and revoke_prefixes).
 const BreakGlassRevocationsMetric = "BreakGlassRevocations"
@@ -24,39 +22,10 @@ func (e *Emitter) BreakGlass(b BreakGlass) error {
 	if e == nil || e.w == nil {
 		return nil
 	}
-	now := e.now()
-	function := b.FunctionName
-	if function == "" {
-		function = e.function
-	}
-	l := map[string]any{
-		"level":                     e.level,
-		"timestamp":                 now.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		BreakGlassRevocationsMetric: b.Revocations,
-	}
+	l, dims := e.functionLine(b.FunctionName)
+	l[BreakGlassRevocationsMetric] = b.Revocations
 	if b.SecretARN != "" {
 		l["SecretArn"] = clip(b.SecretARN, 2048)
 	}
-	dims := [][]string{{}}
-	if function != "" {
-		l[FunctionNameDimension] = function
-		dims = [][]string{{FunctionNameDimension}}
-	}
-	l["_aws"] = metadata{
-		Timestamp: now.UnixMilli(),
-		CloudWatchMetrics: []directive{{
-			Namespace:  Namespace,
-			Dimensions: dims,
-			Metrics:    []metricDef{{BreakGlassRevocationsMetric, "Count"}},
-		}},
-	}
-	out, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	out = append(out, '\n')
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	_, err = e.w.Write(out)
-	return err
+	return e.writeMetrics(l, dims, []metricDef{{BreakGlassRevocationsMetric, "Count"}})
 }

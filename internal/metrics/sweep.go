@@ -76,20 +76,7 @@ func (e *Emitter) Sweep(s Sweep) error {
 	if e == nil || e.w == nil || s.DryRun {
 		return nil
 	}
-	now := e.now()
-	function := s.FunctionName
-	if function == "" {
-		function = e.function
-	}
-	l := map[string]any{
-		"level":     e.level,
-		"timestamp": now.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-	}
-	dims := [][]string{{}}
-	if function != "" {
-		l[FunctionNameDimension] = function
-		dims = [][]string{{FunctionNameDimension}}
-	}
+	l, dims := e.functionLine(s.FunctionName)
 	var defs []metricDef
 	count := func(name string, v int) {
 		defs = append(defs, metricDef{name, "Count"})
@@ -115,13 +102,32 @@ func (e *Emitter) Sweep(s Sweep) error {
 		defs = append(defs, metricDef{SweepSoonestExpiryMetric, "Seconds"})
 		l[SweepSoonestExpiryMetric] = math.Floor(s.SoonestExpiry.Seconds())
 	}
+	return e.writeMetrics(l, dims, defs)
+}
+
+// functionLine is the start of a line whose one dimension is the function
+// (function, else the emitter's own; none outside Lambda): its level,
+// timestamp and dimension value, and its dimension set.
+func (e *Emitter) functionLine(function string) (map[string]any, [][]string) {
+	if function == "" {
+		function = e.function
+	}
+	l := map[string]any{
+		"level":     e.level,
+		"timestamp": e.now().UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+	}
+	if function == "" {
+		return l, [][]string{{}}
+	}
+	l[FunctionNameDimension] = function
+	return l, [][]string{{FunctionNameDimension}}
+}
+
+// writeMetrics writes l with its EMF metadata: defs, under dims.
+func (e *Emitter) writeMetrics(l map[string]any, dims [][]string, defs []metricDef) error {
 	l["_aws"] = metadata{
-		Timestamp: now.UnixMilli(),
-		CloudWatchMetrics: []directive{{
-			Namespace:  Namespace,
-			Dimensions: dims,
-			Metrics:    defs,
-		}},
+		Timestamp:         e.now().UnixMilli(),
+		CloudWatchMetrics: []directive{{Namespace: Namespace, Dimensions: dims, Metrics: defs}},
 	}
 	return e.write(l)
 }

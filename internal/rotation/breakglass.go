@@ -300,13 +300,9 @@ func (p *Protection) keeps(t aiven.Token, now time.Time) string {
 	return ""
 }
 
-// Outcomes of one named prefix (NamedRevocation).
-const (
-	NamedRevoked = "revoked"
-	NamedGone    = "already_revoked"
-	NamedRefused = "refused"
-	NamedFailed  = "failed"
-)
+// Outcomes of one named prefix (NamedRevocation): revoked, found gone
+// already, refused (with the reason), or failed (with the error).
+const NamedRevoked, NamedGone, NamedRefused, NamedFailed = "revoked", "already_revoked", "refused", "failed"
 
 // NamedRevocation is what RevokeNamed did with one prefix of a
 // break-glass request's revoke_prefixes.
