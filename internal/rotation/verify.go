@@ -62,7 +62,11 @@ func (r *Rotator) testCurrent(ctx context.Context, in stepInput) (res result, er
 	if err != nil {
 		return res, err
 	}
-	if err := api.testCurrent(ctx, current); err != nil {
+	listed, err := api.testCurrent(ctx, current)
+	if err != nil {
+		return res, err
+	}
+	if err := r.checkCurrentSettings(ctx, in, api, listed, current, &res); err != nil {
 		return res, err
 	}
 	res.outcome = "configuration_test_passed"
