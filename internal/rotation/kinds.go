@@ -95,6 +95,10 @@ type tokenAPI interface {
 	// binding is the manager's binding the API was opened under: the
 	// ceiling of a healed token's restrictions; nil for none.
 	binding() *secret.Binding
+	// organizationProbe reads the organization with the value's own token
+	// when the kind is subject to an organization's authentication policy
+	// (orgpolicy.go); nil when it is not, or cannot.
+	organizationProbe() orgProbe
 }
 
 // where names a step's invocation, for the log lines a kind writes.
