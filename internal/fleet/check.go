@@ -34,6 +34,7 @@ var checks = []func(*secretSweep, context.Context) error{
 	(*secretSweep).orphans,
 	(*secretSweep).stuckRotation,
 	(*secretSweep).expiry,
+	(*secretSweep).settings, // settings.go
 }
 
 // sweepSecret is the sweep of one secret. Every revocation is by prefix,

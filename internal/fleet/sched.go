@@ -27,8 +27,9 @@ const (
 	// for the sources it tracks; a chain of this sweep stays under it.
 	maxSweepChain = 15
 	// maxReportedSecrets bounds the per-secret entries of a sweep's result,
-	// about 1.5 KB each at most: the answer stays far under Lambda's 6 MB
-	// response limit whatever the fleet's size.
+	// about 4 KB each at most (an error and three settings findings,
+	// clipped): the answer stays under Lambda's 6 MB response limit
+	// whatever the fleet's size.
 	maxReportedSecrets = 1000
 	// maxReportedError clips one entry's error.
 	maxReportedError = 1000
@@ -144,7 +145,8 @@ func (rep *sweepReport) capResults(limit int) {
 // needsAttention: the entry says more than "healthy, nothing done".
 func (s sweptSecret) needsAttention() bool {
 	return s.Outcome != sweptHealthy || len(s.Revoked) > 0 || len(s.WouldRevoke) > 0 || s.RotationStarted != "" ||
-		s.WouldRotate || s.RotationInProgress || s.GraceRecordDistrusted != "" || s.StuckVersion != "" || s.GraceUntil != "" || s.Straggler != nil || s.ReplicaWait != ""
+		s.WouldRotate || s.RotationInProgress || s.GraceRecordDistrusted != "" || s.StuckVersion != "" || s.GraceUntil != "" || s.Straggler != nil || s.ReplicaWait != "" ||
+		s.sweptSettings.any()
 }
 
 // principalQueue hands jobs to the sweep's workers in order, except that

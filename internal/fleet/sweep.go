@@ -52,6 +52,7 @@ type sweepReport struct {
 	Stuck            int    `json:"stuck"`
 	Stragglers       int    `json:"stragglers"`
 	ReplicaLag       int    `json:"replica_lag"`
+	settingsCounts
 	// ResumedFrom and Chain: this sweep continues another that had no
 	// time for its whole fleet (the chain-th follow-up), from that secret.
 	ResumedFrom string `json:"resumed_from,omitempty"`
@@ -107,7 +108,8 @@ type sweptSecret struct {
 	StuckSince   string `json:"stuck_since,omitempty"`
 	Recovered    bool   `json:"recovered,omitempty"`
 	WouldRecover bool   `json:"would_recover,omitempty"`
-	Error        string `json:"error,omitempty"`
+	sweptSettings
+	Error string `json:"error,omitempty"`
 }
 
 // straggler is a previous token's last use since its replacement became
@@ -173,6 +175,7 @@ func (f *Fleet) sweep(ctx context.Context, req sweepRequest) (*sweepReport, erro
 	f.log.InfoContext(ctx, "sweep done", "action", actionSweep, "dry_run", req.dryRun, "secrets", rep.Secrets, "healthy", rep.Healthy,
 		"token_invalid", rep.TokenInvalid, "healed", rep.Healed, "rotations_started", rep.RotationsStarted, "tokens_revoked", rep.TokensRevoked,
 		"errors", rep.Errors, "not_reached", rep.NotReached, "stuck", rep.Stuck, "stragglers", rep.Stragglers, "replica_lag", rep.ReplicaLag, "grace_records_distrusted", rep.GraceDistrusted,
+		"expires_before_rotation", rep.ExpiresBeforeRotation, "grace_cut_short", rep.GraceCutShort, "at_risk", rep.AtRisk,
 		"resumed_from", rep.ResumedFrom, "chain", rep.Chain, "follow_up_from", rep.FollowUpFrom, "duration_ms", rep.DurationMS)
 	return rep, nil
 }
@@ -311,10 +314,11 @@ func (f *Fleet) logSwept(ctx context.Context, s sweptSecret, dryRun bool) {
 	if s.RotationInProgress {
 		attrs = append(attrs, "rotation_in_progress", true)
 	}
+	attrs = append(attrs, s.sweptSettings.logAttrs()...)
 	switch {
-	case s.Outcome == sweptTokenInvalid, s.Outcome == sweptError, s.StuckVersion != "":
+	case s.Outcome == sweptTokenInvalid, s.Outcome == sweptError, s.StuckVersion != "", s.AtRisk != "":
 		f.log.ErrorContext(ctx, "secret swept", append(attrs, "error", s.Error)...)
-	case s.Outcome == sweptNotReached, s.Outcome == sweptHealed:
+	case s.Outcome == sweptNotReached, s.Outcome == sweptHealed, s.sweptSettings.any():
 		f.log.WarnContext(ctx, "secret swept", append(attrs, "error", s.Error)...)
 	default:
 		f.log.InfoContext(ctx, "secret swept", attrs...)
@@ -352,6 +356,7 @@ func (f *Fleet) summarise(rep *sweepReport, start time.Time) {
 		if s.StuckVersion != "" {
 			rep.Stuck++
 		}
+		rep.settingsCounts.add(s.sweptSettings)
 		if s.TokenAgeS != nil && (rep.OldestTokenAgeS == nil || *s.TokenAgeS > *rep.OldestTokenAgeS) {
 			rep.OldestTokenAgeS = s.TokenAgeS
 		}
@@ -369,6 +374,7 @@ func (rep *sweepReport) metrics(function string) metrics.Sweep {
 		SecretsSeen: rep.Secrets, Healthy: rep.Healthy, TokenInvalid: rep.TokenInvalid, Healed: rep.Healed,
 		RotationsStarted: rep.RotationsStarted, TokensRevoked: rep.TokensRevoked,
 		Errors: rep.Errors, NotReached: rep.NotReached, GraceDistrusted: rep.GraceDistrusted, Stuck: rep.Stuck, Stragglers: rep.Stragglers, ReplicaLag: rep.ReplicaLag,
+		ExpiresBeforeRotation: rep.ExpiresBeforeRotation, AtRisk: rep.AtRisk,
 	}
 	if rep.OldestTokenAgeS != nil {
 		m.OldestTokenAge, m.HasOldest = time.Duration(*rep.OldestTokenAgeS)*time.Second, true

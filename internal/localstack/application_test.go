@@ -318,7 +318,7 @@ func (aw *appWorld) rotateARN(arn string) string {
 	out, err := aw.sm.RotateSecret(aw.ctx, &secretsmanager.RotateSecretInput{
 		SecretId:          aws.String(arn),
 		RotationLambdaARN: aws.String(localstack.FunctionARN),
-		RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")},
+		RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")},
 	})
 	if err != nil {
 		aw.t.Fatalf("RotateSecret: %v", err)
@@ -765,7 +765,7 @@ func TestApplicationConfigurationTest(t *testing.T) {
 		out, err := aw.sm.RotateSecret(aw.ctx, &secretsmanager.RotateSecretInput{
 			SecretId:          aws.String(aw.arn),
 			RotationLambdaARN: aws.String(localstack.FunctionARN),
-			RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")},
+			RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")},
 			RotateImmediately: aws.Bool(false),
 		})
 		if err != nil {

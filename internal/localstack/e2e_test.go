@@ -144,7 +144,7 @@ func (w *world) rotate() string {
 	out, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{
 		SecretId:          aws.String(w.arn),
 		RotationLambdaARN: aws.String(localstack.FunctionARN),
-		RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")},
+		RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")},
 	})
 	if err != nil {
 		w.t.Fatalf("RotateSecret: %v", err)
@@ -533,7 +533,7 @@ func TestRotateImmediatelyFalseTestsTheCurrentToken(t *testing.T) {
 	out, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{
 		SecretId:          aws.String(w.arn),
 		RotationLambdaARN: aws.String(localstack.FunctionARN),
-		RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")},
+		RotationRules:     &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")},
 		RotateImmediately: aws.Bool(false),
 	})
 	if err != nil {

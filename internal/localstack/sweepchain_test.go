@@ -80,7 +80,7 @@ func seedOwned(t *testing.T, stack *localstack.Stack, prefix string, n int) []st
 			arns[i] = aws.ToString(created.ARN)
 			_, err = sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{
 				SecretId: created.ARN, RotationLambdaARN: aws.String(localstack.FunctionARN),
-				RotationRules: &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")}})
+				RotationRules: &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")}})
 			if err != nil {
 				errs <- err
 			}
@@ -215,7 +215,7 @@ func TestOneRateLimitedManagerSlowsOnlyItsOwnSecrets(t *testing.T) {
 		}
 		// Owned without a rotation: the configuration test only.
 		if _, err := sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: created.ARN, RotationLambdaARN: aws.String(localstack.FunctionARN),
-			RotateImmediately: aws.Bool(false), RotationRules: &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")}}); err != nil {
+			RotateImmediately: aws.Bool(false), RotationRules: &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")}}); err != nil {
 			t.Fatal(err)
 		}
 	}

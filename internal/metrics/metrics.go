@@ -57,6 +57,10 @@ type Step struct {
 	// current value that it would not honour, so the token it names was
 	// not revoked before a new one was made.
 	GraceRecordDistrusted bool
+	// ExpiresBeforeRotation: the token the step made (createSecret) or
+	// tested (the configuration test, for a token that extends when used)
+	// expires before the secret's next rotation.
+	ExpiresBeforeRotation bool
 }
 
 // Emitter writes EMF lines to a writer, one Write per line.
@@ -163,6 +167,8 @@ type line struct {
 	PreviousTokenUnknown int `json:"PreviousTokenUnknown"`
 	// GraceRecordDistrusted is a count (0 or 1), like PreviousTokenUnknown.
 	GraceRecordDistrusted int `json:"GraceRecordDistrusted"`
+	// ExpiresBeforeRotation is a count (0 or 1), like PreviousTokenUnknown.
+	ExpiresBeforeRotation int `json:"ExpiresBeforeRotation"`
 }
 
 // Names of the step metrics, for alarms and the dashboard.
@@ -170,6 +176,9 @@ const (
 	StepFailedMetric            = "StepFailed"
 	PreviousTokenUnknownMetric  = "PreviousTokenUnknown"
 	GraceRecordDistrustedMetric = "GraceRecordDistrusted"
+	// ExpiresBeforeRotationMetric: a warning, not a failure (the sweep
+	// rotates the token before it expires), so not in Failures.
+	ExpiresBeforeRotationMetric = "ExpiresBeforeRotation"
 )
 
 var definitions = []metricDef{
@@ -180,6 +189,7 @@ var definitions = []metricDef{
 	{"OrphansRevoked", "Count"},
 	{PreviousTokenUnknownMetric, "Count"},
 	{GraceRecordDistrustedMetric, "Count"},
+	{ExpiresBeforeRotationMetric, "Count"},
 }
 
 // Failures names the metrics any non-zero value of which needs a person:
@@ -232,6 +242,9 @@ func (e *Emitter) Step(s Step) error {
 	}
 	if s.GraceRecordDistrusted {
 		l.GraceRecordDistrusted = 1
+	}
+	if s.ExpiresBeforeRotation {
+		l.ExpiresBeforeRotation = 1
 	}
 	if s.Succeeded {
 		l.StepSucceeded = 1

@@ -17,6 +17,7 @@ func TestStepWritesValidEMF(t *testing.T) {
 		wantFailed    float64
 	}{
 		{name: "succeeded", step: Step{Name: "finishSecret", SecretARN: "arn:aws:secretsmanager:us-east-1:1:secret:s-AbCdEf", Succeeded: true, Duration: 1500 * time.Millisecond, TokensRevoked: 2, OrphansRevoked: 1}, wantSucceeded: 1},
+		{name: "expires before its next rotation", step: Step{Name: "createSecret", SecretARN: "arn:x", Succeeded: true, ExpiresBeforeRotation: true}, wantSucceeded: 1},
 		{name: "failed", step: Step{Name: "createSecret", SecretARN: "arn:x"}, wantFailed: 1},
 	}
 	for _, tt := range tests {
@@ -64,7 +65,7 @@ func TestStepWritesValidEMF(t *testing.T) {
 					t.Errorf("metric %s has no numeric value", name)
 				}
 			}
-			want := map[string]string{"StepSucceeded": "Count", "StepFailed": "Count", "StepDuration": "Milliseconds", "TokensRevoked": "Count", "OrphansRevoked": "Count"}
+			want := map[string]string{"StepSucceeded": "Count", "StepFailed": "Count", "StepDuration": "Milliseconds", "TokensRevoked": "Count", "OrphansRevoked": "Count", "ExpiresBeforeRotation": "Count"}
 			for k, v := range want {
 				if units[k] != v {
 					t.Errorf("metric %s unit %q, want %q", k, units[k], v)
@@ -75,7 +76,8 @@ func TestStepWritesValidEMF(t *testing.T) {
 			}
 			if got["StepSucceeded"] != tt.wantSucceeded || got["StepFailed"] != tt.wantFailed ||
 				got["StepDuration"] != float64(tt.step.Duration.Milliseconds()) ||
-				got["TokensRevoked"] != float64(tt.step.TokensRevoked) || got["OrphansRevoked"] != float64(tt.step.OrphansRevoked) {
+				got["TokensRevoked"] != float64(tt.step.TokensRevoked) || got["OrphansRevoked"] != float64(tt.step.OrphansRevoked) ||
+				got["ExpiresBeforeRotation"] != map[bool]float64{true: 1}[tt.step.ExpiresBeforeRotation] {
 				t.Errorf("values %v", got)
 			}
 		})

@@ -39,6 +39,12 @@ type Sweep struct {
 	// ReplicaLag counts secrets whose previous token waits for a replica
 	// region that Failed, or has not caught up within the hard limit.
 	ReplicaLag int
+	// ExpiresBeforeRotation counts secrets whose current token expires
+	// before their next rotation (NextRotationDate).
+	ExpiresBeforeRotation int
+	// AtRisk counts secrets whose personal token the organization they
+	// name keeps out (an authentication policy, or likely so).
+	AtRisk int
 
 	// OldestTokenAge and SoonestExpiry are over the secrets whose token
 	// reports them; HasOldest and HasSoonest say whether any did (the
@@ -67,6 +73,12 @@ const (
 	SweepStragglersMetric = "SweepStragglers"
 	// SweepReplicaLagMetric counts replica regions failed or behind.
 	SweepReplicaLagMetric = "SweepReplicaLag"
+	// SweepExpiresBeforeRotationMetric counts tokens that expire before
+	// their secret's next rotation.
+	SweepExpiresBeforeRotationMetric = "SweepExpiresBeforeRotation"
+	// SweepAtRiskMetric counts personal tokens their organization keeps
+	// out.
+	SweepAtRiskMetric = "SweepAtRisk"
 )
 
 // Sweep writes one line for a finished sweep, dimension FunctionName, and
@@ -94,6 +106,8 @@ func (e *Emitter) Sweep(s Sweep) error {
 	count(SweepStuckMetric, s.Stuck)
 	count(SweepStragglersMetric, s.Stragglers)
 	count(SweepReplicaLagMetric, s.ReplicaLag)
+	count(SweepExpiresBeforeRotationMetric, s.ExpiresBeforeRotation)
+	count(SweepAtRiskMetric, s.AtRisk)
 	if s.HasOldest {
 		defs = append(defs, metricDef{"SweepOldestTokenAge", "Seconds"})
 		l["SweepOldestTokenAge"] = math.Floor(s.OldestTokenAge.Seconds())

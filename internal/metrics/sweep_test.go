@@ -16,16 +16,16 @@ func TestSweepWritesValidEMF(t *testing.T) {
 	}{
 		{
 			name: "with ages",
-			sweep: Sweep{FunctionName: "rotator", SecretsSeen: 1000, Healthy: 998, TokenInvalid: 1, RotationsStarted: 3, TokensRevoked: 5, Errors: 1,
+			sweep: Sweep{FunctionName: "rotator", SecretsSeen: 1000, Healthy: 998, TokenInvalid: 1, RotationsStarted: 3, TokensRevoked: 5, Errors: 1, ExpiresBeforeRotation: 4, AtRisk: 2,
 				OldestTokenAge: 20*24*time.Hour + 1500*time.Millisecond, HasOldest: true, SoonestExpiry: -90 * time.Second, HasSoonest: true},
-			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepHealed", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepGraceDistrusted", "SweepStuck", "SweepStragglers", "SweepReplicaLag", "SweepOldestTokenAge", "SweepSoonestExpiry"},
+			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepHealed", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepGraceDistrusted", "SweepStuck", "SweepStragglers", "SweepReplicaLag", "SweepExpiresBeforeRotation", "SweepAtRisk", "SweepOldestTokenAge", "SweepSoonestExpiry"},
 		},
 		{
 			// No token reported an expiry: the metric is absent, not 0,
 			// which the expiry alarm would read as "expired now".
 			name:      "no ages",
 			sweep:     Sweep{FunctionName: "rotator"},
-			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepHealed", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepGraceDistrusted", "SweepStuck", "SweepStragglers", "SweepReplicaLag"},
+			wantNames: []string{"SweepSecretsSeen", "SweepHealthy", "SweepTokenInvalid", "SweepHealed", "SweepRotationsStarted", "SweepTokensRevoked", "SweepErrors", "SweepNotReached", "SweepGraceDistrusted", "SweepStuck", "SweepStragglers", "SweepReplicaLag", "SweepExpiresBeforeRotation", "SweepAtRisk"},
 		},
 	}
 	for _, tt := range tests {
@@ -72,7 +72,8 @@ func TestSweepWritesValidEMF(t *testing.T) {
 			if tt.sweep.HasSoonest && (got["SweepSoonestExpiry"] != -90.0 || got["SweepOldestTokenAge"] != float64(20*24*3600+1)) {
 				t.Errorf("ages %v %v, want whole seconds", got["SweepSoonestExpiry"], got["SweepOldestTokenAge"])
 			}
-			if got["SweepSecretsSeen"] != float64(tt.sweep.SecretsSeen) || got["SweepTokenInvalid"] != float64(tt.sweep.TokenInvalid) {
+			if got["SweepSecretsSeen"] != float64(tt.sweep.SecretsSeen) || got["SweepTokenInvalid"] != float64(tt.sweep.TokenInvalid) ||
+				got["SweepExpiresBeforeRotation"] != float64(tt.sweep.ExpiresBeforeRotation) || got["SweepAtRisk"] != float64(tt.sweep.AtRisk) {
 				t.Errorf("counts %v", got)
 			}
 			if got["level"] != "INFO" {

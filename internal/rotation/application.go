@@ -460,20 +460,17 @@ func (a *applicationAPI) provePending(v *secret.Value, tokens []aiven.Token, now
 // testCurrent is the configuration test of an application token: the
 // current token authenticates as the application user, and the manager
 // may list its tokens (so that a rotation could replace it).
-func (a *applicationAPI) testCurrent(ctx context.Context, current *secret.Value) error {
+func (a *applicationAPI) testCurrent(ctx context.Context, current *secret.Value) ([]aiven.Token, error) {
 	me, err := a.Me(ctx)
 	switch {
 	case aiven.IsUnauthorized(err):
-		return fmt.Errorf("the Aiven API rejected the current application token (401): it was revoked, has expired or was invalidated; rotate the secret, and the manager token replaces it: %w", err)
+		return nil, fmt.Errorf("the Aiven API rejected the current application token (401): it was revoked, has expired or was invalidated; rotate the secret, and the manager token replaces it: %w", err)
 	case err != nil:
-		return explainAiven(err, currentToken, "me")
+		return nil, explainAiven(err, currentToken, "me")
 	case me.UserID != current.ApplicationUserID:
-		return fmt.Errorf("the current token belongs to user id %q (%s), not to application user %s", me.UserID, me.Email, current.ApplicationUserID)
+		return nil, fmt.Errorf("the current token belongs to user id %q (%s), not to application user %s", me.UserID, me.Email, current.ApplicationUserID)
 	}
-	if _, err := a.ListTokens(ctx); err != nil {
-		return err
-	}
-	return nil
+	return a.ListTokens(ctx)
 }
 
 // health: the application token proves itself with /v1/me (its listing

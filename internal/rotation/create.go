@@ -57,6 +57,7 @@ func (r *Rotator) createSecret(ctx context.Context, in stepInput) (res result, e
 	if err != nil {
 		return res, err
 	}
+	r.warnSettings(ctx, in, &res, current, created, grace)
 	// This step alone decides the prefix finishSecret revokes.
 	next := current.Next(secret.Issued{
 		Token: created.FullToken, TokenPrefix: created.Prefix, PreviousTokenPrefix: prev.prefix,

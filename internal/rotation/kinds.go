@@ -83,8 +83,9 @@ type tokenAPI interface {
 	// AWSCURRENT moves, does not prove the pending value's token alive
 	// (finishSecret).
 	provePending(v *secret.Value, tokens []aiven.Token, now time.Time) error
-	// testCurrent is the configuration test of the current value.
-	testCurrent(ctx context.Context, current *secret.Value) error
+	// testCurrent is the configuration test of the current value; listed
+	// is the listing it made of the value's tokens, nil if it made none.
+	testCurrent(ctx context.Context, current *secret.Value) (listed []aiven.Token, err error)
 	// health is the sweep's check of the current token before it lists
 	// the tokens (sweptHealth).
 	health(ctx context.Context) health
@@ -94,6 +95,10 @@ type tokenAPI interface {
 	// binding is the manager's binding the API was opened under: the
 	// ceiling of a healed token's restrictions; nil for none.
 	binding() *secret.Binding
+	// organizationProbe reads the organization with the value's own token
+	// when the kind is subject to an organization's authentication policy
+	// (orgpolicy.go); nil when it is not, or cannot.
+	organizationProbe() orgProbe
 }
 
 // where names a step's invocation, for the log lines a kind writes.

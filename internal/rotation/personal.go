@@ -59,18 +59,18 @@ func (p *personalAPI) previous(ctx context.Context, current *secret.Value, token
 func (p *personalAPI) provePending(*secret.Value, []aiven.Token, time.Time) error { return nil }
 
 // testCurrent: the current token authenticates, as the user the secret
-// records when it records one.
-func (p *personalAPI) testCurrent(ctx context.Context, current *secret.Value) error {
+// records when it records one. It lists nothing.
+func (p *personalAPI) testCurrent(ctx context.Context, current *secret.Value) ([]aiven.Token, error) {
 	me, err := p.Me(ctx)
 	if err != nil {
-		return explainAiven(err, currentToken, "me")
+		return nil, explainAiven(err, currentToken, "me")
 	}
 	if current.User != "" || current.UserID != "" {
 		if err := samePrincipal(me, current); err != nil {
-			return fmt.Errorf("the current token %w, as the secret says", err)
+			return nil, fmt.Errorf("the current token %w, as the secret says", err)
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // health: the listing itself, made with the token, is the check.

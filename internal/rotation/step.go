@@ -33,6 +33,9 @@ type result struct {
 	// graceRecordDistrusted: createSecret did not honour the grace record
 	// the current value carries (graceRecordOf says why, in a note).
 	graceRecordDistrusted bool
+	// expiresBeforeRotation: the token the step made (or tested) expires
+	// before the next rotation (settings.go says so, in a note).
+	expiresBeforeRotation bool
 }
 
 // heldToken records a token the step holds, for redaction only.
@@ -213,6 +216,7 @@ func (r *Rotator) observe(ctx context.Context, inv invocation, handle func(conte
 		TokensRevoked: t.revoked, OrphansRevoked: t.leftovers,
 		PreviousTokenUnknown:  res.previousTokenUnknown,
 		GraceRecordDistrusted: res.graceRecordDistrusted,
+		ExpiresBeforeRotation: res.expiresBeforeRotation,
 	}); merr != nil {
 		r.log.WarnContext(ctx, "metrics not written", "step", inv.name, "error", merr.Error())
 	}

@@ -31,12 +31,16 @@ func (r *Rotator) testSecret(ctx context.Context, in stepInput) (res result, err
 	if err := r.checkExpiry(pending, "pending"); err != nil {
 		return res, err
 	}
-	_, me, err := whoAmI(ctx, in, pending, pendingToken)
+	api, me, err := whoAmI(ctx, in, pending, pendingToken)
 	if err != nil {
 		return res, err
 	}
 	if err := samePrincipal(me, pending); err != nil {
 		return res, fmt.Errorf("the pending token %w, who owns the current token", err)
+	}
+	// A call only when the value names its organization (orgpolicy.go).
+	if err := checkOrgAccess(ctx, api, pending, in.desc.ARN, "the pending token"); err != nil {
+		return res, err
 	}
 	res.outcome = "tested"
 	return res, nil
@@ -62,7 +66,14 @@ func (r *Rotator) testCurrent(ctx context.Context, in stepInput) (res result, er
 	if err != nil {
 		return res, err
 	}
-	if err := api.testCurrent(ctx, current); err != nil {
+	listed, err := api.testCurrent(ctx, current)
+	if err != nil {
+		return res, err
+	}
+	if err := checkOrgAccess(ctx, api, current, in.desc.ARN, "the current token"); err != nil {
+		return res, err
+	}
+	if err := r.checkCurrentSettings(ctx, in, api, listed, current, &res); err != nil {
 		return res, err
 	}
 	res.outcome = "configuration_test_passed"

@@ -177,7 +177,7 @@ func (w *world) startRotation(version string) {
 		SecretId:           aws.String(w.arn),
 		ClientRequestToken: aws.String(version),
 		RotationLambdaARN:  aws.String(localstack.FunctionARN),
-		RotationRules:      &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")},
+		RotationRules:      &smtypes.RotationRulesType{ScheduleExpression: aws.String("rate(14 days)")},
 	})
 	if v, ok := w.stack.SecretsManager.VersionByStage(w.arn, stagePending); !ok || v.VersionID != version {
 		w.t.Fatalf("RotateSecret left AWSPENDING on %q, want %s", v.VersionID, version)

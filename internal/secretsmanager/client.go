@@ -129,6 +129,11 @@ type Description struct {
 	// Replicas is the primary's ReplicationStatus, one entry a region; nil
 	// for a secret without replicas and for a replica.
 	Replicas []Replica
+	// LastRotated is when a rotation last completed, NextRotation the
+	// latest the next one will happen ("on or before this date", which
+	// already reflects the schedule, its window and edits by hand); each
+	// zero when Secrets Manager gives none (rotation off, never rotated).
+	LastRotated, NextRotation time.Time
 }
 
 // Describe reads the secret's metadata (DescribeSecret). It only reads:
@@ -149,6 +154,8 @@ func describedAs(out *sm.DescribeSecretOutput) Description {
 		Versions:          out.VersionIdsToStages,
 		PrimaryRegion:     aws.ToString(out.PrimaryRegion),
 		Replicas:          replicasOf(out.ReplicationStatus),
+		LastRotated:       aws.ToTime(out.LastRotatedDate),
+		NextRotation:      aws.ToTime(out.NextRotationDate),
 	}
 	if len(out.Tags) > 0 {
 		d.Tags = make(map[string]string, len(out.Tags))

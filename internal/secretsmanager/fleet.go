@@ -30,6 +30,10 @@ type Listed struct {
 	RotationLambdaARN string
 	// LastRotated is when a rotation last completed; zero if never.
 	LastRotated time.Time
+	// NextRotation is the latest the next rotation will happen
+	// (NextRotationDate: "on or before this date"); zero when none is
+	// given.
+	NextRotation time.Time
 	// Versions maps each labelled version id to its staging labels.
 	Versions map[string][]string
 	// PrimaryRegion is the region of the secret's primary, "" for a secret
@@ -57,8 +61,8 @@ func (c *Client) ListSecrets(ctx context.Context, tagKey string, keep func(Liste
 			l := Listed{
 				ARN: aws.ToString(e.ARN), Name: aws.ToString(e.Name),
 				RotationEnabled: aws.ToBool(e.RotationEnabled), RotationLambdaARN: aws.ToString(e.RotationLambdaARN),
-				LastRotated: aws.ToTime(e.LastRotatedDate), Versions: e.SecretVersionsToStages,
-				PrimaryRegion: aws.ToString(e.PrimaryRegion),
+				LastRotated: aws.ToTime(e.LastRotatedDate), NextRotation: aws.ToTime(e.NextRotationDate),
+				Versions: e.SecretVersionsToStages, PrimaryRegion: aws.ToString(e.PrimaryRegion),
 			}
 			if keep == nil || keep(l) {
 				out = append(out, l)
@@ -132,8 +136,8 @@ func (c *Client) DescribeRotation(ctx context.Context, secretID string) (Listed,
 	return Listed{
 		ARN: aws.ToString(out.ARN), Name: aws.ToString(out.Name),
 		RotationEnabled: aws.ToBool(out.RotationEnabled), RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
-		LastRotated: aws.ToTime(out.LastRotatedDate), Versions: out.VersionIdsToStages,
-		PrimaryRegion: aws.ToString(out.PrimaryRegion),
+		LastRotated: aws.ToTime(out.LastRotatedDate), NextRotation: aws.ToTime(out.NextRotationDate),
+		Versions: out.VersionIdsToStages, PrimaryRegion: aws.ToString(out.PrimaryRegion),
 	}, nil
 }
 

@@ -23,14 +23,14 @@ func TestListSecretsFollowsThePages(t *testing.T) {
 		if body["NextToken"] == "page2" {
 			next = ""
 		}
-		return 200, fmt.Sprintf(`{"SecretList":[{"ARN":"arn:a%d","Name":"n%d","RotationEnabled":true,"RotationLambdaARN":"arn:fn","LastRotatedDate":1.7e9,"SecretVersionsToStages":{"v1":["AWSCURRENT"]}}]%s}`, pages, pages, next)
+		return 200, fmt.Sprintf(`{"SecretList":[{"ARN":"arn:a%d","Name":"n%d","RotationEnabled":true,"RotationLambdaARN":"arn:fn","LastRotatedDate":1.7e9,"NextRotationDate":1.701e9,"SecretVersionsToStages":{"v1":["AWSCURRENT"]}}]%s}`, pages, pages, next)
 	})
 	c := newTestClient(f, settings{})
 	got, err := c.ListSecrets(context.Background(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[1].ARN != "arn:a2" || !got[0].RotationEnabled || got[0].RotationLambdaARN != "arn:fn" || got[0].LastRotated.Unix() != 1.7e9 || got[0].Versions["v1"][0] != "AWSCURRENT" {
+	if len(got) != 2 || got[1].ARN != "arn:a2" || !got[0].RotationEnabled || got[0].RotationLambdaARN != "arn:fn" || got[0].LastRotated.Unix() != 1.7e9 || got[0].NextRotation.Unix() != 1.701e9 || got[0].Versions["v1"][0] != "AWSCURRENT" {
 		t.Fatalf("listed %+v", got)
 	}
 	if filters[0] != nil {

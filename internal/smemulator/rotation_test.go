@@ -72,7 +72,7 @@ func TestRotationSynchronous(t *testing.T) {
 	d := e.describe(arn)
 	if !aws.ToBool(d.RotationEnabled) || aws.ToString(d.RotationLambdaARN) != fnARN || d.RotationRules == nil ||
 		aws.ToString(d.RotationRules.ScheduleExpression) != "rate(10 days)" || d.LastRotatedDate == nil || d.LastRotatedDate.Before(begin.Truncate(time.Second)) ||
-		d.NextRotationDate == nil || d.NextRotationDate.Sub(*d.LastRotatedDate).Round(time.Hour) != 240*time.Hour {
+		d.NextRotationDate == nil || !d.NextRotationDate.Equal(d.LastRotatedDate.UTC().AddDate(0, 0, 11).Truncate(24*time.Hour)) {
 		t.Fatalf("DescribeSecret after rotation: %+v", d)
 	}
 

@@ -71,6 +71,7 @@ type secretEntry struct {
 	rotationLambdaARN                string
 	rules                            *rotationRules
 	rotationSince                    time.Time // when rotation was last configured
+	edited                           time.Time // when a value was last put by hand (schedule.go)
 	rotationGen                      int       // bumped by RotateSecret, CancelRotateSecret and an abandoned rotation
 	stopReason                       string    // why a running rotation was stopped, when not by CancelRotateSecret
 }
@@ -466,11 +467,7 @@ func (e *Emulator) describe(s *secretEntry) description {
 		// LastRotatedDate and NextRotationDate are null while rotation is
 		// off (AWS documents both).
 		d.LastRotatedDate = epochOf(s.rotated)
-		base := s.rotated
-		if base.IsZero() {
-			base = s.rotationSince
-		}
-		if next, ok := nextRotation(base, s.rules); ok {
+		if next, ok := nextRotation(s.rotated, s.rotationSince, s.edited, s.rules); ok {
 			d.NextRotationDate = epochOf(next)
 		}
 		if s.rules != nil && s.rules.AutomaticallyAfterDays == nil && !s.rotated.IsZero() {
@@ -520,34 +517,6 @@ func scheduleDays(expr *string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(m[1], 10, 64)
 	return n, err == nil
-}
-
-// nextRotation is the next rotation date for rate() schedules and
-// AutomaticallyAfterDays: the base (last rotation, or when rotation was
-// configured) plus the interval. cron() schedules are not evaluated and
-// get no NextRotationDate (inferred; the emulator never rotates on a
-// schedule by itself).
-func nextRotation(base time.Time, r *rotationRules) (time.Time, bool) {
-	if r == nil || base.IsZero() {
-		return time.Time{}, false
-	}
-	if r.AutomaticallyAfterDays != nil {
-		return base.Add(time.Duration(*r.AutomaticallyAfterDays) * 24 * time.Hour), true
-	}
-	if r.ScheduleExpression != nil {
-		if m := ratePattern.FindStringSubmatch(*r.ScheduleExpression); m != nil {
-			n, err := strconv.ParseInt(m[1], 10, 64)
-			if err != nil {
-				return time.Time{}, false
-			}
-			unit := 24 * time.Hour
-			if strings.HasPrefix(m[2], "hour") {
-				unit = time.Hour
-			}
-			return base.Add(time.Duration(n) * unit), true
-		}
-	}
-	return time.Time{}, false
 }
 
 func (e *Emulator) getSecretValue(q *request) (any, *apiError) {
@@ -665,6 +634,7 @@ func (e *Emulator) putSecretValue(q *request) (any, *apiError) {
 func (e *Emulator) label(s *secretEntry, token string, stages []string, implicit, byHand bool, now time.Time) {
 	if byHand && slices.Contains(stages, StageCurrent) && !slices.Contains(stages, StagePending) {
 		e.abandonRotation(s, token, now)
+		s.edited = now // "considered a valid rotation" for the schedule (schedule.go)
 	}
 	oldCurrent, hadCurrent := s.labels[StageCurrent]
 	for _, st := range stages {
