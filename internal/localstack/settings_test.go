@@ -100,13 +100,21 @@ func (w *world) stepMetrics(step string) []map[string]any {
 	return w.logLinesWhere(func(l map[string]any) bool { _, emf := l["_aws"]; return emf && l["Step"] == step })
 }
 
-// sweepMetric is metric's value in the last sweep's EMF line.
+// sweepMetric is metric's value in the last sweep's EMF line. A built
+// function's output crosses a pipe after it answers, so the line is
+// waited for (a few seconds at most), not expected at once.
 func (w *world) sweepMetric(metric string) any {
-	lines := w.logLinesWhere(func(l map[string]any) bool {
-		_, emf := l["_aws"]
-		_, sweep := l["SweepSecretsSeen"]
-		return emf && sweep
-	})
+	var lines []map[string]any
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		lines = w.logLinesWhere(func(l map[string]any) bool {
+			_, emf := l["_aws"]
+			_, sweep := l["SweepSecretsSeen"]
+			return emf && sweep
+		})
+		if len(lines) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(lines) == 0 {
 		w.t.Fatal("no sweep metric line")
 	}
