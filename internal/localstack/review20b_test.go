@@ -1,0 +1,47 @@
+package localstack_test
+
+// An outside review of issue 19 §4 (break-glass) and issue 20 §3/§4
+// (settings checked before they bite, the organization's policy named):
+// each test here fails on the code as reviewed, and names the defect.
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// A grace exactly as long as the rotation schedule's period (the issue's
+// own case: "a grace as long as the interval (so the next rotation cuts it
+// short)") is not reported. The check compares the grace with
+// NextRotationDate - LastRotatedDate, which is the period plus the rest of
+// the rotation window (the latest the next rotation comes); but Secrets
+// Manager "rotates your secret at any time during the rotation window",
+// which for rate(7 days) opens at midnight of the seventh day: the next
+// rotation can come up to a day before the 7-day grace ends, and createSecret
+// then revokes the previous token early. The earliest next rotation (the
+// window's opening) is what a grace must be shorter than.
+func TestReviewGraceAsLongAsTheRateIsReported(t *testing.T) {
+	w := newWorld(t, withEnv("PREVIOUS_TOKEN_GRACE", "168h"))
+	w.mustSucceed(w.rotateWith(rate("rate(7 days)"), true))
+	d, err := w.sm.DescribeSecret(w.ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(w.arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, next := aws.ToTime(d.LastRotatedDate), aws.ToTime(d.NextRotationDate)
+	windowOpens := next.Add(-24 * time.Hour) // rate() in days, no Duration: the whole UTC day
+	if !windowOpens.Before(last.Add(168 * time.Hour)) {
+		t.Fatalf("setup: the next window opens at %v, not before the grace ends at %v", windowOpens, last.Add(168*time.Hour))
+	}
+	res := w.sweepSettings()
+	if res.GraceCutShort != 1 || res.Results[0].GraceCutShort == "" {
+		t.Errorf("a 7-day grace on rate(7 days) (last rotation %v, window %v to %v): grace_cut_short %d, want 1: the next rotation may come %v before the grace ends",
+			last.UTC(), windowOpens.UTC(), next.UTC(), res.GraceCutShort, last.Add(168*time.Hour).Sub(windowOpens))
+	}
+	if n := len(w.linesWithMsg("settings: the grace is as long as the interval between rotations")); n == 0 {
+		t.Log("createSecret did not warn either")
+	}
+	w.checkProblems()
+	w.assertNoSecretsLeaked()
+}
