@@ -5,6 +5,8 @@ package localstack_test
 // each test here fails on the code as reviewed, and names the defect.
 
 import (
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -44,4 +46,43 @@ func TestReviewGraceAsLongAsTheRateIsReported(t *testing.T) {
 	}
 	w.checkProblems()
 	w.assertNoSecretsLeaked()
+}
+
+// A break-glass request revokes the current token of another secret this
+// function owns when that secret's value does not parse as the rotator's
+// (here max_age_seconds written as a string, which only its own rotation
+// refuses; every consumer still reads "token") and the token in it is
+// JSON-escaped (a "\/" as PHP's json_encode writes every "/" of a base64
+// token, or any \u escape): Protect skips a value secret.Parse refuses and
+// falls back to token shapes in the raw text, where the escape splits the
+// token's first 12 characters. The docs promise "the current token ... of
+// any secret this function owns" is refused; a value that cannot be
+// parsed should protect like one that cannot be read.
+func TestReviewBreakGlassSparesATokenInAValueThatDoesNotParse(t *testing.T) {
+	g := newGlassWorld(t)
+	hand := g.currentOf(g.handMade).Token.Reveal()
+	escaped := fmt.Sprintf(`\u%04x`, hand[0]) + hand[1:]
+	if _, err := g.sm.PutSecretValue(g.ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(g.handMade),
+		SecretString: aws.String(`{"token":"` + escaped + `","max_age_seconds":"2592000"}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var consumer struct{ Token string }
+	v, _ := g.stack.SecretsManager.VersionByStage(g.handMade, "AWSCURRENT")
+	if err := json.Unmarshal([]byte(v.SecretString), &consumer); err != nil || consumer.Token != hand {
+		t.Fatalf("setup: a consumer does not read the token from the value: %v", err)
+	}
+	g.mu.Lock()
+	g.leaked = append(g.leaked, hand) // I2: the world's own parse of that value fails too
+	g.mu.Unlock()
+	payload := fmt.Sprintf(`{"action":"rotate","secret_id":"aiven/e2e","revoke_prefixes":[%q]}`, prefixOf(hand))
+	res := g.breakGlass(payload, time.Minute)
+	g.mustSucceed(res.VersionID)
+	outcome, reason := res.named(t, prefixOf(hand))
+	if outcome != "refused" || !g.isLiveToken(hand) {
+		t.Errorf("the current token of secret %s, which this function owns: %s (%s), live %v; want refused and live",
+			g.handMade, outcome, reason, g.isLiveToken(hand))
+	}
+	g.assertNoSecretsLeaked()
 }
