@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiven/go-client-codegen/handler/user"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/localstack"
 )
 
 // A grace exactly as long as the rotation schedule's period (the issue's
@@ -85,4 +88,47 @@ func TestReviewBreakGlassSparesATokenInAValueThatDoesNotParse(t *testing.T) {
 			g.handMade, outcome, reason, g.isLiveToken(hand))
 	}
 	g.assertNoSecretsLeaked()
+}
+
+// A break-glass request on a personal secret of the person whose token
+// is the stack's manager (the manager secret, which "may itself be a
+// personal-token secret that this same function rotates", here is not)
+// revokes the manager's token when named: Protect knows only the secrets
+// this function owns, not the manager secrets their values name
+// (manager_secret_id) and the function reads. Every application secret
+// of the stack then can neither rotate nor heal: "another outage", which
+// the refusal rules exist to prevent. The manager secret's current token
+// should be refused like an owned secret's. (The appWorld's I2 lines
+// about admin@example.com holding two live tokens are the world's: its
+// check expects one token per user, and this setup gives the admin the
+// manager's token and a personal secret's; the defect is the last two.)
+func TestReviewBreakGlassSparesTheManagersToken(t *testing.T) {
+	aw := newAppWorld(t, nil, func(_ *appWorld, c *localstack.Config) {
+		c.RotatorEnv = map[string]string{"PREVIOUS_TOKEN_GRACE": "0s"}
+	})
+	aw.mustSucceed(aw.rotateARN(aw.arn)) // the application secret, owned
+	// The admin's own personal secret, rotated by this function too.
+	made, err := aw.aivenAs(aw.admin.Token).AccessTokenCreate(aw.ctx, &user.AccessTokenCreateIn{Description: "admin laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aw.mu.Lock()
+	aw.tokens[made.TokenPrefix] = made.FullToken
+	aw.mu.Unlock()
+	personal := aw.createSecret("aiven/admin-personal", made.FullToken, false)
+	aw.mustSucceed(aw.rotateARN(personal))
+	aw.recordAll()
+
+	manager := aw.admin.Token
+	payload := fmt.Sprintf(`{"action":"rotate","secret_id":%q,"revoke_prefixes":[%q]}`, personal, prefixOf(manager))
+	res := aw.breakGlass(payload, time.Minute)
+	aw.mustSucceed(res.VersionID)
+	outcome, reason := res.named(t, prefixOf(manager))
+	if outcome != "refused" || !aw.isLiveToken(manager) {
+		t.Errorf("the token of manager secret %s, which application secret %s names: %s (%s), live %v; want refused and live",
+			aw.managerARN, aw.arn, outcome, reason, aw.isLiveToken(manager))
+	}
+	if a := aw.lastAttempt(aw.rotateARN(aw.arn)); a.Outcome != "RotationSucceeded" {
+		t.Errorf("the application secret's next rotation: %s (%s)", a.Outcome, a.Error)
+	}
 }
