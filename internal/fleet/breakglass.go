@@ -298,7 +298,9 @@ func (f *Fleet) revokeNamed(ctx context.Context, d secretsmanager.Listed, self s
 	if err != nil {
 		return refuseAll("the secrets this function owns could not be read, so it cannot be ruled out that one holds the token: " + scrubbed(err))
 	}
-	return in.RevokeNamed(ctx, prefixes, f.r.Protect(owned))
+	protect := f.r.Protect(owned)
+	f.r.ProtectManagers(ctx, protect, owned)
+	return in.RevokeNamed(ctx, prefixes, protect)
 }
 
 // ownedValues are the secrets this function (self) owns, enabled or not

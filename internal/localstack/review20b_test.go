@@ -98,15 +98,15 @@ func TestReviewBreakGlassSparesATokenInAValueThatDoesNotParse(t *testing.T) {
 // (manager_secret_id) and the function reads. Every application secret
 // of the stack then can neither rotate nor heal: "another outage", which
 // the refusal rules exist to prevent. The manager secret's current token
-// should be refused like an owned secret's. (The appWorld's I2 lines
-// about admin@example.com holding two live tokens are the world's: its
-// check expects one token per user, and this setup gives the admin the
-// manager's token and a personal secret's; the defect is the last two.)
+// should be refused like an owned secret's. (The admin holds two tokens
+// here, the manager's and a personal secret's: adminTokens says so to
+// the world's I2 check.)
 func TestReviewBreakGlassSparesTheManagersToken(t *testing.T) {
 	aw := newAppWorld(t, nil, func(_ *appWorld, c *localstack.Config) {
 		c.RotatorEnv = map[string]string{"PREVIOUS_TOKEN_GRACE": "0s"}
 	})
 	aw.mustSucceed(aw.rotateARN(aw.arn)) // the application secret, owned
+	aw.adminTokens = 2                   // the manager's token, and the admin's personal secret's
 	// The admin's own personal secret, rotated by this function too.
 	made, err := aw.aivenAs(aw.admin.Token).AccessTokenCreate(aw.ctx, &user.AccessTokenCreateIn{Description: "admin laptop"})
 	if err != nil {

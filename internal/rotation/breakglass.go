@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -199,13 +200,74 @@ func (r *Rotator) Protect(owned []OwnedSecret) *Protection {
 				keep(v.PreviousTokenPrefix, "it is the previous token of secret "+s.ARN+", "+why)
 			}
 		}
-		for _, sp := range secret.TokenSpans(s.Value) {
-			if sp[1]-sp[0] >= secret.PrefixLength {
-				keep(s.Value[sp[0]:sp[0]+secret.PrefixLength], "it is a token in the current value of secret "+s.ARN)
+		for _, text := range valueStrings(s.Value) {
+			for _, sp := range secret.TokenSpans(text) {
+				if sp[1]-sp[0] >= secret.PrefixLength {
+					keep(text[sp[0]:sp[0]+secret.PrefixLength], "it is a token in the current value of secret "+s.ARN)
+				}
 			}
 		}
 	}
 	return p
+}
+
+// valueStrings are the texts a consumer may read a token from in a
+// secret's value: every string of it, keys included, JSON-decoded (an
+// escape such as "\/", which some encoders write for every '/', would
+// split a token's shape in the raw text), and the raw text itself.
+func valueStrings(raw string) []string {
+	out := []string{raw}
+	var v any
+	if json.Unmarshal([]byte(raw), &v) != nil {
+		return out
+	}
+	var walk func(any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case string:
+			out = append(out, t)
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		case map[string]any:
+			for k, e := range t {
+				out = append(out, k)
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+// ProtectManagers adds to p the token of each manager secret an owned
+// application secret names: the function reads it, whether or not it
+// rotates it, and a break-glass revocation of it would stop every
+// application secret of the stack from rotating or healing. A manager
+// that cannot be read (missing, refused, not this stack's) protects every
+// token, as an unreadable owned value does: it cannot be ruled out. It
+// only reads, each manager once.
+func (r *Rotator) ProtectManagers(ctx context.Context, p *Protection, owned []OwnedSecret) {
+	seen := map[string]bool{}
+	for _, s := range owned {
+		v, err := secret.Parse(s.Value)
+		if s.ReadErr != "" || err != nil || v.Kind != secret.KindApplication || v.ManagerSecretID == "" || seen[v.ManagerSecretID] {
+			continue
+		}
+		seen[v.ManagerSecretID] = true
+		mv, err := r.readManager(ctx, s.ARN, v)
+		if err != nil {
+			p.unread = append(p.unread, fmt.Sprintf("manager secret %s, which secret %s names, could not be read (%s)", clip(v.ManagerSecretID, 2048), s.ARN, clip(scrub.String(err.Error()), 300)))
+			continue
+		}
+		why := "it is the token of manager secret " + clip(v.ManagerSecretID, 2048) + ", which secret " + s.ARN + " names"
+		if t := mv.Token.Reveal(); len(t) >= secret.PrefixLength {
+			if _, ok := p.kept[t[:secret.PrefixLength]]; !ok {
+				p.kept[t[:secret.PrefixLength]] = why
+			}
+		}
+	}
 }
 
 // gracedBy says why the value's previous token is kept, or "" when it is

@@ -87,15 +87,25 @@ func expiresFirst(secretARN, which string, expiry, next time.Time, lifetime time
 // its grace ends.
 func graceCutShort(secretARN string, grace time.Duration, s schedule) string {
 	iv, _ := s.interval()
-	return fmt.Sprintf("secret %s: the previous token's grace, %s (PREVIOUS_TOKEN_GRACE, or the secret's previous_token_grace), is not shorter than the interval between rotations, %s (LastRotatedDate %s to NextRotationDate %s): the next rotation revokes the previous token before its grace ends. Fix: a grace shorter than the interval, or rotations further apart",
-		secretARN, humanDuration(grace), humanDuration(iv), s.last.UTC().Format(time.RFC3339), s.next.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("secret %s: the previous token's grace, %s (PREVIOUS_TOKEN_GRACE, or the secret's previous_token_grace), is not shorter than the interval between rotations, %s (LastRotatedDate %s to NextRotationDate %s, the close of the next rotation window, which may open up to %s before it): the next rotation may revoke the previous token before its grace ends. Fix: a grace shorter than the interval less its window, or rotations further apart",
+		secretARN, humanDuration(grace), humanDuration(iv), s.last.UTC().Format(time.RFC3339), s.next.UTC().Format(time.RFC3339), humanDuration(windowOf(iv)))
 }
 
-// graceTooLong says whether grace is as long as the interval.
+// graceTooLong says whether grace is as long as the time to the earliest
+// the next rotation may come: NextRotationDate is when its window closes
+// ("the latest date that rotation will occur"), and Secrets Manager
+// rotates at any time within the window, which "must not extend into the
+// next rotation window or the next UTC day" (RotationRulesType,
+// Duration): at most a day, and (inferred) taken here as at most half the
+// interval, so that rate(7 days) with a 168h grace and rate(4 hours)
+// with a 4h grace both warn.
 func (s schedule) graceTooLong(grace time.Duration) bool {
 	iv, ok := s.interval()
-	return ok && grace > 0 && grace >= iv
+	return ok && grace > 0 && grace >= iv-windowOf(iv)
 }
+
+// windowOf is the longest rotation window an interval iv leaves room for.
+func windowOf(iv time.Duration) time.Duration { return min(24*time.Hour, iv/2) }
 
 // warnSettings is createSecret's check of the new token against the
 // schedule, with only what the step has: Aiven's answer to the creation

@@ -34,8 +34,14 @@ func TestNextAfterAccountsForTheRotationUnderWay(t *testing.T) {
 
 func TestGraceTooLongOnlyWithAKnownInterval(t *testing.T) {
 	s := schedule{last: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), next: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)}
-	if !s.graceTooLong(24*time.Hour) || s.graceTooLong(23*time.Hour) || s.graceTooLong(0) {
-		t.Error("a grace of a day against a one-day interval")
+	// The window closes at NextRotationDate and may open half the
+	// interval before it (at most a day): a 12h grace may be cut short.
+	if !s.graceTooLong(24*time.Hour) || !s.graceTooLong(12*time.Hour) || s.graceTooLong(11*time.Hour) || s.graceTooLong(0) {
+		t.Error("a grace against a one-day interval whose window may open 12h before it closes")
+	}
+	week := schedule{last: s.last, next: s.last.Add(7*24*time.Hour + 9*time.Hour)}
+	if !week.graceTooLong(168*time.Hour) || week.graceTooLong(150*time.Hour) {
+		t.Error("rate(7 days) with a 168h grace: the window opens a day before it closes")
 	}
 	if (schedule{next: s.next}).graceTooLong(48 * time.Hour) {
 		t.Error("never rotated: no interval to compare with")
