@@ -131,14 +131,17 @@ func TestKillDuringEveryOutsideCall(t *testing.T) {
 		for _, landing := range []string{"lands", "lost"} {
 			t.Run(call.String()+"/"+landing, func(t *testing.T) {
 				t.Parallel() // independent stacks and processes
-				killInCall(t, bin, call, landing == "lands")
+				killInCall(t, bin, call, landing == "lands", nil)
 			})
 		}
 	}
 }
 
-func killInCall(t *testing.T, bin string, call outsideCall, lands bool) {
+func killInCall(t *testing.T, bin string, call outsideCall, lands bool, prepare func(*world)) {
 	w, fn := killWorld(t, bin)
+	if prepare != nil {
+		prepare(w)
+	}
 	plan, tap := w.stack.SecretsManager.Faults(), w.wire
 	if call.emulator == "aiven" {
 		plan, tap = w.stack.Aiven.Faults(), w.aivenWire
@@ -223,4 +226,34 @@ func attempts1(w *world, version string) string {
 		return fmt.Sprintf("%s in %s: %s", a[0].Outcome, a[0].FailedStep, a[0].Error)
 	}
 	return "none"
+}
+
+// TestKillDuringTheReplicaChecks extends the kill matrix to the calls a
+// replicated secret's rotation adds (issue 19): the DescribeSecret of its
+// replica, by the replica's ARN, that createSecret makes before any
+// revocation and finishSecret before it revokes the previous token. Killed
+// in either, the call landing or lost, the retry ends the rotation exactly
+// as a clean one, the replica having caught up.
+func TestKillDuringTheReplicaChecks(t *testing.T) {
+	bin := buildRotator(t)
+	base, _ := killWorld(t, bin)
+	base.replicate()
+	base.stack.SecretsManager.Faults().ResetCalls()
+	base.mustSucceed(base.rotate())
+	describes := base.stack.SecretsManager.Faults().Calls()["DescribeSecret"]
+	// The guards of createSecret, testSecret and finishSecret, and the
+	// two replica reads: createSecret's second call of the operation,
+	// finishSecret's last.
+	if describes != 5 {
+		t.Fatalf("a replicated secret's rotation makes %d DescribeSecret calls, want 5 (3 guards, 2 replica reads)", describes)
+	}
+	for _, nth := range []int{1, 4} {
+		for _, landing := range []string{"lands", "lost"} {
+			call := outsideCall{"secretsmanager", "DescribeSecret", nth}
+			t.Run(call.String()+"/"+landing, func(t *testing.T) {
+				t.Parallel()
+				killInCall(t, bin, call, landing == "lands", (*world).replicate)
+			})
+		}
+	}
 }
