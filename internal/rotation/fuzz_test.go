@@ -13,7 +13,7 @@ import (
 var (
 	decodeTemplatesOnce sync.Once
 	decodeTemplates     []*regexp.Regexp
-	fieldList           = regexp.MustCompile(`fields \[(.*)\] and no Step`)
+	fieldList           = regexp.MustCompile(`(?s)fields \[(.*)\] and no Step`)
 )
 
 // decodeEventMessages reads decodeEvent's error formats out of rotator.go,
@@ -42,7 +42,7 @@ func decodeEventMessages(t testing.TB) []*regexp.Regexp {
 			re := regexp.QuoteMeta(s)
 			re = strings.ReplaceAll(re, `\[%s\]`, `\[.*\]`)
 			re = strings.ReplaceAll(re, `%s`, `[A-Za-z]+`)
-			decodeTemplates = append(decodeTemplates, regexp.MustCompile("^"+re+"$"))
+			decodeTemplates = append(decodeTemplates, regexp.MustCompile("(?s)^"+re+"$")) // a member name may hold a newline
 		}
 		if len(decodeTemplates) < 8 {
 			t.Fatalf("found only %d messages in decodeEvent", len(decodeTemplates))
