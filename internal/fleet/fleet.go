@@ -57,15 +57,15 @@ type Fleet struct {
 }
 
 // NewFromEnv is the one place the function is wired: the rotator from the
-// environment (rotation.NewFromEnv), and the Secrets Manager and Lambda
-// clients of the fleet's actions from awsCfg, with the same endpoints.
+// environment (rotation.NewFromEnv), whose Secrets Manager client the
+// fleet's actions share, and the Lambda client from awsCfg.
 func NewFromEnv(getenv func(string) string, awsCfg aws.Config, logger *slog.Logger, metricsOut io.Writer) (*Fleet, error) {
 	r, err := rotation.NewFromEnv(getenv, awsCfg, logger, metricsOut)
 	if err != nil {
 		return nil, err
 	}
 	cfg := r.Config()
-	f := newFleet(r, secretsmanager.New(awsCfg, secretsmanager.Options{BaseEndpoint: cfg.SecretsManagerEndpoint}))
+	f := newFleet(r, r.SecretsManager())
 	if inv, err := lambdaservice.New(awsCfg, cfg.LambdaEndpoint); err == nil {
 		f.invoker = inv
 	} // without a region there is no follow-up: the sweep says so when it needs one

@@ -132,6 +132,15 @@ func (r *Rotator) Config() Config { return r.cfg }
 // Log is the rotator's logger: every line passes the scrubber.
 func (r *Rotator) Log() *slog.Logger { return r.log }
 
+// SecretsManager is the Secrets Manager client the rotator built
+// (NewFromEnv), for the fleet's actions to share: one client, one
+// connection pool, built once on the cold-start path; nil for a rotator
+// built on another store.
+func (r *Rotator) SecretsManager() *secretsmanager.Client {
+	c, _ := r.store.(*secretsmanager.Client)
+	return c
+}
+
 // Metrics is the rotator's EMF metric writer.
 func (r *Rotator) Metrics() *metrics.Emitter { return r.metrics }
 
