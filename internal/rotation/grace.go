@@ -116,22 +116,19 @@ func (r *Rotator) revokeGraced(ctx context.Context, api countingAPI, res *result
 		if _, err := api.RevokeToken(ctx, old); err != nil {
 			return "", fmt.Errorf("revoke the token %s kept for a grace period, before making a third: %w", old, explainAiven(err, currentToken, "revoke"))
 		}
-		r.stragglerCut(ctx, res, secretARN, &t, listedCurrent(tokens, current.Token))
+		r.stragglerCut(ctx, res, secretARN, &t, promotedAt(listedCurrent(tokens, current.Token), desc.LastRotated, skewOf(api, r.now())))
 		return old, nil
 	}
 	return "", nil
 }
 
 // stragglerCut says, at error level, that the next rotation revoked a
-// previous token still in use (used since cur, the token that replaced
-// it, was made): a secret never holds three live tokens, and Aiven caps
+// previous token still in use (used since promoted, when the token that
+// replaced it became current): a secret never holds three live tokens, and Aiven caps
 // the tokens a user may hold, so the next rotation does not wait for it
 // (docs/fleet.md, "Stragglers").
-func (r *Rotator) stragglerCut(ctx context.Context, res *result, secretARN string, t, cur *aiven.Token) {
-	if cur == nil {
-		return
-	}
-	u := straggler(t, cur.CreateTime)
+func (r *Rotator) stragglerCut(ctx context.Context, res *result, secretARN string, t *aiven.Token, promoted time.Time) {
+	u := straggler(t, promoted)
 	if u == nil {
 		return
 	}

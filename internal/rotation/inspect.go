@@ -187,18 +187,32 @@ func (in *Inspection) replacedAt() time.Time {
 	return in.Current.CreateTime
 }
 
-// promotedAt is when the current token became current, by Aiven's clock:
-// Secrets Manager's LastRotatedDate (when the rotation completed) moved by
-// the skew between Aiven's clock and the function's, and never before the
-// token was made. Any use of the previous token before it, the function's
-// own included (createSecret's listing, a retried createSecret, a sweep
-// while the rotation was pending) and a consumer's, is not a straggler.
-func (in *Inspection) promotedAt(lastRotated time.Time) time.Time {
-	at := in.replacedAt()
-	if !lastRotated.IsZero() && lastRotated.Add(in.skew).After(at) {
-		at = lastRotated.Add(in.skew)
+// promotedAt is when current (the current token as listed; nil: unknown)
+// became current, by Aiven's clock: Secrets Manager's LastRotatedDate
+// (when the rotation completed) moved by skew, Aiven's clock less the
+// function's, and never before the token was made. Any use of the previous
+// token before it, the function's own included (createSecret's listing, a
+// retried createSecret, a sweep while the rotation was pending) and a
+// consumer's, is not a straggler. The sweep (GraceOf) and the next
+// rotation (revokeGraced) both ask it.
+func promotedAt(current *aiven.Token, lastRotated time.Time, skew time.Duration) time.Time {
+	var at time.Time
+	if current != nil {
+		at = current.CreateTime
+	}
+	if !lastRotated.IsZero() && lastRotated.Add(skew).After(at) {
+		at = lastRotated.Add(skew)
 	}
 	return at
+}
+
+// skewOf is Aiven's clock less the function's (now), as c's answers gave
+// it; zero when they did not.
+func skewOf(c serverClock, now time.Time) time.Duration {
+	if at, ok := c.ServerTime(); ok {
+		return at.Sub(now)
+	}
+	return 0
 }
 
 // GraceOf reads the grace record that counts for the current value, held
@@ -221,7 +235,7 @@ func (in *Inspection) GraceOf(ctx context.Context, currentVersion string, lastRo
 	}
 	g.Previous, g.Due = prev, true
 	prevTok := listedAs(in.Listing, prev)
-	g.Straggler = straggler(prevTok, in.promotedAt(lastRotated))
+	g.Straggler = straggler(prevTok, promotedAt(in.Current, lastRotated, in.skew))
 	recordedAt, recorded, _ := src.record.RevokeAfter() // checked by graceRecordOf
 	if !recorded {
 		return g, nil
