@@ -1,47 +1,21 @@
 package fleet
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/scrub"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/tokentest"
 )
-
-// aivenShapedToken is a token as Aiven issues them: 372 characters of
-// standard base64, with "AVNU_" in front when avnu is set.
-func aivenShapedToken(t testing.TB, avnu bool) string {
-	t.Helper()
-	b := make([]byte, 279)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	tok := base64.StdEncoding.EncodeToString(b)
-	if avnu {
-		return "AVNU_" + tok
-	}
-	return tok
-}
-
-// leaks reports the first run of 16 or more characters of tok in out.
-func leaks(out, tok string) (string, bool) {
-	for i := 0; i+16 <= len(tok); i++ {
-		if strings.Contains(out, tok[i:i+16]) {
-			return tok[i : i+16], true
-		}
-	}
-	return "", false
-}
 
 // Every field of every action's result leaves the function scrubbed as a
 // log line is: names, strings, strings in lists, member names; the
 // structure, the member order, numbers and booleans are kept, and
 // prefixes, ARNs and version ids survive.
 func TestScrubResultCutsTokensFromEveryField(t *testing.T) {
-	tok, avnu := aivenShapedToken(t, false), aivenShapedToken(t, true)
+	tok, avnu := tokentest.AivenShaped(t, false), tokentest.AivenShaped(t, true)
 	age, expiry := int64(3600), int64(-5)
 	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:aiven/api-token-AbCdEf"
 	sweep := &sweepReport{Action: actionSweep, DryRun: true, Secrets: 2, Healthy: 1, Errors: 1, OldestTokenAgeS: &age, SoonestExpiryS: &expiry,
@@ -59,7 +33,7 @@ func TestScrubResultCutsTokensFromEveryField(t *testing.T) {
 		}
 		out := string(raw)
 		for _, s := range []string{tok, avnu} {
-			if slice, ok := leaks(out, s); ok {
+			if slice, ok := tokentest.Leaks(out, s); ok {
 				t.Errorf("%s: the result holds %q of a token: %s", name, slice, out)
 			}
 		}

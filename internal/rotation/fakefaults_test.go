@@ -17,8 +17,6 @@ package rotation
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +35,7 @@ import (
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/metrics"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secretsmanager"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/tokentest"
 )
 
 type fakeStore struct {
@@ -240,7 +239,7 @@ func TestTypedErrorKeepsMessageAndChain(t *testing.T) {
 // only an error made inside the process reaches the scrubber uncut.
 func TestRotatorLogsAreScrubbed(t *testing.T) {
 	w := newWorld(t)
-	stranger := aivenShapedToken(t, true)
+	stranger := tokentest.AivenShaped(t, true)
 	w.aivenFor = func(token string) *fakeTokens {
 		f := w.defaultAiven(token)
 		f.list = func(ctx context.Context) ([]aiven.Token, error) {
@@ -249,7 +248,7 @@ func TestRotatorLogsAreScrubbed(t *testing.T) {
 		return f
 	}
 	_ = w.rotator().Handle(context.Background(), event(StepCreate, "v1"))
-	if run, ok := leaks(w.logs.String(), stranger); ok {
+	if run, ok := tokentest.Leaks(w.logs.String(), stranger); ok {
 		t.Fatalf("the log holds %q of a token:\n%s", run, w.logs.String())
 	}
 	if !strings.Contains(w.logs.String(), scrubbed) {
@@ -258,28 +257,3 @@ func TestRotatorLogsAreScrubbed(t *testing.T) {
 }
 
 const scrubbed = secret.Redacted
-
-// aivenShapedToken is a token as Aiven issues them: 372 characters of
-// standard base64, with "AVNU_" in front when avnu is set.
-func aivenShapedToken(t testing.TB, avnu bool) string {
-	t.Helper()
-	b := make([]byte, 279)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	tok := base64.StdEncoding.EncodeToString(b)
-	if avnu {
-		return "AVNU_" + tok
-	}
-	return tok
-}
-
-// leaks reports the first run of 16 or more characters of tok in out.
-func leaks(out, tok string) (string, bool) {
-	for i := 0; i+16 <= len(tok); i++ {
-		if strings.Contains(out, tok[i:i+16]) {
-			return tok[i : i+16], true
-		}
-	}
-	return "", false
-}

@@ -3,8 +3,6 @@ package scrub
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,35 +10,8 @@ import (
 	"testing"
 
 	"github.com/aiven-token-rotator/aiven-token-rotator/internal/secret"
+	"github.com/aiven-token-rotator/aiven-token-rotator/internal/tokentest"
 )
-
-// aivenShapedToken is a token as Aiven issues them: 372 characters of
-// standard base64, with "AVNU_" in front when avnu is set.
-func aivenShapedToken(t testing.TB, avnu bool) string {
-	t.Helper()
-	b := make([]byte, 279)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	tok := base64.StdEncoding.EncodeToString(b)
-	if len(tok) != 372 {
-		t.Fatalf("token is %d characters", len(tok))
-	}
-	if avnu {
-		return "AVNU_" + tok
-	}
-	return tok
-}
-
-// leaks reports the first run of 16 or more characters of tok in out.
-func leaks(out, tok string) (string, bool) {
-	for i := 0; i+16 <= len(tok); i++ {
-		if strings.Contains(out, tok[i:i+16]) {
-			return tok[i : i+16], true
-		}
-	}
-	return "", false
-}
 
 const scrubbed = secret.Redacted
 
@@ -59,7 +30,7 @@ type withSecret struct {
 
 func TestScrubHandlerCutsTokensWhereverTheyAre(t *testing.T) {
 	for _, avnu := range []bool{false, true} {
-		tok := aivenShapedToken(t, avnu)
+		tok := tokentest.AivenShaped(t, avnu)
 		cases := []struct {
 			name string
 			log  func(l *slog.Logger)
@@ -92,7 +63,7 @@ func TestScrubHandlerCutsTokensWhereverTheyAre(t *testing.T) {
 					}
 					c.log(slog.New(NewHandler(next)))
 					out := buf.String()
-					if run, ok := leaks(out, tok); ok {
+					if run, ok := tokentest.Leaks(out, tok); ok {
 						t.Fatalf("the line holds %q of the token:\n%s", run, out)
 					}
 					if !strings.Contains(out, scrubbed) {
@@ -174,7 +145,7 @@ func TestScrubHandlerKeepsContextAndLevels(t *testing.T) {
 // characters of a live token reached an error and a log line. The
 // scrubber judges the percent-decoded text too and cuts the original span.
 func TestScrubCutsPercentEncodedTokens(t *testing.T) {
-	tok := aivenShapedToken(t, false)
+	tok := tokentest.AivenShaped(t, false)
 	join := func(sep string) string {
 		var pieces []string
 		for i := 0; i+20 <= len(tok); i += 20 {
@@ -195,7 +166,7 @@ func TestScrubCutsPercentEncodedTokens(t *testing.T) {
 			if want := `Delete "https://api.aiven.io/v1/access_` + scrubbed + `": context deadline exceeded`; got != want {
 				t.Fatalf("String = %q, want %q", got, want)
 			}
-			if run, ok := leaks(got, tt.plain); ok {
+			if run, ok := tokentest.Leaks(got, tt.plain); ok {
 				t.Fatalf("%q survives", run)
 			}
 		})
